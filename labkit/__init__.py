@@ -1,0 +1,44 @@
+"""labkit: the lab's machinery -- checks, seeding, sweeps, the result store, rates, figures, CLI.
+
+``labkit`` is generic: it imports none of ``mdps``, ``algorithms`` or ``proofs_checks``.
+Packages of checks register into it through the ``labkit.checks`` entry-point group.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from labkit.check import (
+    Check,
+    CheckResult,
+    Outcome,
+    RunContext,
+    checks,
+    get_check,
+    register,
+    verdict,
+)
+
+_LAZY = {
+    "run_seeds": "seeding", "spawn_rngs": "seeding", "as_seed_sequence": "seeding",
+    "sweep": "sweep", "expand_grid": "sweep",
+    "ResultStore": "store", "lab_dir": "store",
+    "fit_power_law": "rates", "fit_linear_rate": "rates", "RateFit": "rates",
+    "bootstrap_ci": "stats", "iqm": "stats",
+}
+
+__all__ = ["Check", "CheckResult", "Outcome", "RunContext", "checks", "get_check", "register",
+           "verdict", *_LAZY]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"labkit.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,62 @@
+"""mdps: problem engines and exact ground truth.
+
+Tabular MDPs under the discounted, finite-horizon and average-reward criteria (dense or
+sparse transitions), instance generators, exact solvers used as ground truth, occupancy
+measures, adapters to peer libraries' layouts and a compiled episodic simulator.
+
+The public API is listed in ``__all__``; submodules load on first use, so ``import mdps`` is
+cheap and compiles nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from mdps.results import Solution
+from mdps.tabular import TabularMDP
+
+# name -> submodule that defines it
+_LAZY = {
+    # dispatch
+    "solve": "solve", "evaluate": "solve",
+    # discounted planning
+    "value_iteration": "discounted", "policy_iteration": "discounted",
+    "modified_policy_iteration": "discounted", "linear_programming": "discounted",
+    "evaluate_policy": "discounted", "q_values": "discounted", "bellman_operator": "discounted",
+    "greedy_policy": "discounted",
+    # finite horizon
+    "backward_induction": "finite_horizon", "evaluate_finite_horizon": "finite_horizon",
+    # average reward
+    "relative_value_iteration": "average_reward", "average_reward_lp": "average_reward",
+    "gain_bias": "average_reward", "aperiodic_transform": "average_reward",
+    "span_contraction_coefficient": "average_reward",
+    # occupancy measures
+    "occupancy_measure": "occupancy", "stationary_distribution": "occupancy",
+    "policy_from_occupancy": "occupancy",
+    # generators
+    "garnet": "generators", "river_swim": "generators", "chain": "generators",
+    "gridworld": "generators", "random_finite_horizon": "generators", "jao": "generators",
+    "tight_vi_instance": "generators", "hard_episodic_tree": "generators",
+    # adapters
+    "from_mdptoolbox": "adapters", "to_mdptoolbox": "adapters", "from_quantecon": "adapters",
+    "to_quantecon": "adapters", "from_gymnasium": "adapters", "to_gymnasium": "adapters",
+    # simulation
+    "rollout": "simulate", "Trajectories": "simulate", "TabularEnv": "env",
+    # numerics
+    "span": "numerics", "sup_norm": "numerics",
+}
+
+__all__ = ["TabularMDP", "Solution", *_LAZY]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mdps' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"mdps.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,52 @@
+"""Bellman backups on either transition layout, behind one signature.
+
+These are the only functions solvers call to apply ``P``: the dense layout does one BLAS
+matrix-vector product over the ``(S*A, S)`` view (streaming ``P`` once, the memory-bandwidth
+bound) followed by a compiled per-state max; the sparse layout runs a fused compiled CSR pass.
+Inputs are trusted (validated by :class:`mdps.TabularMDP`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from mdps import _kernels
+
+__all__ = ["apply_P", "q_values", "bellman_max"]
+
+
+def apply_P(P2, V: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``(P @ V)`` as a flat ``(S*A,)`` array, for a dense ``(S*A, S)`` array or a CSR matrix."""
+    if out is None:
+        out = np.empty(P2.shape[0])
+    if sp.issparse(P2):
+        _kernels.csr_matvec(P2.indptr, P2.indices, P2.data, V, out)
+    else:
+        np.dot(P2, V, out=out)
+    return out
+
+
+def q_values(P2, R: np.ndarray, V: np.ndarray, gamma: float) -> np.ndarray:
+    """``Q[s, a] = R[s, a] + gamma * sum_s' P[s, a, s'] V[s']``, shape ``(S, A)``."""
+    PV = apply_P(P2, V)
+    return R + gamma * PV.reshape(R.shape)
+
+
+def bellman_max(P2, R, V, gamma, V_out=None, sigma_out=None, work=None):
+    """One Bellman optimality backup ``T V`` and its greedy policy (ties to the lowest action).
+
+    ``work`` is an optional ``(S*A,)`` scratch buffer for the dense product. Returns
+    ``(V_out, sigma_out)``.
+    """
+    S = R.shape[0]
+    if V_out is None:
+        V_out = np.empty(S)
+    if sigma_out is None:
+        sigma_out = np.empty(S, dtype=np.int64)
+    if sp.issparse(P2):
+        _kernels.csr_bellman_max(P2.indptr, P2.indices, P2.data, R, V, float(gamma), V_out, sigma_out)
+    else:
+        PV = apply_P(P2, V, work)
+        _kernels.greedy_max(PV, R, float(gamma), V_out, sigma_out)
+    return V_out, sigma_out

@@ -1,0 +1,79 @@
+"""Frozen result records returned by every exact solver in :mod:`mdps`.
+
+One record type for every criterion, so that flags and methods never change what comes back:
+fields that do not apply to a criterion are ``None`` (``gain``/``bias`` outside average reward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["Solution"]
+
+
+def _freeze(a):
+    if isinstance(a, np.ndarray):
+        a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """The output of an exact solver.
+
+    Attributes
+    ----------
+    V : ndarray, shape (S,) or (H, S)
+        Value of the returned policy's iterate (discounted: the final value iterate or exact
+        policy value; finite horizon: ``V[h, s]`` for ``h = 0..H-1``; average reward: the bias
+        iterate, see ``bias``).
+    Q : ndarray, shape (S, A) or (H, S, A)
+        ``R + gamma * P V`` (finite horizon: ``R_h + P_h V_{h+1}``).
+    policy : ndarray of int, shape (S,) or (H, S)
+        Greedy deterministic policy ``sigma[s]``.
+    n_iter : int
+        Iterations performed (sweeps for VI/RVI, improvement steps for PI/MPI, 1 for LP and
+        backward induction counts its ``H`` stages).
+    method : str
+        Solver name (``"vi"``, ``"pi"``, ``"mpi"``, ``"lp"``, ``"backward_induction"``, ``"rvi"``, ...).
+    errors : ndarray, shape (n_iter + 1,)
+        True error of each iterate against the exact solution (``||V_k - V*||_inf``;
+        RVI: ``|g_k - g*|``), or an empty array when no exact reference was requested.
+    residuals : ndarray, shape (n_iter,)
+        The solver's own stopping statistic per iteration (``||V_{k+1} - V_k||_inf`` for VI,
+        ``sp(T u_k - u_k)`` for RVI, number of changed actions for PI).
+    converged : bool
+        Whether the stopping rule was met before ``max_iter``.
+    gain : float or None
+        Optimal gain (average reward only).
+    bias : ndarray or None
+        Bias vector normalised as documented by the solver (average reward only).
+    settings : mapping
+        The settings used (``tol``, ``max_iter``, ...), read-only.
+    """
+
+    V: np.ndarray
+    Q: np.ndarray
+    policy: np.ndarray
+    n_iter: int
+    method: str
+    errors: np.ndarray = field(default_factory=lambda: np.empty(0))
+    residuals: np.ndarray = field(default_factory=lambda: np.empty(0))
+    converged: bool = True
+    gain: float | None = None
+    bias: np.ndarray | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name in ("V", "Q", "policy", "errors", "residuals", "bias"):
+            _freeze(getattr(self, name))
+        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+
+    def __repr__(self) -> str:
+        extra = f", gain={self.gain:.6g}" if self.gain is not None else ""
+        return (f"Solution(method={self.method!r}, n_iter={self.n_iter}, converged={self.converged}"
+                f"{extra}, V.shape={self.V.shape})")

@@ -1,0 +1,266 @@
+r"""The tabular MDP container: one class for the discounted, finite-horizon and average-reward criteria.
+
+A finite MDP is :math:`M = (\mathcal S, \mathcal A, P, R, \rho)` with :math:`S` states,
+:math:`A` actions, transitions ``P[s, a, s'] = Pr(s' | s, a)`` and rewards ``R[s, a]``.
+The criterion is fixed at construction:
+
+* ``TabularMDP(P, R, gamma=0.9)`` -- discounted, :math:`V^\pi = \sum_t \gamma^t r_t`;
+* ``TabularMDP(P, R, horizon=H)`` -- finite horizon; ``P`` may be stationary ``(S, A, S)`` or
+  stage dependent ``(H, S, A, S)``, ``R`` stationary ``(S, A)`` or ``(H, S, A)``;
+* ``TabularMDP(P, R)`` -- average reward (gain) criterion.
+
+Sparse transitions are given as a :class:`scipy.sparse.csr_array` / ``csr_matrix`` of shape
+``(S * A, S)`` whose row ``s * A + a`` is ``P[s, a, :]``; every solver accepts both layouts.
+
+Validation happens here, once, and every message names the offending index and value.
+The arrays are copied and made read-only, so a validated instance cannot be corrupted later.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from mdps._validation import (
+    ROW_SUM_ATOL,
+    as_float_array,
+    check_distribution,
+    check_finite,
+    check_gamma,
+    check_int,
+    check_nonnegative,
+)
+
+__all__ = ["TabularMDP"]
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+class TabularMDP:
+    """A validated finite MDP.
+
+    Parameters
+    ----------
+    P : array_like, shape (S, A, S) or (H, S, A, S), or scipy.sparse matrix of shape (S*A, S)
+        Transition probabilities ``P[s, a, s']``. Stage-dependent kernels need ``horizon``.
+    R : array_like, shape (S, A) or (H, S, A)
+        Expected rewards ``R[s, a]`` (``R[h, s, a]`` only with ``horizon``).
+    gamma : float in [0, 1), optional
+        Discount factor; selects the discounted criterion.
+    horizon : int >= 1, optional
+        Episode length ``H``; selects the finite-horizon criterion.
+    rho : array_like, shape (S,), optional
+        Initial-state distribution (default uniform).
+    atol : float
+        Tolerance on the row sums of ``P`` (default ``1e-9``).
+
+    Neither ``gamma`` nor ``horizon`` selects the average-reward criterion.
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> P = np.array([[[1.0]]]); R = np.array([[1.0]])
+    >>> mdps.TabularMDP(P, R, gamma=0.5).criterion
+    'discounted'
+    """
+
+    __slots__ = ("_P", "_R", "_gamma", "_horizon", "_rho", "_n_states", "_n_actions", "_frozen")
+
+    def __init__(self, P, R, *, gamma=None, horizon=None, rho=None, atol: float = ROW_SUM_ATOL):
+        object.__setattr__(self, "_frozen", False)
+        if gamma is not None and horizon is not None:
+            raise ValueError(
+                f"give either gamma (discounted) or horizon (finite horizon), not both; got gamma={gamma!r}, horizon={horizon!r}"
+            )
+        self._gamma = None if gamma is None else check_gamma(gamma)
+        self._horizon = None if horizon is None else check_int(horizon, "horizon", low=1)
+
+        R_arr = as_float_array(R, "R", ndim=(2, 3))
+        if sp.issparse(P):
+            self._init_sparse(P, R_arr, atol)
+        else:
+            self._init_dense(P, R_arr, atol)
+
+        S = self._n_states
+        self._rho = _readonly(
+            np.full(S, 1.0 / S) if rho is None else check_distribution(rho, "rho", S, atol=atol)
+        )
+        self._frozen = True
+
+    # -- construction ---------------------------------------------------------------------------
+    def _init_dense(self, P, R, atol):
+        P_arr = as_float_array(P, "P", ndim=(3, 4))
+        if P_arr.ndim == 4 and self._horizon is None:
+            raise ValueError(
+                f"a stage-dependent P of shape {P_arr.shape} needs horizon=H; got no horizon"
+            )
+        S, A, S2 = P_arr.shape[-3:]
+        if S != S2:
+            raise ValueError(f"P must have shape (S, A, S) with matching state axes, got {P_arr.shape}")
+        if S < 1 or A < 1:
+            raise ValueError(f"P must have at least one state and one action, got shape {P_arr.shape}")
+        if P_arr.ndim == 4 and P_arr.shape[0] != self._horizon:
+            raise ValueError(f"P has {P_arr.shape[0]} stages but horizon={self._horizon}")
+        self._check_rows(P_arr, atol)
+        self._P = _readonly(P_arr)
+        self._set_R(R, S, A)
+
+    def _init_sparse(self, P, R, atol):
+        csr = sp.csr_array(P, dtype=np.float64)
+        csr.sum_duplicates()
+        csr.sort_indices()
+        SA, S = csr.shape
+        if R.ndim != 2 or R.shape[0] != S:
+            raise ValueError(
+                f"with sparse P of shape {csr.shape}, R must have shape (S, A) = ({S}, A), got {R.shape}"
+            )
+        A = R.shape[1]
+        if SA != S * A:
+            raise ValueError(f"sparse P must have shape (S*A, S) = ({S * A}, {S}), got {csr.shape}")
+        check_finite(csr.data, "P.data")
+        neg = np.flatnonzero(csr.data < 0)
+        if neg.size:
+            row = np.searchsorted(csr.indptr, neg[0], side="right") - 1
+            s, a = divmod(int(row), A)
+            raise ValueError(
+                f"P[{s}, {a}, {int(csr.indices[neg[0]])}] is {csr.data[neg[0]]:.6g}, expected >= 0"
+            )
+        sums = np.add.reduceat(csr.data, csr.indptr[:-1]) if csr.nnz else np.zeros(SA)
+        sums[np.diff(csr.indptr) == 0] = 0.0
+        bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
+        if bad.size:
+            s, a = divmod(int(bad[0]), A)
+            raise ValueError(f"P[{s}, {a}, :] sums to {sums[bad[0]]:.12g}, expected 1 within {atol:g}")
+        for arr in (csr.data, csr.indices, csr.indptr):
+            arr.setflags(write=False)
+        self._P = csr
+        self._set_R(R, S, A)
+
+    def _check_rows(self, P, atol):
+        check_nonnegative(P, "P")
+        sums = P.sum(axis=-1)
+        bad = np.abs(sums - 1.0) > atol
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"P[{', '.join(map(str, idx))}, :] sums to {sums[idx]:.12g}, expected 1 within {atol:g}"
+            )
+
+    def _set_R(self, R, S, A):
+        if R.ndim == 3:
+            if self._horizon is None:
+                raise ValueError(f"a stage-dependent R of shape {R.shape} needs horizon=H; got no horizon")
+            if R.shape != (self._horizon, S, A):
+                raise ValueError(f"R must have shape (H, S, A) = ({self._horizon}, {S}, {A}), got {R.shape}")
+        elif R.shape != (S, A):
+            raise ValueError(f"R must have shape (S, A) = ({S}, {A}), got {R.shape}")
+        self._R = _readonly(R)
+        self._n_states, self._n_actions = S, A
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"TabularMDP is immutable; cannot set {name!r}")
+        object.__setattr__(self, name, value)
+
+    # -- read-only views ------------------------------------------------------------------------
+    @property
+    def P(self):
+        """Transitions: dense ``(S, A, S)`` / ``(H, S, A, S)`` array, or CSR ``(S*A, S)``."""
+        return self._P
+
+    @property
+    def R(self) -> np.ndarray:
+        return self._R
+
+    @property
+    def gamma(self) -> float | None:
+        return self._gamma
+
+    @property
+    def horizon(self) -> int | None:
+        return self._horizon
+
+    @property
+    def rho(self) -> np.ndarray:
+        return self._rho
+
+    @property
+    def n_states(self) -> int:
+        return self._n_states
+
+    @property
+    def n_actions(self) -> int:
+        return self._n_actions
+
+    @property
+    def criterion(self) -> str:
+        """``"discounted"``, ``"finite_horizon"`` or ``"average"``."""
+        if self._gamma is not None:
+            return "discounted"
+        if self._horizon is not None:
+            return "finite_horizon"
+        return "average"
+
+    @property
+    def is_sparse(self) -> bool:
+        return sp.issparse(self._P)
+
+    @property
+    def stage_dependent(self) -> bool:
+        """True when ``P`` or ``R`` carries a leading stage axis."""
+        return (not self.is_sparse and self._P.ndim == 4) or self._R.ndim == 3
+
+    # -- layouts the kernels use ----------------------------------------------------------------
+    def P_stage(self, h: int):
+        """Transitions at stage ``h`` (``(S, A, S)`` dense or CSR ``(S*A, S)``)."""
+        if not self.is_sparse and self._P.ndim == 4:
+            return self._P[h]
+        return self._P
+
+    def R_stage(self, h: int) -> np.ndarray:
+        return self._R[h] if self._R.ndim == 3 else self._R
+
+    def P_matrix(self, h: int = 0):
+        """Transitions as a ``(S*A, S)`` matrix: a zero-copy reshape (dense) or the CSR matrix."""
+        Ph = self.P_stage(h)
+        if self.is_sparse:
+            return Ph
+        return Ph.reshape(self._n_states * self._n_actions, self._n_states)
+
+    def csr_arrays(self):
+        """``(indptr, indices, data)`` of the ``(S*A, S)`` CSR matrix (sparse instances only)."""
+        if not self.is_sparse:
+            raise ValueError("csr_arrays() needs a sparse TabularMDP; use to_sparse() first")
+        return self._P.indptr, self._P.indices, self._P.data
+
+    # -- conversions ----------------------------------------------------------------------------
+    def _kwargs(self):
+        return {"gamma": self._gamma, "horizon": self._horizon, "rho": self._rho}
+
+    def to_dense(self) -> "TabularMDP":
+        if not self.is_sparse:
+            return self
+        S, A = self._n_states, self._n_actions
+        return TabularMDP(self._P.toarray().reshape(S, A, S), self._R, **self._kwargs())
+
+    def to_sparse(self) -> "TabularMDP":
+        if self.is_sparse:
+            return self
+        if self._P.ndim == 4:
+            raise ValueError("to_sparse() supports stationary P only; P is stage dependent")
+        return TabularMDP(sp.csr_array(self.P_matrix()), self._R, **self._kwargs())
+
+    def with_criterion(self, *, gamma=None, horizon=None) -> "TabularMDP":
+        """The same dynamics and rewards under another criterion (stationary instances)."""
+        if self.stage_dependent:
+            raise ValueError("with_criterion() needs stationary P and R")
+        return TabularMDP(self._P, self._R, gamma=gamma, horizon=horizon, rho=self._rho)
+
+    def __repr__(self) -> str:
+        crit = {"discounted": f"gamma={self._gamma}", "finite_horizon": f"horizon={self._horizon}",
+                "average": "average reward"}[self.criterion]
+        layout = f"sparse nnz={self._P.nnz}" if self.is_sparse else ("stage-dependent" if self.stage_dependent else "dense")
+        return f"TabularMDP(S={self._n_states}, A={self._n_actions}, {crit}, {layout})"

@@ -1,0 +1,77 @@
+"""Hypothesis strategies shared by the whole test suite.
+
+Small, bounded, finite inputs inside the theorems' domains: probability vectors (with exact
+zeros), row-stochastic kernels, MDPs for every criterion, value vectors and policies.
+Families add strategies here rather than in their own test modules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import mdps
+
+finite = dict(allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def simplex(draw, n: int, *, sparse_support: bool = True):
+    """A probability vector of length ``n``; with ``sparse_support`` some entries are exactly 0."""
+    w = draw(hnp.arrays(np.float64, n, elements=st.floats(0.0, 1.0, **finite)))
+    if sparse_support:
+        mask = draw(hnp.arrays(np.bool_, n))
+        w = np.where(mask, 0.0, w)
+    if w.sum() <= 1e-3:
+        w = np.zeros(n)
+        w[draw(st.integers(0, n - 1))] = 1.0
+    return w / w.sum()
+
+
+@st.composite
+def stochastic_kernel(draw, S: int, A: int, *, sparse_support: bool = True):
+    """``P[s, a, :]`` on the simplex for every (s, a)."""
+    rows = [draw(simplex(S, sparse_support=sparse_support)) for _ in range(S * A)]
+    return np.array(rows).reshape(S, A, S)
+
+
+@st.composite
+def mdp_arrays(draw, max_states: int = 6, max_actions: int = 4, *, reward_range=(0.0, 1.0)):
+    S = draw(st.integers(1, max_states))
+    A = draw(st.integers(1, max_actions))
+    P = draw(stochastic_kernel(S, A))
+    R = draw(hnp.arrays(np.float64, (S, A), elements=st.floats(*reward_range, **finite)))
+    return P, R
+
+
+@st.composite
+def discounted_mdp(draw, max_states: int = 6, max_actions: int = 4, gammas=(0.0, 0.95)):
+    P, R = draw(mdp_arrays(max_states, max_actions))
+    gamma = draw(st.floats(*gammas, **finite))
+    return mdps.TabularMDP(P, R, gamma=gamma)
+
+
+@st.composite
+def finite_horizon_mdp(draw, max_states: int = 5, max_actions: int = 3, max_horizon: int = 5,
+                       stage_dependent: bool | None = None):
+    S = draw(st.integers(1, max_states))
+    A = draw(st.integers(1, max_actions))
+    H = draw(st.integers(1, max_horizon))
+    stagewise = draw(st.booleans()) if stage_dependent is None else stage_dependent
+    if stagewise:
+        P = np.stack([draw(stochastic_kernel(S, A)) for _ in range(H)])
+        R = draw(hnp.arrays(np.float64, (H, S, A), elements=st.floats(0.0, 1.0, **finite)))
+    else:
+        P = draw(stochastic_kernel(S, A))
+        R = draw(hnp.arrays(np.float64, (S, A), elements=st.floats(0.0, 1.0, **finite)))
+    return mdps.TabularMDP(P, R, horizon=H)
+
+
+@st.composite
+def stochastic_policy(draw, S: int, A: int):
+    return np.array([draw(simplex(A)) for _ in range(S)])
+
+
+def value_vector(S: int, bound: float = 10.0):
+    return hnp.arrays(np.float64, S, elements=st.floats(-bound, bound, **finite))
