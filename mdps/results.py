@@ -52,6 +52,9 @@ class Solution:
         Optimal gain (average reward only).
     bias : ndarray or None
         Bias vector normalised as documented by the solver (average reward only).
+    trace : mapping of str to ndarray
+        Solver-specific per-iteration traces (e.g. RVI's Odoni gain bracket
+        ``"gain_lower"``/``"gain_upper"``), read-only; empty when the solver has none.
     settings : mapping
         The settings used (``tol``, ``max_iter``, ...), read-only.
     """
@@ -66,11 +69,15 @@ class Solution:
     converged: bool = True
     gain: float | None = None
     bias: np.ndarray | None = None
+    trace: Mapping[str, np.ndarray] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         for name in ("V", "Q", "policy", "errors", "residuals", "bias"):
             _freeze(getattr(self, name))
+        for arr in self.trace.values():
+            _freeze(arr)
+        object.__setattr__(self, "trace", MappingProxyType(dict(self.trace)))
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
 
     def __repr__(self) -> str:
