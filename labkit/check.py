@@ -151,6 +151,21 @@ class CheckResult:
             "details": self.details,
         }
 
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any], data: pd.DataFrame) -> "CheckResult":
+        """Rebuild a result from :meth:`to_json`'s record and its raw data (e.g. from the store)."""
+
+        def num(v):
+            return float("nan") if v is None else float(v)
+
+        return cls(
+            name=record["name"], passed=bool(record["passed"]), measured=num(record["measured"]),
+            ci=(num(record["ci"][0]), num(record["ci"][1])), expected=num(record["expected"]),
+            relation=record["relation"], tol=num(record["tol"]), seconds=float(record["seconds"]),
+            scale=record["scale"], seed=int(record["seed"]), claim=record["claim"], tag=record["tag"],
+            data=data, details=record.get("details", ""),
+        )
+
 
 @dataclass(frozen=True)
 class Check:

@@ -1,0 +1,97 @@
+"""One entry point for exact planning: :func:`solve` and :func:`evaluate` dispatch on the criterion.
+
+=================  ===================================================  =========================
+criterion          ``method``                                           solver
+=================  ===================================================  =========================
+discounted         ``"vi"``, ``"pi"`` (default), ``"mpi"``, ``"lp"``    :mod:`mdps.discounted`
+finite horizon     ``"backward_induction"`` (default; the only one)     :mod:`mdps.finite_horizon`
+average reward     ``"rvi"``, ``"lp"`` (default)                        :mod:`mdps.average_reward`
+=================  ===================================================  =========================
+
+Extra keyword arguments go to the solver (``tol``, ``max_iter``, ``v_star``, ``m``, ``tau``, ...).
+The default methods are the exact ones (policy iteration with linear solves, backward
+induction, the gain LP), so ``solve(mdp)`` is ground truth.
+"""
+
+from __future__ import annotations
+
+from mdps.results import Solution
+from mdps.tabular import TabularMDP
+
+__all__ = ["solve", "evaluate", "METHODS"]
+
+METHODS = {
+    "discounted": {"vi": "value_iteration", "pi": "policy_iteration",
+                   "mpi": "modified_policy_iteration", "lp": "linear_programming"},
+    "finite_horizon": {"backward_induction": "backward_induction"},
+    "average": {"rvi": "relative_value_iteration", "lp": "average_reward_lp"},
+}
+_DEFAULT = {"discounted": "pi", "finite_horizon": "backward_induction", "average": "lp"}
+_MODULE = {"discounted": "discounted", "finite_horizon": "finite_horizon", "average": "average_reward"}
+
+
+def _check_mdp(mdp) -> None:
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp must be a mdps.TabularMDP, got {type(mdp).__name__}")
+
+
+def solve(mdp: TabularMDP, method: str | None = None, **kwargs) -> Solution:
+    """Solve ``mdp`` exactly (or to ``tol``) with ``method``; see the module table.
+
+    For a finite-horizon MDP, ``method`` may be any of ``"vi"``, ``"pi"``, ``"mpi"``, ``"lp"``
+    or ``"backward_induction"``: all mean backward induction, which is exact.
+
+    Examples
+    --------
+    >>> import mdps
+    >>> sol = mdps.solve(mdps.river_swim(6, gamma=0.9), method="pi")
+    >>> sol.policy.tolist()
+    [1, 1, 1, 1, 1, 1]
+    """
+    import importlib
+
+    _check_mdp(mdp)
+    crit = mdp.criterion
+    if method is None:
+        method = _DEFAULT[crit]
+    if crit == "finite_horizon" and method in METHODS["discounted"]:
+        method = "backward_induction"
+    table = METHODS[crit]
+    if method not in table:
+        raise ValueError(
+            f"method must be one of {sorted(table)} for a {crit} MDP, got {method!r}"
+        )
+    module = importlib.import_module(f"mdps.{_MODULE[crit]}")
+    return getattr(module, table[method])(mdp, **kwargs)
+
+
+def evaluate(mdp: TabularMDP, pi):
+    """Exact value of a policy.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+    pi : ndarray
+        Stochastic ``(S, A)`` / ``(H, S, A)`` or deterministic int ``(S,)`` / ``(H, S)``.
+
+    Returns
+    -------
+    ndarray
+        Discounted: ``V^pi`` ``(S,)`` by a linear solve. Finite horizon: ``V^pi[h, s]``
+        ``(H, S)``. Average reward: the gain of each state ``(S,)`` (constant for a unichain
+        policy; see :func:`mdps.gain_bias` for the bias as well).
+    """
+    _check_mdp(mdp)
+    if mdp.criterion == "discounted":
+        from mdps.discounted import evaluate_policy
+
+        return evaluate_policy(mdp, pi)
+    if mdp.criterion == "finite_horizon":
+        from mdps.finite_horizon import evaluate_finite_horizon
+
+        return evaluate_finite_horizon(mdp, pi)
+    import numpy as np
+
+    from mdps.average_reward import gain_bias
+
+    return np.full(mdp.n_states, gain_bias(mdp, pi).gain)
