@@ -1,0 +1,389 @@
+r"""Adapters between :class:`~mdps.tabular.TabularMDP` and the layouts of peer libraries.
+
+=================  ==================================  =====================================
+library            layout                              functions
+=================  ==================================  =====================================
+pymdptoolbox       ``P (A, S, S)`` or A matrices,      :func:`to_mdptoolbox`,
+                   ``R (S, A)``, ``(S,)``, ``(A,S,S)``  :func:`from_mdptoolbox`
+QuantEcon          product form ``R (n, m)``,          :func:`to_quantecon`,
+                   ``Q (n, m, n)``, ``beta``           :func:`from_quantecon`
+Gymnasium toy text ``P[s][a] = [(p, s', r, done)]``    :func:`to_gymnasium`,
+                                                       :func:`from_gymnasium`
+=================  ==================================  =====================================
+
+Decisions (written down here because the peers disagree):
+
+* **Infeasible actions (QuantEcon).** QuantEcon marks an infeasible action with reward
+  ``-inf``. A :class:`TabularMDP` has every action available in every state, and replacing
+  ``-inf`` by a large negative number would silently change the values of the problem, so
+  :func:`from_quantecon` raises :class:`ValueError` naming the first such entry.
+* **Terminal transitions (Gymnasium).** ``done=True`` marks an episode end, which a tabular
+  MDP has no notion of. With ``terminal="absorbing"`` (default) every such transition is
+  redirected to one extra absorbing, zero-reward state with index ``S`` (added only when some
+  transition has ``done=True``), which gives the exact values of the episodic task under the
+  discounted and total-reward criteria. With ``terminal="keep"`` the flag is ignored and
+  ``s'`` is kept.
+* **Rewards (Gymnasium).** ``R[s, a] = sum_i p_i r_i`` over the listed transitions (duplicate
+  ``s'`` are merged by adding their probabilities); when all rewards of a pair are equal, the
+  common value is used as is, so ``from_gymnasium(to_gymnasium(m))`` is exact.
+* Round trips are exact (bitwise) for stationary instances: ``from_X(*to_X(m))`` has the same
+  ``P``, ``R`` and criterion as ``m``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+from mdps._validation import as_float_array, check_choice, check_gamma, check_int
+from mdps.tabular import TabularMDP
+
+__all__ = [
+    "to_mdptoolbox",
+    "from_mdptoolbox",
+    "to_quantecon",
+    "from_quantecon",
+    "to_gymnasium",
+    "from_gymnasium",
+]
+
+
+def _require_stationary(mdp, fn: str) -> None:
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
+    if mdp.stage_dependent:
+        raise ValueError(f"{fn}() needs stationary P and R; mdp is stage dependent ({mdp!r})")
+
+
+# ------------------------------------------------------------------------------ pymdptoolbox
+def to_mdptoolbox(mdp: TabularMDP):
+    """``(P, R)`` in pymdptoolbox's layout.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        A stationary instance (any criterion; pass ``mdp.gamma`` as ``discount`` yourself).
+
+    Returns
+    -------
+    P : ndarray, shape (A, S, S), or tuple of A CSR matrices of shape (S, S)
+        ``P[a][s, s'] = mdp.P[s, a, s']``; a sparse ``mdp`` gives CSR matrices.
+    R : ndarray, shape (S, A)
+
+    Examples
+    --------
+    >>> import mdps
+    >>> P, R = mdps.to_mdptoolbox(mdps.river_swim(4, gamma=0.9))
+    >>> P.shape, R.shape
+    ((2, 4, 4), (4, 2))
+    """
+    _require_stationary(mdp, "to_mdptoolbox")
+    S, A = mdp.n_states, mdp.n_actions
+    R = np.array(mdp.R)
+    if mdp.is_sparse:
+        csr = sp.csr_array(mdp.P)
+        return tuple(sp.csr_array(csr[np.arange(S) * A + a]) for a in range(A)), R
+    return np.ascontiguousarray(np.asarray(mdp.P).transpose(1, 0, 2)), R
+
+
+def from_mdptoolbox(P, R, *, gamma=None, horizon=None, rho=None) -> TabularMDP:
+    """A :class:`TabularMDP` from pymdptoolbox's ``(P, R)``.
+
+    Parameters
+    ----------
+    P : array_like of shape (A, S, S), or a list/tuple of A matrices of shape (S, S)
+        ``P[a][s, s']``; the matrices may be dense or :mod:`scipy.sparse`. If any is sparse the
+        result is sparse (CSR ``(S*A, S)``), else dense.
+    R : array_like of shape (S, A), (S,) or (A, S, S), or a list/tuple of A (S, S) matrices
+        ``(S,)`` is a state reward shared by all actions; ``(A, S, S)`` is a transition
+        reward ``R[a][s, s']`` whose expectation ``sum_s' P[a][s, s'] R[a][s, s']`` is used.
+    gamma, horizon, rho : optional
+        As in :class:`TabularMDP` (pymdptoolbox's ``discount`` is ``gamma``).
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> P = np.array([[[0.5, 0.5], [0.0, 1.0]], [[1.0, 0.0], [1.0, 0.0]]])
+    >>> m = mdps.from_mdptoolbox(P, np.array([1.0, 0.0]), gamma=0.9)
+    >>> m.P[1, 1].tolist(), m.R.tolist()
+    ([1.0, 0.0], [[1.0, 1.0], [0.0, 0.0]])
+    """
+    if isinstance(P, (list, tuple)):
+        if len(P) == 0:
+            raise ValueError("P must hold at least one action's (S, S) matrix, got an empty sequence")
+        mats = list(P)
+    else:
+        if sp.issparse(P):
+            raise TypeError("a sparse P must be given as a list/tuple of A sparse (S, S) matrices")
+        arr = as_float_array(P, "P", ndim=3)
+        mats = list(arr)
+    A = len(mats)
+    is_sparse = any(sp.issparse(m) for m in mats)
+    shapes = {tuple(m.shape) for m in mats}
+    if len(shapes) != 1:
+        raise ValueError(f"P's matrices must all have shape (S, S), got shapes {sorted(shapes)}")
+    (S, S2), = shapes
+    if S != S2:
+        raise ValueError(f"P must have shape (A, S, S), got matrices of shape {(S, S2)}")
+
+    if is_sparse:
+        blocks = [sp.csr_array(m, dtype=np.float64) for m in mats]
+        stacked = sp.csr_array(sp.vstack(blocks, format="csr"))  # row a*S + s
+        perm = (np.arange(S)[:, None] + S * np.arange(A)[None, :]).ravel()  # row s*A + a
+        P_out = sp.csr_array(stacked[perm])
+    else:
+        P_out = np.stack([as_float_array(m, f"P[{a}]", ndim=2) for a, m in enumerate(mats)])
+        P_out = np.ascontiguousarray(P_out.transpose(1, 0, 2))
+
+    if isinstance(R, (list, tuple)) and len(R) > 0 and (sp.issparse(R[0]) or np.ndim(R[0]) == 2):
+        if len(R) != A:
+            raise ValueError(f"R given per action must hold A = {A} matrices, got {len(R)}")
+        R_out = np.empty((S, A))
+        for a in range(A):
+            Pa, Ra = mats[a], R[a]
+            if sp.issparse(Pa) or sp.issparse(Ra):
+                prod = sp.csr_array(Pa).multiply(sp.csr_array(Ra))
+                R_out[:, a] = np.asarray(prod.sum(axis=1)).ravel()
+            else:
+                Ra = as_float_array(Ra, f"R[{a}]", ndim=2)
+                if Ra.shape != (S, S):
+                    raise ValueError(f"R[{a}] must have shape (S, S) = ({S}, {S}), got {Ra.shape}")
+                R_out[:, a] = (np.asarray(Pa, dtype=np.float64) * Ra).sum(axis=1)
+    else:
+        Rarr = as_float_array(R, "R", ndim=(1, 2, 3))
+        if Rarr.ndim == 1:
+            if Rarr.shape != (S,):
+                raise ValueError(f"R of ndim 1 must have shape (S,) = ({S},), got {Rarr.shape}")
+            R_out = np.repeat(Rarr[:, None], A, axis=1)
+        elif Rarr.ndim == 2:
+            if Rarr.shape != (S, A):
+                raise ValueError(f"R must have shape (S, A) = ({S}, {A}), got {Rarr.shape}")
+            R_out = Rarr
+        else:
+            if Rarr.shape != (A, S, S):
+                raise ValueError(f"R of ndim 3 must have shape (A, S, S) = ({A}, {S}, {S}), got {Rarr.shape}")
+            R_out = np.empty((S, A))
+            for a in range(A):
+                Pa = mats[a]
+                if sp.issparse(Pa):
+                    R_out[:, a] = np.asarray(sp.csr_array(Pa).multiply(Rarr[a]).sum(axis=1)).ravel()
+                else:
+                    R_out[:, a] = (np.asarray(Pa, dtype=np.float64) * Rarr[a]).sum(axis=1)
+    return TabularMDP(P_out, R_out, gamma=gamma, horizon=horizon, rho=rho)
+
+
+# --------------------------------------------------------------------------------- QuantEcon
+def to_quantecon(mdp: TabularMDP):
+    """``(R, Q, beta)``: QuantEcon's ``DiscreteDP`` product form.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Stationary; discounted (``beta = gamma``) or finite horizon (``beta = 1.0``, for
+        QuantEcon's ``backward_induction``). A sparse ``mdp`` is densified (the product form
+        is dense).
+
+    Returns
+    -------
+    R : ndarray, shape (n, m)
+    Q : ndarray, shape (n, m, n)
+    beta : float
+
+    Examples
+    --------
+    >>> import mdps
+    >>> R, Q, beta = mdps.to_quantecon(mdps.river_swim(4, gamma=0.95))
+    >>> Q.shape, beta
+    ((4, 2, 4), 0.95)
+    """
+    _require_stationary(mdp, "to_quantecon")
+    if mdp.criterion == "average":
+        raise ValueError("to_quantecon() needs a discounted or finite-horizon mdp; mdp is average reward")
+    beta = mdp.gamma if mdp.criterion == "discounted" else 1.0
+    return np.array(mdp.R), np.array(mdp.to_dense().P), beta
+
+
+def from_quantecon(R, Q, beta, *, horizon=None, rho=None) -> TabularMDP:
+    """A :class:`TabularMDP` from QuantEcon's product form ``(R, Q, beta)``.
+
+    Parameters
+    ----------
+    R : array_like, shape (n, m)
+        Rewards; ``-inf`` (QuantEcon's infeasible action) raises :class:`ValueError` naming
+        the entry, see the module notes.
+    Q : array_like, shape (n, m, n)
+        Transition probabilities.
+    beta : float
+        Discount factor in ``[0, 1)``; with ``horizon`` it must be 1 (QuantEcon's convention
+        for ``backward_induction``) and a finite-horizon instance is returned.
+    horizon : int, optional
+    rho : array_like, shape (n,), optional
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> m = mdps.from_quantecon(np.array([[1.0]]), np.array([[[1.0]]]), 0.5)
+    >>> m.gamma
+    0.5
+    """
+    try:
+        R_arr = np.array(R, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"R must be a numeric array, got {type(R).__name__}: {exc}") from None
+    if R_arr.ndim == 2:
+        inf = np.argwhere(np.isneginf(R_arr))
+        if inf.size:
+            s, a = (int(i) for i in inf[0])
+            raise ValueError(
+                f"R[{s}, {a}] is -inf (QuantEcon's mark of an infeasible action); TabularMDP needs "
+                "every action feasible: remove the action or give it a finite reward"
+            )
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
+        raise TypeError(f"beta must be a real number, got {beta!r}")
+    if horizon is None:
+        return TabularMDP(Q, R_arr, gamma=check_gamma(float(beta)), rho=rho)
+    H = check_int(horizon, "horizon", low=1)
+    if float(beta) != 1.0:
+        raise ValueError(f"with horizon given, beta must be 1 (undiscounted finite horizon), got {beta!r}")
+    return TabularMDP(Q, R_arr, horizon=H, rho=rho)
+
+
+# --------------------------------------------------------------------------------- Gymnasium
+def to_gymnasium(mdp: TabularMDP) -> dict:
+    """Gymnasium toy-text transition table ``P[s][a] = [(p, s', r, done), ...]``.
+
+    Only ``s'`` with ``p > 0`` are listed, in increasing order; ``r = R[s, a]`` and
+    ``done = False`` (a tabular MDP has no terminal states).
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Stationary.
+
+    Returns
+    -------
+    dict of int -> dict of int -> list of (float, int, float, bool)
+
+    Examples
+    --------
+    >>> import mdps
+    >>> mdps.to_gymnasium(mdps.chain(2, gamma=0.9))[1][0]
+    [(1.0, 1, 1.0, False)]
+    """
+    _require_stationary(mdp, "to_gymnasium")
+    S, A = mdp.n_states, mdp.n_actions
+    M = sp.csr_array(mdp.P_matrix())
+    M.eliminate_zeros()
+    M.sort_indices()
+    out = {}
+    for s in range(S):
+        row_s = {}
+        for a in range(A):
+            r = s * A + a
+            lo, hi = M.indptr[r], M.indptr[r + 1]
+            rew = float(mdp.R[s, a])
+            row_s[a] = [(float(p), int(j), rew, False) for p, j in zip(M.data[lo:hi], M.indices[lo:hi])]
+        out[s] = row_s
+    return out
+
+
+def from_gymnasium(P_dict, *, gamma=None, horizon=None, rho=None, terminal: str = "absorbing") -> TabularMDP:
+    """A :class:`TabularMDP` from a Gymnasium toy-text table ``P[s][a] = [(p, s', r, done)]``.
+
+    Parameters
+    ----------
+    P_dict : mapping
+        States ``0..S-1`` as keys, each a mapping (or sequence) over actions ``0..A-1`` with
+        the same ``A`` for every state (e.g. ``gymnasium.make("FrozenLake-v1").unwrapped.P``).
+    gamma, horizon : optional
+        Criterion, as in :class:`TabularMDP`.
+    rho : array_like, shape (S,), optional
+        Initial distribution over the original states (default uniform over them); the extra
+        absorbing state, if any, gets probability 0.
+    terminal : {"absorbing", "keep"}
+        ``"absorbing"``: transitions with ``done=True`` go to one extra absorbing zero-reward
+        state of index ``S`` (added only if some transition is terminal). ``"keep"``: ``done``
+        is ignored.
+
+    Returns
+    -------
+    TabularMDP
+        Dense, ``S`` or ``S + 1`` states; ``R[s, a] = sum p * r`` (the common ``r`` itself
+        when all rewards of the pair agree).
+
+    Examples
+    --------
+    >>> import mdps
+    >>> table = {0: {0: [(0.5, 0, 0.0, False), (0.5, 1, 1.0, True)]}, 1: {0: [(1.0, 1, 0.0, True)]}}
+    >>> m = mdps.from_gymnasium(table, gamma=0.9)
+    >>> m.n_states, m.P[0, 0].tolist(), m.R[:, 0].tolist()
+    (3, [0.5, 0.0, 0.5], [0.5, 0.0, 0.0])
+    """
+    check_choice(terminal, "terminal", {"absorbing", "keep"})
+    if not hasattr(P_dict, "keys"):
+        raise TypeError(f"P_dict must be a mapping state -> actions, got {type(P_dict).__name__}")
+    S = len(P_dict)
+    if S == 0:
+        raise ValueError("P_dict must have at least one state, got an empty mapping")
+    if set(P_dict.keys()) != set(range(S)):
+        raise ValueError(f"P_dict's keys must be the states 0..{S - 1}, got {sorted(P_dict.keys(), key=repr)[:10]}")
+
+    def actions_of(s):
+        acts = P_dict[s]
+        if hasattr(acts, "keys"):
+            n = len(acts)
+            if set(acts.keys()) != set(range(n)):
+                raise ValueError(f"P_dict[{s}]'s keys must be the actions 0..{n - 1}, got {sorted(acts.keys(), key=repr)}")
+            return [acts[a] for a in range(n)]
+        return list(acts)
+
+    table = [actions_of(s) for s in range(S)]
+    A = len(table[0])
+    if A == 0:
+        raise ValueError("P_dict[0] has no actions; every state needs at least one")
+    for s in range(S):
+        if len(table[s]) != A:
+            raise ValueError(f"every state must have the same actions; P_dict[0] has {A}, P_dict[{s}] has {len(table[s])}")
+
+    absorbing = terminal == "absorbing" and any(
+        bool(tr[3]) for acts in table for trs in acts for tr in trs
+    )
+    S_out = S + 1 if absorbing else S
+    P = np.zeros((S_out, A, S_out))
+    R = np.zeros((S_out, A))
+    for s in range(S):
+        for a in range(A):
+            trs = table[s][a]
+            if len(trs) == 0:
+                raise ValueError(f"P_dict[{s}][{a}] lists no transitions")
+            rewards = []
+            for i, tr in enumerate(trs):
+                try:
+                    p, nxt, r, done = tr[:4]
+                except (TypeError, ValueError):
+                    raise TypeError(f"P_dict[{s}][{a}][{i}] must be a (p, s', r, done) tuple, got {tr!r}") from None
+                if isinstance(nxt, bool) or not isinstance(nxt, numbers.Integral) or not 0 <= int(nxt) < S:
+                    raise ValueError(f"P_dict[{s}][{a}][{i}] has next state {nxt!r}, expected an int in [0, {S - 1}]")
+                p, r = float(p), float(r)
+                if not np.isfinite(p) or p < 0:
+                    raise ValueError(f"P_dict[{s}][{a}][{i}] has probability {p!r}, expected a finite number >= 0")
+                if not np.isfinite(r):
+                    raise ValueError(f"P_dict[{s}][{a}][{i}] has reward {r!r}, expected a finite number")
+                target = S if (absorbing and bool(done)) else int(nxt)
+                P[s, a, target] += p
+                rewards.append((p, r))
+            rs = [r for _, r in rewards]
+            R[s, a] = rs[0] if all(r == rs[0] for r in rs) else float(sum(p * r for p, r in rewards))
+    if absorbing:
+        P[S, :, S] = 1.0
+    if rho is not None:
+        rho_arr = as_float_array(rho, "rho", ndim=1)
+        if rho_arr.shape != (S,):
+            raise ValueError(f"rho must have shape ({S},) (the states of P_dict), got {rho_arr.shape}")
+    else:
+        rho_arr = np.full(S, 1.0 / S)
+    if absorbing:
+        rho_arr = np.append(rho_arr, 0.0)
+    return TabularMDP(P, R, gamma=gamma, horizon=horizon, rho=rho_arr)
