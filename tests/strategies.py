@@ -75,3 +75,35 @@ def stochastic_policy(draw, S: int, A: int):
 
 def value_vector(S: int, bound: float = 10.0):
     return hnp.arrays(np.float64, S, elements=st.floats(-bound, bound, **finite))
+
+
+@st.composite
+def unichain_average_mdp(draw, max_states: int = 6, max_actions: int = 4, *, mix: float = 0.1):
+    """An average-reward MDP whose every stationary policy is unichain and aperiodic.
+
+    ``P = (1 - mix) P_0 + mix / S`` gives every row full support, so each policy chain is
+    irreducible and aperiodic (added by the average-reward tests).
+    """
+    P, R = draw(mdp_arrays(max_states, max_actions))
+    S = P.shape[0]
+    return mdps.TabularMDP((1.0 - mix) * P + mix / S, R)
+
+
+@st.composite
+def garnet_mdp(draw, max_states: int = 8, max_actions: int = 4, *, criterion: str = "discounted",
+               sparse: bool | None = None):
+    """A Garnet instance (theory/mdp.md C.4: S in [2, max_states], A in [1, max_actions]).
+
+    ``criterion``: "discounted" (gamma in [0, 0.95]), "finite_horizon" (H in [1, 5]) or
+    "average"; ``sparse=None`` draws the layout.
+    """
+    S = draw(st.integers(2, max_states))
+    A = draw(st.integers(1, max_actions))
+    b = draw(st.integers(1, S))
+    layout = draw(st.booleans()) if sparse is None else sparse
+    kw = {}
+    if criterion == "discounted":
+        kw["gamma"] = draw(st.floats(0.0, 0.95, **finite))
+    elif criterion == "finite_horizon":
+        kw["horizon"] = draw(st.integers(1, 5))
+    return mdps.garnet(S, A, b, sparse=layout, rng=draw(st.integers(0, 2**32 - 1)), **kw)
