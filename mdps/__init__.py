@@ -29,7 +29,8 @@ _LAZY = {
     # average reward
     "relative_value_iteration": "average_reward", "average_reward_lp": "average_reward",
     "gain_bias": "average_reward", "aperiodic_transform": "average_reward",
-    "span_contraction_coefficient": "average_reward",
+    "span_contraction_coefficient": "average_reward", "recurrent_classes": "average_reward",
+    "is_communicating": "average_reward", "GainBias": "average_reward",
     # occupancy measures
     "occupancy_measure": "occupancy", "stationary_distribution": "occupancy",
     "policy_from_occupancy": "occupancy",

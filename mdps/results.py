@@ -40,9 +40,10 @@ class Solution:
         backward induction counts its ``H`` stages).
     method : str
         Solver name (``"vi"``, ``"pi"``, ``"mpi"``, ``"lp"``, ``"backward_induction"``, ``"rvi"``, ...).
-    errors : ndarray, shape (n_iter + 1,)
-        True error of each iterate against the exact solution (``||V_k - V*||_inf``;
-        RVI: ``|g_k - g*|``), or an empty array when no exact reference was requested.
+    errors : ndarray
+        True error of each iterate against the exact solution, or an empty array when no exact
+        reference was requested: ``||V_k - V*||_inf`` for ``k = 0..n_iter`` (VI, MPI, PI;
+        length ``n_iter + 1``), ``|g_k - g*|`` after each sweep (RVI; length ``n_iter``).
     residuals : ndarray, shape (n_iter,)
         The solver's own stopping statistic per iteration (``||V_{k+1} - V_k||_inf`` for VI,
         ``sp(T u_k - u_k)`` for RVI, number of changed actions for PI).

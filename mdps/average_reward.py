@@ -1,0 +1,568 @@
+r"""Average-reward MDPs: gain, bias, relative value iteration and the gain LP.
+
+Model (Puterman 1994, ch. 8-9). The gain of a stationary policy is the long-run reward rate
+:math:`g^\pi(s) = \lim_N \frac1N \mathbb E^\pi_s \sum_{t<N} R(s_t,a_t)` and its bias
+:math:`u^\pi = \text{C-}\lim_N \sum_{t<N} P_\pi^t (r_\pi - g^\pi)`. For a *unichain* policy (one
+recurrent class plus transient states) the gain is a constant :math:`g^\pi = \mu^\top r_\pi`
+(:math:`\mu` the unique stationary distribution) and :math:`(g, u)` is the unique solution of
+the bordered system (Puterman §8.2)
+
+.. math::
+
+    g\,\mathbf 1 + (I - P_\pi) u = r_\pi, \qquad \mu^\top u = 0 .
+
+Classes. *Unichain*: every deterministic stationary policy is unichain. *Communicating*: every
+state reaches every other under some policy. *Weakly communicating*: a closed communicating set
+plus states transient under every policy. For weakly communicating MDPs the optimal gain
+:math:`g^*` is constant and the optimality equation
+
+.. math::
+
+    g + u(s) = \max_a \big[R(s,a) + \textstyle\sum_{s'} P(s' \mid s,a) u(s')\big] =: (T u)(s)
+
+has a solution, unique up to an additive constant in the unichain case (Puterman
+§8.4, §9.1). Checking "unichain" means checking all :math:`A^S` policies (NP-hard in general,
+Tsitsiklis 2007 [6]); the lab offers :func:`recurrent_classes` for one chain and
+:func:`is_communicating` for the model (strong connectivity of the union support graph).
+
+Span seminorm and contraction. :math:`\mathrm{sp}(v) = \max v - \min v`. For any ``u, v``
+(Puterman §6.6.1, §8.5; Seneta's / Dobrushin's ergodicity coefficient)
+
+.. math::
+
+    \mathrm{sp}(Tu - Tv) \le \gamma'\,\mathrm{sp}(u - v), \qquad
+    \gamma' = 1 - \min_{(s,a),(s',a')} \sum_j \min\{P(j \mid s,a), P(j \mid s',a')\}.
+
+Relative value iteration (White 1963; Puterman §8.5.5)
+    .. math::
+
+        u_{k+1} = T u_k - (T u_k)(s_\mathrm{ref})\,\mathbf 1, \qquad u_0 = 0,
+
+    with gain estimate :math:`g_k = (T u_k)(s_\mathrm{ref}) - u_k(s_\mathrm{ref})` and the
+    Odoni (1969) bracket, valid for any ``u`` in a weakly communicating MDP,
+
+    .. math::
+
+        \min_s (T u - u)(s) \;\le\; g^* \;\le\; \max_s (T u - u)(s),
+
+    and the greedy policy :math:`\pi_u` has :math:`g^{\pi_u} \ge \min_s (Tu - u)(s)`. Stopping
+    rule: :math:`\mathrm{sp}(T u_k - u_k) < \varepsilon` makes :math:`\pi_{u_k}`
+    :math:`\varepsilon`-gain-optimal and :math:`|g_k - g^*| < \varepsilon`. If
+    :math:`\gamma' < 1`, :math:`\mathrm{sp}(T u_{k+1} - u_{k+1}) \le \gamma' \mathrm{sp}(T u_k - u_k)`.
+
+Aperiodicity transform (Schweitzer 1971; Puterman §8.5.4)
+    RVI may cycle on periodic chains (a 2-cycle never converges). The transform
+    :math:`\tilde P = (1-\tau) I + \tau P`, :math:`\tilde R = \tau R`, :math:`\tau \in (0, 1]`,
+    makes every chain aperiodic. Derivation: :math:`\tilde T u = \tau\, T u + (1-\tau) u`
+    (the ``(1-tau) u(s)`` term does not depend on the action), so
+
+    .. math::
+
+        \tilde g + u = \tilde T u = \tau\, T u + (1-\tau) u
+        \iff \tau u + \tilde g = \tau\, T u
+        \iff \tilde g / \tau + u = T u .
+
+    Hence :math:`\tilde g^* = \tau g^*`, the *same* relative values ``u`` solve both optimality
+    equations, greedy (optimal) policies coincide, and for a fixed policy the stationary
+    distribution is unchanged (:math:`\mu \tilde P_\pi = \mu`) so the bias with
+    :math:`\mu^\top u = 0` is *identical* (not rescaled): only gains and one-step differences
+    scale, :math:`\tilde T u - u = \tau (T u - u)`.
+
+Conventions of :func:`relative_value_iteration` (read before comparing numbers):
+
+* the iteration runs on the transformed operator :math:`\tilde T` (``tau=1`` means none);
+* ``residuals[k] = sp(T~ u_k - u_k) = tau * sp(T u_k - u_k)`` is in the *transformed* scale;
+  the stopping test is ``residuals[k] < tol * tau``, i.e. ``sp(T u_k - u_k) < tol``: ``tol``
+  is a gain accuracy in the original scale;
+* ``gain``, ``trace["gain"]``, ``trace["gain_lower"]``, ``trace["gain_upper"]`` and ``errors``
+  are in the *original* scale (transformed values divided by ``tau``);
+* ``bias`` is the final ``u_k`` (original scale, no rescaling needed) normalised so that
+  ``bias[s_ref] = 0``; ``V = bias``; ``Q = R + P bias - gain``; ``policy`` greedy in ``Q``;
+* one entry of ``residuals``, ``errors`` and each trace per sweep (one application of T):
+  ``len == n_iter``; the returned ``u`` is the iterate whose sweep met the stopping test.
+
+Ground truth (:func:`average_reward_lp`): the LP over stationary state-action frequencies
+(Manne 1960; Puterman §8.8, §9.3),
+
+.. math::
+
+    \max_{x \ge 0} \sum_{s,a} x(s,a) R(s,a) \;\; \text{s.t.}\;\;
+    \sum_a x(s',a) = \sum_{s,a} P(s' \mid s,a) x(s,a)\;\forall s', \quad \sum_{s,a} x(s,a) = 1,
+
+whose value is :math:`g^*` for unichain and weakly communicating MDPs. See its docstring for
+how the policy and bias are extracted.
+
+The discounted approximation (Puterman §8.2 Laurent expansion; used as a test):
+:math:`|(1-\gamma) V^*_\gamma(s) - g^*| \le (1-\gamma)\,\mathrm{sp}(u^*)`, and
+:math:`\mathrm{sp}(u^*) \le D \cdot R_{\max}` with ``D`` the diameter (Bartlett & Tewari 2009).
+
+References
+----------
+.. [1] M. L. Puterman, *Markov Decision Processes*, Wiley, 1994, ch. 8 (§8.2, 8.4, 8.5, 8.8)
+   and ch. 9 (§9.1, 9.3, 9.5).
+.. [2] A. R. Odoni, "On finding the maximal gain for Markov decision processes",
+   *Operations Research* 17(5):857-860, 1969.
+.. [3] D. J. White, "Dynamic programming, Markov chains, and the method of successive
+   approximations", *J. Math. Anal. Appl.* 6:373-376, 1963.
+.. [4] P. J. Schweitzer, "Iterative solution of the functional equations of undiscounted
+   Markov renewal programming", *J. Math. Anal. Appl.* 34:495-501, 1971.
+.. [5] P. L. Bartlett and A. Tewari, "REGAL: a regularization based algorithm for
+   reinforcement learning in weakly communicating MDPs", UAI 2009, arXiv:1205.2661.
+.. [6] J. N. Tsitsiklis, "NP-hardness of checking the unichain condition in average cost MDPs",
+   *Operations Research Letters* 35(3):319-323, 2007.
+.. [7] A. S. Manne, "Linear programming and sequential decisions", *Management Science*
+   6(3):259-267, 1960.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from mdps._backup import apply_P, bellman_max
+from mdps.numerics import span
+from mdps.occupancy import (
+    _as_policy,
+    _check_mdp,
+    _policy_kernel,
+    _recurrent_classes,
+    _solve,
+    _stationary_on_class,
+    recurrent_classes,
+)
+from mdps.results import Solution
+from mdps.tabular import TabularMDP
+
+__all__ = ["relative_value_iteration", "average_reward_lp", "gain_bias", "GainBias",
+           "aperiodic_transform", "span_contraction_coefficient", "recurrent_classes",
+           "is_communicating"]
+
+#: Howard-improvement threshold in the LP's policy refinement: an action replaces the current
+#: one only if it raises ``R + P u`` by more than this (relative to ``1 + sp(R)``); below it the
+#: difference is linear-solve round-off (~1e-13 for S <= 1e3), not an improvement.
+_IMPROVE_RTOL = 1e-10
+
+
+def _check_average(mdp, func: str) -> TabularMDP:
+    _check_mdp(mdp)
+    if mdp.criterion != "average":
+        raise ValueError(
+            f"{func} needs an average-reward mdp (criterion 'average'), got mdp.criterion="
+            f"{mdp.criterion!r}; use mdp.with_criterion() (no gamma, no horizon) to get one"
+        )
+    return mdp
+
+
+def _check_tau(tau) -> float:
+    if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
+        raise TypeError(f"tau must be a real number in (0, 1], got {tau!r}")
+    t = float(tau)
+    if not (0.0 < t <= 1.0):
+        raise ValueError(f"tau must lie in (0, 1], got {tau!r}")
+    return t
+
+
+@dataclass(frozen=True, eq=False)
+class GainBias:
+    """Gain, bias and stationary distribution of a unichain stationary policy.
+
+    Attributes
+    ----------
+    gain : float
+        :math:`g = \\mu^\\top r_\\pi`.
+    bias : ndarray, shape (S,)
+        Solution of :math:`g + u = r_\\pi + P_\\pi u` normalised by :math:`\\mu^\\top u = 0`
+        (the Cesàro bias).
+    stationary : ndarray, shape (S,)
+        The unique stationary distribution :math:`\\mu` (zero on transient states).
+    """
+
+    gain: float
+    bias: np.ndarray
+    stationary: np.ndarray
+
+    def __post_init__(self):
+        for a in (self.bias, self.stationary):
+            a.setflags(write=False)
+
+
+def _gain_bias_chain(P_pi, r_pi: np.ndarray, name: str) -> GainBias:
+    classes = _recurrent_classes(P_pi)
+    if len(classes) > 1:
+        raise ValueError(
+            f"{name} is not unichain: its chain P_pi has {len(classes)} recurrent classes "
+            f"({', '.join(str(c.tolist()) for c in classes[:4])}{', ...' if len(classes) > 4 else ''}); "
+            f"gain and bias need exactly one (the gain would depend on the start state)"
+        )
+    S = r_pi.shape[0]
+    mu = _stationary_on_class(P_pi, classes[0])
+    g = float(mu @ r_pi)
+    # bordered system [[I - P, 1], [mu^T, 0]] [u; g] = [r; 0] (nonsingular for unichain P)
+    if sp.issparse(P_pi):
+        top = sp.hstack([sp.identity(S, format="csr") - P_pi, np.ones((S, 1))])
+        bot = sp.hstack([sp.csr_array(mu[None, :]), sp.csr_array((1, 1))])
+        M = sp.vstack([top, bot]).tocsc()
+    else:
+        M = np.zeros((S + 1, S + 1))
+        M[:S, :S] = np.eye(S) - P_pi
+        M[:S, S] = 1.0
+        M[S, :S] = mu
+    sol = _solve(M, np.concatenate([r_pi, [0.0]]))
+    return GainBias(gain=g, bias=np.ascontiguousarray(sol[:S]), stationary=mu)
+
+
+def gain_bias(mdp: TabularMDP, pi) -> GainBias:
+    r"""Exact gain, bias and stationary distribution of a unichain stationary policy.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Average-reward instance, dense or sparse.
+    pi : array_like
+        Stochastic ``(S, A)`` or deterministic int ``(S,)``.
+
+    Returns
+    -------
+    GainBias
+        ``gain = mu @ r_pi``; ``bias`` solves ``gain + bias = r_pi + P_pi bias`` with
+        ``mu @ bias = 0`` (bordered linear system); ``stationary = mu``.
+
+    Raises
+    ------
+    ValueError
+        If ``P_pi`` has more than one recurrent class (message names ``pi`` and the classes),
+        or ``pi`` is invalid.
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]]); R = np.array([[1.0], [0.0]])
+    >>> gb = gain_bias(mdps.TabularMDP(P, R), np.zeros(2, dtype=int))
+    >>> gb.gain, gb.bias.tolist()
+    (0.5, [0.25, -0.25])
+    """
+    _check_average(mdp, "gain_bias")
+    S, A = mdp.n_states, mdp.n_actions
+    pol = _as_policy(pi, S, A, name="pi")
+    P_pi = _policy_kernel(mdp.P_matrix(), pol, S, A)
+    r_pi = np.einsum("sa,sa->s", pol, mdp.R)
+    return _gain_bias_chain(P_pi, r_pi, "pi")
+
+
+def aperiodic_transform(mdp: TabularMDP, tau: float = 0.5) -> TabularMDP:
+    r"""The aperiodicity transform :math:`\tilde P = (1-\tau) I + \tau P`, :math:`\tilde R = \tau R`.
+
+    Every chain of the result is aperiodic when ``tau < 1`` (each state has a self-loop of
+    probability at least ``1 - tau``); gains scale by ``tau``, biases and optimal policies are
+    unchanged (derivation in the module docstring).
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Average-reward instance, dense or sparse (the layout is kept).
+    tau : float in (0, 1], default 0.5
+        ``tau = 1`` returns an equal copy.
+
+    Returns
+    -------
+    TabularMDP
+        Average-reward instance with the same ``rho``.
+    """
+    _check_average(mdp, "aperiodic_transform")
+    t = _check_tau(tau)
+    S, A = mdp.n_states, mdp.n_actions
+    rows = np.arange(S * A)
+    cols = np.repeat(np.arange(S), A)
+    if mdp.is_sparse:
+        stay = sp.csr_array((np.full(S * A, 1.0 - t), (rows, cols)), shape=(S * A, S))
+        P_new = sp.csr_array(t * mdp.P + stay)
+    else:
+        P_new = t * mdp.P_matrix()
+        P_new[rows, cols] += 1.0 - t
+        P_new = P_new.reshape(S, A, S)
+    return TabularMDP(P_new, t * mdp.R, rho=mdp.rho)
+
+
+def span_contraction_coefficient(mdp: TabularMDP) -> float:
+    r"""Dobrushin-type span contraction coefficient of the optimality operator.
+
+    .. math::
+
+        \gamma' = 1 - \min_{(s,a),(s',a')} \sum_j \min\{P(j \mid s,a), P(j \mid s',a')\}
+        \in [0, 1],
+
+    so that :math:`\mathrm{sp}(Tu - Tv) \le \gamma'\,\mathrm{sp}(u - v)` (Puterman
+    §6.6.1, §8.5). Computed densely over all ``(S*A)^2`` pairs in row blocks (memory
+    ``O(block * S * A * S)``); meant for small and moderate ``S * A`` (sparse input is
+    densified).
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Average-reward instance.
+
+    Returns
+    -------
+    float
+        ``gamma'``; ``< 1`` means RVI converges geometrically at rate at most ``gamma'``.
+    """
+    _check_average(mdp, "span_contraction_coefficient")
+    P2 = mdp.P_matrix()
+    P2 = P2.toarray() if sp.issparse(P2) else np.asarray(P2)
+    n, S = P2.shape
+    block = max(1, int(4_000_000 // max(1, n * S)))
+    best = np.inf
+    for i in range(0, n, block):
+        ov = np.minimum(P2[i:i + block, None, :], P2[None, :, :]).sum(axis=-1)
+        best = min(best, float(ov.min()))
+    return float(min(1.0, max(0.0, 1.0 - best)))
+
+
+def is_communicating(mdp: TabularMDP) -> bool:
+    """Whether every state can reach every other under some policy.
+
+    Equivalent to strong connectivity of the union support graph (edge ``s -> s'`` iff
+    ``P[s, a, s'] > 0`` for some ``a``; Puterman §8.3.2). Communicating MDPs are weakly
+    communicating, so RVI (with the aperiodicity transform) and :func:`average_reward_lp` apply.
+    """
+    _check_average(mdp, "is_communicating")
+    S, A = mdp.n_states, mdp.n_actions
+    P2 = mdp.P_matrix()
+    G = nx.DiGraph()
+    G.add_nodes_from(range(S))
+    if sp.issparse(P2):
+        coo = sp.coo_array(P2)
+        keep = coo.data > 0
+        G.add_edges_from(zip((coo.row[keep] // A).tolist(), coo.col[keep].tolist()))
+    else:
+        r, c = np.nonzero(P2 > 0)
+        G.add_edges_from(zip((r // A).tolist(), c.tolist()))
+    return nx.is_strongly_connected(G)
+
+
+def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: int = 100_000,
+                             s_ref: int = 0, tau: float = 0.5, gain_star=None) -> Solution:
+    r"""Relative value iteration on the aperiodicity-transformed MDP.
+
+    Iterates :math:`u_{k+1} = \tilde T u_k - (\tilde T u_k)(s_\mathrm{ref})` from
+    :math:`u_0 = 0` with :math:`\tilde T u = \tau\,T u + (1-\tau) u` (the operator of
+    :func:`aperiodic_transform`, applied without building :math:`\tilde P`), until
+    :math:`\mathrm{sp}(\tilde T u_k - u_k) < \mathrm{tol}\cdot\tau`. Converges for unichain
+    or weakly communicating MDPs with ``tau < 1`` (Puterman §8.5, §9.5); with
+    ``tau = 1`` it needs aperiodic chains.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Average-reward instance, dense or sparse.
+    tol : float > 0
+        Target gain accuracy in the original scale: on exit ``gain_upper - gain_lower < tol``,
+        so ``|gain - g*| < tol`` and the greedy policy is ``tol``-gain-optimal (Odoni).
+    max_iter : int >= 1
+        Maximum number of sweeps (applications of ``T``).
+    s_ref : int
+        Reference state, ``bias[s_ref] = 0``.
+    tau : float in (0, 1]
+        Aperiodicity parameter (``1`` = plain RVI).
+    gain_star : None, float or "exact"
+        Reference optimal gain for ``errors``; ``"exact"`` computes it with
+        :func:`average_reward_lp`.
+
+    Returns
+    -------
+    Solution
+        ``method="rvi"``; ``gain``, ``bias`` (``bias[s_ref] = 0``), ``V = bias``,
+        ``Q = R + P bias - gain`` (S, A), greedy ``policy`` (ties to the lowest action),
+        ``residuals[k] = sp(T~ u_k - u_k)`` (transformed scale), ``errors[k] = |g_k - g*|``
+        (empty without ``gain_star``), ``trace`` with ``"gain"`` (``g_k``), ``"gain_lower"``,
+        ``"gain_upper"`` (Odoni bracket ``min/max (T u_k - u_k)``), all in the original scale
+        and of length ``n_iter``. ``converged`` is False if ``max_iter`` sweeps did not meet
+        the stopping test.
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]]); R = np.array([[1.0], [0.0]])
+    >>> sol = relative_value_iteration(mdps.TabularMDP(P, R))
+    >>> round(sol.gain, 9), sol.bias.round(9).tolist()
+    (0.5, [0.0, -0.5])
+    """
+    _check_average(mdp, "relative_value_iteration")
+    S, A = mdp.n_states, mdp.n_actions
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
+    tol = float(tol)
+    max_iter = _check_int_arg(max_iter, "max_iter", 1, None)
+    s_ref = _check_int_arg(s_ref, "s_ref", 0, S - 1)
+    t = _check_tau(tau)
+    g_star = _resolve_gain_star(mdp, gain_star)
+
+    P2, R = mdp.P_matrix(), mdp.R
+    u = np.zeros(S)
+    Tu = np.empty(S)
+    sigma = np.empty(S, dtype=np.int64)
+    work = None if sp.issparse(P2) else np.empty(S * A)
+    res, gains, lo, hi = [], [], [], []
+    converged = False
+    threshold = tol * t
+    for _ in range(max_iter):
+        bellman_max(P2, R, u, 1.0, Tu, sigma, work)
+        diff = Tu - u                      # T u - u, original scale
+        d_ref = diff[s_ref]
+        dmin, dmax = float(diff.min()), float(diff.max())
+        r_k = t * (dmax - dmin)            # sp(T~ u - u), transformed scale
+        res.append(r_k)
+        gains.append(float(d_ref))
+        lo.append(dmin)
+        hi.append(dmax)
+        if r_k < threshold:
+            converged = True
+            break
+        # u <- T~ u - (T~ u)(s_ref) = u + tau (diff - diff[s_ref])
+        u = u + t * (diff - d_ref)
+        u[s_ref] = 0.0
+    gain = gains[-1]
+    bias = u.copy()
+    Q = R + apply_P(P2, bias).reshape(S, A) - gain
+    policy = Q.argmax(axis=1).astype(np.int64)
+    gains_a = np.array(gains)
+    errors = np.abs(gains_a - g_star) if g_star is not None else np.empty(0)
+    return Solution(
+        V=bias.copy(), Q=Q, policy=policy, n_iter=len(res), method="rvi", errors=errors,
+        residuals=np.array(res), converged=converged, gain=gain, bias=bias,
+        trace={"gain": gains_a, "gain_lower": np.array(lo), "gain_upper": np.array(hi)},
+        settings={"tol": tol, "max_iter": max_iter, "s_ref": s_ref, "tau": t,
+                  "gain_star": g_star},
+    )
+
+
+def _check_int_arg(v, name, low, high):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {v!r}")
+    v = int(v)
+    if v < low or (high is not None and v > high):
+        rng = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be {'in ' + rng if high is not None else rng}, got {v}")
+    return v
+
+
+def _resolve_gain_star(mdp, gain_star):
+    if gain_star is None:
+        return None
+    if isinstance(gain_star, str):
+        if gain_star != "exact":
+            raise ValueError(f"gain_star must be None, a float or 'exact', got {gain_star!r}")
+        return float(average_reward_lp(mdp).gain)
+    if isinstance(gain_star, bool) or not isinstance(gain_star, numbers.Real) or not np.isfinite(gain_star):
+        raise ValueError(f"gain_star must be None, a finite float or 'exact', got {gain_star!r}")
+    return float(gain_star)
+
+
+def average_reward_lp(mdp: TabularMDP) -> Solution:
+    r"""Optimal gain, bias and policy from the LP over stationary state-action frequencies.
+
+    Steps (ground truth for unichain and weakly communicating MDPs):
+
+    1. Solve the primal LP of the module docstring with HiGHS (default tolerances, one
+       redundant flow row dropped); its value is :math:`g^*` and an optimal basic solution ``x`` is the
+       stationary frequency of a deterministic policy on one recurrent class (Puterman
+       §8.8, §9.3).
+    2. Policy on the recurrent states (``sum_a x(s, a) > 0``): ``argmax_a x(s, a)``; one closed
+       class ``C`` of that partial policy is kept. States outside ``C`` get an action leading
+       toward ``C`` (backward breadth-first search on the support graph), which makes the
+       policy unichain with gain :math:`g^*`. If some state cannot reach ``C`` the MDP is not
+       weakly communicating and ValueError is raised.
+    3. Refinement by Howard's unichain policy iteration (Puterman §8.6) from that policy:
+       exact gain/bias by the bordered system, switch only where ``R + P u`` improves by more
+       than ``1e-10 (1 + sp(R))``. It makes the policy greedy w.r.t. its own bias on the
+       transient states (so ``(gain, bias)`` solves the optimality equation) and repairs any
+       LP round-off.
+
+    Returns
+    -------
+    Solution
+        ``method="lp"``, ``n_iter = 1``; ``gain`` is the exact gain of the returned policy
+        (linear solve, more accurate than the LP objective, which agrees within the LP
+        tolerance); ``bias`` is that policy's bias normalised by :math:`\mu^\top u = 0`
+        (stationary distribution of the returned policy; *not* ``u(s_ref) = 0`` as in RVI);
+        ``V = bias``; ``Q = R + P bias - gain``; ``policy`` int ``(S,)``;
+        ``settings["refinement_steps"]`` counts the policy-iteration steps of step 3 and
+        ``settings["lp_objective"]`` is the raw LP value.
+    """
+    _check_average(mdp, "average_reward_lp")
+    S, A = mdp.n_states, mdp.n_actions
+    P2, R = mdp.P_matrix(), mdp.R
+    SA = S * A
+    E = sp.csr_array((np.ones(SA), (np.repeat(np.arange(S), A), np.arange(SA))), shape=(S, SA))
+    PT = sp.csr_array(P2.T) if sp.issparse(P2) else sp.csr_array(np.asarray(P2).T)
+    # the S flow rows sum to the zero row: drop the last one (redundant) for a full-rank system
+    A_eq = sp.vstack([(E - PT)[: S - 1], sp.csr_array(np.ones((1, SA)))]).tocsr()
+    b_eq = np.zeros(S)
+    b_eq[S - 1] = 1.0
+    lp = linprog(-R.ravel(), A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    if lp.status != 0:
+        raise RuntimeError(f"average_reward_lp: HiGHS failed (status {lp.status}): {lp.message}")
+    x = np.clip(lp.x, 0.0, None).reshape(S, A)
+    mass = x.sum(axis=1)
+    support = np.flatnonzero(mass > 1e-12)
+
+    sigma = np.zeros(S, dtype=np.int64)
+    sigma[support] = x[support].argmax(axis=1)
+    # keep one closed class of the partial policy on the support
+    P3 = None if sp.issparse(P2) else np.asarray(P2).reshape(S, A, S)
+    rows_sel = support * A + sigma[support]
+    sub = (sp.csr_array(P2[rows_sel]) if sp.issparse(P2) else P3[support, sigma[support]])
+    sub = sub[:, support]
+    classes = _recurrent_classes(sub if not sp.issparse(sub) else sp.csr_array(sub))
+    target = support[max(classes, key=lambda c: mass[support[c]].sum())]
+    sigma = _reach(P2, S, A, target, sigma)
+
+    scale = 1.0 + span(R)
+    steps = 0
+    while True:
+        pol = np.zeros((S, A))
+        pol[np.arange(S), sigma] = 1.0
+        gb = _gain_bias_chain(_policy_kernel(P2, pol, S, A), R[np.arange(S), sigma], "the LP policy")
+        Q = R + apply_P(P2, gb.bias).reshape(S, A)
+        cur = Q[np.arange(S), sigma]
+        better = Q.max(axis=1) > cur + _IMPROVE_RTOL * scale
+        if not better.any() or steps >= 10 * S * A:  # Howard PI needs far fewer steps
+            break
+        sigma = np.where(better, Q.argmax(axis=1), sigma)
+        steps += 1
+    bias = np.array(gb.bias)
+    Qg = R + apply_P(P2, bias).reshape(S, A) - gb.gain
+    return Solution(V=bias.copy(), Q=Qg, policy=sigma, n_iter=1, method="lp", gain=gb.gain,
+                    bias=bias, converged=not better.any(),
+                    settings={"refinement_steps": steps, "lp_objective": float(-lp.fun)})
+
+
+def _reach(P2, S, A, target: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Give every state outside ``target`` an action with positive probability of moving to an
+    already-assigned state (layers of a backward BFS), so ``target`` is reached a.s."""
+    sigma = sigma.copy()
+    assigned = np.zeros(S, dtype=bool)
+    assigned[target] = True
+    dense = None if sp.issparse(P2) else np.asarray(P2)
+    while not assigned.all():
+        # probability mass each (s, a) sends into the assigned set
+        into = (P2 @ assigned.astype(np.float64)) if dense is None else dense @ assigned.astype(np.float64)
+        into = np.asarray(into).reshape(S, A)
+        cand = (~assigned) & (into.max(axis=1) > 0)
+        if not cand.any():
+            lost = np.flatnonzero(~assigned)
+            raise ValueError(
+                f"mdp is not weakly communicating: states {lost[:10].tolist()}"
+                f"{' ...' if lost.size > 10 else ''} cannot reach the optimal recurrent class "
+                f"{target[:10].tolist()} under any policy; average_reward_lp needs a unichain or "
+                f"weakly communicating mdp"
+            )
+        idx = np.flatnonzero(cand)
+        sigma[idx] = into[idx].argmax(axis=1)
+        assigned[idx] = True
+    return sigma
