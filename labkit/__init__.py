@@ -19,16 +19,19 @@ from labkit.check import (
     verdict,
 )
 
+# bound eagerly: ``labkit.sweep`` must be the function even after ``labkit/sweep.py`` is imported
+# (importing a submodule binds its name on the package); cheap, since dask and tqdm load on use.
+from labkit.sweep import expand_grid, sweep  # noqa: E402
+
 _LAZY = {
     "run_seeds": "seeding", "spawn_rngs": "seeding", "as_seed_sequence": "seeding",
-    "sweep": "sweep", "expand_grid": "sweep",
     "ResultStore": "store", "lab_dir": "store",
     "fit_power_law": "rates", "fit_linear_rate": "rates", "RateFit": "rates",
     "bootstrap_ci": "stats", "iqm": "stats",
 }
 
 __all__ = ["Check", "CheckResult", "Outcome", "RunContext", "checks", "get_check", "register",
-           "verdict", *_LAZY]
+           "verdict", "sweep", "expand_grid", *_LAZY]
 
 
 def __getattr__(name):

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from mdps import _kernels
 
-__all__ = ["apply_P", "q_values", "bellman_max"]
+__all__ = ["apply_P", "q_values", "bellman_max", "policy_backup"]
 
 
 def apply_P(P2, V: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -50,3 +50,15 @@ def bellman_max(P2, R, V, gamma, V_out=None, sigma_out=None, work=None):
         PV = apply_P(P2, V, work)
         _kernels.greedy_max(PV, R, float(gamma), V_out, sigma_out)
     return V_out, sigma_out
+
+
+def policy_backup(P2, R, V, sigma, gamma, out=None):
+    """``T^sigma V``: ``out[s] = R[s, sigma[s]] + gamma * P[s, sigma[s], :] @ V`` for a
+    deterministic policy ``sigma`` (int64, shape ``(S,)``), on either layout. Returns ``out``."""
+    if out is None:
+        out = np.empty(R.shape[0])
+    if sp.issparse(P2):
+        _kernels.csr_policy_backup(P2.indptr, P2.indices, P2.data, R, V, sigma, float(gamma), out)
+    else:
+        _kernels.dense_policy_backup(P2, R, V, sigma, float(gamma), out)
+    return out

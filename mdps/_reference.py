@@ -20,3 +20,19 @@ def csr_matvec(indptr, indices, data, V):
 
 def csr_bellman_max(indptr, indices, data, R, V, gamma):
     return greedy_max(csr_matvec(indptr, indices, data, V), R, gamma)
+
+
+def dense_policy_backup(P2, R, V, sigma, gamma):
+    S, A = R.shape
+    rows = np.arange(S) * A + sigma
+    return R[np.arange(S), sigma] + gamma * (P2[rows] @ V)
+
+
+def csr_policy_backup(indptr, indices, data, R, V, sigma, gamma):
+    S, A = R.shape
+    PV = csr_matvec(indptr, indices, data, V)
+    return R[np.arange(S), sigma] + gamma * PV[np.arange(S) * A + sigma]
+
+
+def sup_diff(x, y):
+    return float(np.abs(np.asarray(x) - np.asarray(y)).max()) if len(x) else 0.0

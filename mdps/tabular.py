@@ -118,6 +118,8 @@ class TabularMDP:
                 f"with sparse P of shape {csr.shape}, R must have shape (S, A) = ({S}, A), got {R.shape}"
             )
         A = R.shape[1]
+        if S < 1 or A < 1:
+            raise ValueError(f"P must have at least one state and one action, got S={S}, A={A}")
         if SA != S * A:
             raise ValueError(f"sparse P must have shape (S*A, S) = ({S * A}, {S}), got {csr.shape}")
         check_finite(csr.data, "P.data")
@@ -128,8 +130,7 @@ class TabularMDP:
             raise ValueError(
                 f"P[{s}, {a}, {int(csr.indices[neg[0]])}] is {csr.data[neg[0]]:.6g}, expected >= 0"
             )
-        sums = np.add.reduceat(csr.data, csr.indptr[:-1]) if csr.nnz else np.zeros(SA)
-        sums[np.diff(csr.indptr) == 0] = 0.0
+        sums = np.asarray(csr.sum(axis=1)).ravel()
         bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
         if bad.size:
             s, a = divmod(int(bad[0]), A)

@@ -305,12 +305,13 @@ def test_bad_arguments(call, exc, word):
 
 
 def test_sparse_garnet_builds_no_dense_kernel(monkeypatch):
-    # The sparse path must never allocate an (S*A, S) array: forbid np.zeros of that size.
+    # The sparse path must never allocate an (S*A, S) array (2e7 entries here): forbid any
+    # np.zeros within a factor 20 of that size (vectors of length S*A are fine).
     real_zeros = np.zeros
 
     def guarded(shape, *a, **k):
         size = int(np.prod(shape))
-        assert size < 10_000, f"dense allocation of shape {shape}"
+        assert size < 1_000_000, f"dense allocation of shape {shape}"
         return real_zeros(shape, *a, **k)
 
     monkeypatch.setattr(gen.np, "zeros", guarded)

@@ -1,0 +1,210 @@
+"""Planning speed: this lab against QuantEcon's DiscreteDP, pymdptoolbox and the bandwidth bound.
+
+Two instances (theory notes, anchors.md section 6):
+
+* a dense Garnet, S = 2000, A = 10 (every row has full support; P is a 320 MB array), and
+* a sparse Garnet, S = 100,000, A = 10, 5 successors per state-action pair (CSR, 5e6 nonzeros),
+
+both with gamma = 0.95. For each tool we time
+
+1. one Bellman optimality sweep (``T V`` and its greedy policy), against the physical bound:
+   one matrix-vector product streaming ``P`` once (BLAS ``gemv`` over the dense ``(S*A, S)``
+   array; scipy's CSR product for the sparse one);
+2. a solve to a *true* sup-norm error of 1e-8. Each tool has its own stopping rule (QuantEcon's
+   VI stops on ``||Tv - v||``, pymdptoolbox's on a span), so we do not trust their epsilons: we
+   measure the error of what each returns against V*, and tighten the tool's epsilon by factors
+   of 10 until the error is at most 1e-8 (matched true error). V* is exact: policy iteration
+   with linear solves (dense) or value iteration run to a certified a-posteriori error of 1e-12
+   (sparse, where an exact sparse LU would fill in).
+
+Everything runs in one process, side by side, timed with ``time.perf_counter`` (median of
+repeats after a warm-up that also triggers Numba compilation). Ratios > 1 mean slower than the
+reference. The peers are optional: ``pip install quantecon pymdptoolbox`` (on Python 3.11 pip
+resolves quantecon 0.11.4).
+
+Usage::
+
+    python benchmarks/bench_planning.py            # the full table (a few minutes, ~3 GB RAM)
+    python benchmarks/bench_planning.py --tiny     # a seconds-long smoke run (used by the tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+import mdps
+from mdps._backup import bellman_max
+
+TARGET = 1e-8
+EPS_LADDER = [10.0 ** -k for k in range(6, 16)]
+
+
+def _median_time(fn, repeats):
+    fn()  # warm-up (and compilation)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def _matched(solve_eps, v_star):
+    """Tighten a tool's epsilon until its returned value is within TARGET of v_star."""
+    for eps in EPS_LADDER:
+        V, seconds = _timed(lambda: solve_eps(eps))
+        err = float(np.abs(np.asarray(V) - v_star).max())
+        if err <= TARGET:
+            return seconds, err, eps
+    return float("nan"), err, None
+
+
+# ----------------------------------------------------------------------------------------------
+# the tools, each as (sweep, solve-to-epsilon) closures over one instance
+# ----------------------------------------------------------------------------------------------
+def lab_tools(mdp):
+    S = mdp.n_states
+    P2, R, g = mdp.P_matrix(), mdp.R, mdp.gamma
+    V = np.zeros(S)
+    V_out, sig, work = np.empty(S), np.empty(S, dtype=np.int64), np.empty(P2.shape[0])
+    tools = {"lab VI": (lambda: bellman_max(P2, R, V, g, V_out, sig, work),
+                        lambda eps: mdps.value_iteration(mdp, tol=eps).V),
+             "lab MPI(m=10)": (None, lambda eps: mdps.modified_policy_iteration(mdp, m=10, tol=eps).V)}
+    if not mdp.is_sparse:
+        tools["lab PI"] = (None, lambda eps: mdps.policy_iteration(mdp).V)
+    return tools
+
+
+def quantecon_tools(mdp):
+    if importlib.util.find_spec("quantecon") is None:
+        return {}
+    from quantecon.markov import DiscreteDP
+
+    S, A = mdp.n_states, mdp.n_actions
+    if mdp.is_sparse:
+        s_idx, a_idx = np.repeat(np.arange(S), A), np.tile(np.arange(A), S)
+        ddp = DiscreteDP(mdp.R.ravel(), sp.csr_matrix(mdp.P), mdp.gamma, s_idx, a_idx)
+    else:
+        ddp = DiscreteDP(mdp.R, mdp.P, mdp.gamma)  # the same (S, A, S) layout: no copy
+    v, Tv = np.zeros(S), np.empty(S)
+    tools = {"QuantEcon VI": (lambda: ddp.bellman_operator(v, Tv=Tv),
+                              lambda eps: ddp.solve("value_iteration", epsilon=eps, max_iter=10 ** 6).v),
+             "QuantEcon MPI(k=10)": (None, lambda eps: ddp.solve("modified_policy_iteration", epsilon=eps,
+                                                                 max_iter=10 ** 6, k=10).v)}
+    if not mdp.is_sparse:
+        tools["QuantEcon PI"] = (None, lambda eps: ddp.solve("policy_iteration").v)
+    return tools
+
+
+def mdptoolbox_tools(mdp):
+    if importlib.util.find_spec("mdptoolbox") is None:
+        return {}
+    import mdptoolbox.mdp as mtb
+
+    P_tb, R_tb = mdps.to_mdptoolbox(mdp)
+    if mdp.is_sparse:
+        P_tb = [sp.csr_matrix(p) for p in P_tb]
+    g = mdp.gamma
+    probe = mtb.ValueIteration(P_tb, R_tb, g, epsilon=1e-8)
+    V = np.zeros(mdp.n_states)
+
+    def vi(eps):
+        solver = mtb.ValueIteration(P_tb, R_tb, g, epsilon=eps)
+        solver.run()
+        return np.asarray(solver.V)
+
+    def mpi(eps):
+        solver = mtb.PolicyIterationModified(P_tb, R_tb, g, epsilon=eps, max_iter=10 ** 6)
+        solver.run()
+        return np.asarray(solver.V)
+
+    tools = {"pymdptoolbox VI": (lambda: probe._bellmanOperator(V), vi),
+             "pymdptoolbox MPI": (None, mpi)}
+    if not mdp.is_sparse:
+        def pi(eps):
+            solver = mtb.PolicyIteration(P_tb, R_tb, g, eval_type=0)
+            solver.run()
+            return np.asarray(solver.V)
+        tools["pymdptoolbox PI"] = (None, pi)
+    return tools
+
+
+# ----------------------------------------------------------------------------------------------
+def bandwidth_bound(mdp):
+    """Time of one product streaming P once, and the bytes it streams."""
+    P2 = mdp.P_matrix()
+    V, out = np.random.default_rng(0).random(mdp.n_states), np.empty(P2.shape[0])
+    if mdp.is_sparse:
+        P_scipy = sp.csr_matrix(P2)
+        nbytes = P2.data.nbytes + P2.indices.nbytes + P2.indptr.nbytes
+        return (lambda: P_scipy @ V), nbytes, "scipy CSR P @ V"
+    return (lambda: np.dot(P2, V, out=out)), P2.nbytes, "BLAS gemv P @ V"
+
+
+def exact_value(mdp):
+    if mdp.is_sparse:
+        return mdps.value_iteration(mdp, tol=1e-12).V  # certified by the a-posteriori bound
+    return mdps.policy_iteration(mdp).V
+
+
+def run_instance(label, mdp, repeats, include_peers=True):
+    print(f"\n## {label}: {mdp!r}\n")
+    ref_fn, nbytes, ref_name = bandwidth_bound(mdp)
+    t_ref = _median_time(ref_fn, repeats)
+    print(f"bandwidth bound ({ref_name}): {t_ref * 1e3:.2f} ms per product, "
+          f"{nbytes / t_ref / 1e9:.1f} GB/s over {nbytes / 1e6:.0f} MB")
+    v_star = exact_value(mdp)
+    tools = lab_tools(mdp)
+    if include_peers:
+        tools.update(quantecon_tools(mdp))
+        tools.update(mdptoolbox_tools(mdp))
+    rows = []
+    for name, (sweep, solve) in tools.items():
+        t_sweep = _median_time(sweep, repeats) if sweep is not None else float("nan")
+        t_solve, err, eps = _matched(solve, v_star)
+        rows.append((name, t_sweep, t_solve, err, eps))
+    lab_solve = min(r[2] for r in rows if r[0].startswith("lab"))
+    print("| tool | sweep (ms) | sweep / bound | solve to 1e-8 (s) | solve / best lab | true error | epsilon used |")
+    print("|---|---|---|---|---|---|---|")
+    for name, t_sweep, t_solve, err, eps in rows:
+        sweep_txt = "" if t_sweep != t_sweep else f"{t_sweep * 1e3:.2f}"
+        ratio_txt = "" if t_sweep != t_sweep else f"{t_sweep / t_ref:.2f}"
+        eps_txt = "not reached" if eps is None else f"{eps:.0e}"
+        print(f"| {name} | {sweep_txt} | {ratio_txt} | {t_solve:.3f} | {t_solve / lab_solve:.2f} | "
+              f"{err:.1e} | {eps_txt} |")
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="small instances, a smoke run")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--no-peers", action="store_true", help="time this lab only")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        dense = mdps.garnet(60, 4, 60, gamma=0.95, rng=0)
+        sparse = mdps.garnet(500, 4, 5, gamma=0.95, sparse=True, rng=1)
+        repeats = args.repeats or 3
+    else:
+        dense = mdps.garnet(2000, 10, 2000, gamma=0.95, rng=0)
+        sparse = mdps.garnet(100_000, 10, 5, gamma=0.95, sparse=True, rng=1)
+        repeats = args.repeats or 20
+    out = {}
+    out["dense"] = run_instance("dense Garnet", dense, repeats, not args.no_peers)
+    out["sparse"] = run_instance("sparse Garnet", sparse, repeats, not args.no_peers)
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,518 @@
+"""Sweeps: run ``fn(config, rng)`` over a grid of configs x replicates, on any backend.
+
+The runner is a small function, not an experiment manager::
+
+    sweep(fn, configs, n_seeds=..., seed=0, backend="serial" | "process" | "dask", store=...)
+
+Every run ``(config, r)`` gets ``rng = numpy.random.default_rng(run_seed(seed, r))``, the
+child of replicate ``r`` of the experiment's root seed (:mod:`labkit.seeding`). The seed of a
+run is a function of ``(seed, r)`` only, so the output does not depend on the backend, the
+number of workers, the order in which runs finish, or on which runs came from the store.
+Replicate ``r`` uses the same stream for every config: the configs are compared under
+*common random numbers* (deliberately; see :mod:`labkit.seeding`).
+
+Output
+------
+``fn`` returns tidy rows: a ``pandas.DataFrame``, a list of dicts, or one dict (one row).
+A non-default index of a returned frame is turned into columns; a default one is dropped.
+Each run's rows get the config's entries as leading columns (non-scalar values such as lists
+appear as their canonical JSON string, so the columns stay hashable and round-trip through the
+store), then ``replicate``, then ``fn``'s columns, then ``run_key`` (the run's store key).
+The sweep returns the concatenation in (config order, replicate) order with a fresh
+``RangeIndex``. Column names of ``fn``'s output must be strings and must not repeat a config
+key, ``replicate`` or ``run_key``. A run that returns no rows adds nothing to the output (it
+is stored, so it is not recomputed, but it does not upcast the columns it lacks).
+
+Store and resume
+----------------
+With ``store=`` (a :class:`labkit.store.ResultStore` or a path), runs whose key is already
+stored are loaded, not recomputed, and every run that finishes is written to the store at
+once, from the parent process, in its own transaction. A sweep killed at any moment loses at
+most the runs in flight; calling it again computes only the missing runs and returns the same
+DataFrame as an uninterrupted sweep. With a store, every run's frame in the output is the one
+decoded from its stored Parquet payload, whether computed now or earlier, so a resumed sweep is
+identical to a fresh one bit for bit.
+
+The key of a run hashes the experiment's name, the config and the run's seed
+(:meth:`labkit.store.ResultStore.key`). ``experiment`` defaults to
+``f"{fn.__module__}.{fn.__qualname__}"``; pass it explicitly when the function may move or is
+defined in ``__main__``.
+
+Backends
+--------
+``"serial"``
+    In this process, in (config, replicate) order.
+``"process"``
+    :class:`concurrent.futures.ProcessPoolExecutor` with the ``spawn`` start method on every
+    platform (``n_workers`` defaults to ``os.cpu_count()``). ``fn`` is sent by reference, so
+    it must be importable: a module-level function of an importable module, not a lambda, a
+    closure, or a function defined in an interactive session. This is checked up front.
+``"dask"``
+    :mod:`dask.distributed`: the given ``client``, or a ``LocalCluster(n_workers=...,
+    threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)`` started
+    for the sweep and closed afterwards. ``fn`` is sent with cloudpickle.
+A backend object
+    Anything with ``map_unordered(func, items)`` returning an iterable of ``(index, func(items[index]))``
+    pairs in any order (see :class:`SerialBackend`, :class:`ProcessBackend`,
+    :class:`DaskBackend`). ``func`` never raises for an error in ``fn``: it returns it.
+
+Errors
+------
+An exception in ``fn`` stops the sweep with a :class:`RunError` whose message names the
+experiment, the config and the replicate (the original exception is its ``__cause__``; for
+other processes its traceback text is in the message). Runs that finished before the error
+was seen have been stored. A return value of the wrong type is a ``TypeError`` naming the run.
+
+Examples
+--------
+>>> import numpy as np
+>>> from labkit.sweep import expand_grid, sweep
+>>> def mean_of_draws(config, rng):
+...     return {"mean": float(rng.normal(size=config["n"]).mean())}
+>>> df = sweep(mean_of_draws, expand_grid(n=[10, 100]), n_seeds=3, seed=0, experiment="demo")
+>>> df[["n", "replicate"]].values.tolist()
+[[10, 0], [10, 1], [10, 2], [100, 0], [100, 1], [100, 2]]
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pickle
+import sys
+import traceback
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from labkit.seeding import as_seed_sequence, run_seed
+from labkit.store import ResultStore, canonical_json, decode_frame, encode_frame
+
+__all__ = [
+    "expand_grid",
+    "sweep",
+    "RunError",
+    "SerialBackend",
+    "ProcessBackend",
+    "DaskBackend",
+    "RESERVED_COLUMNS",
+]
+
+RESERVED_COLUMNS = ("replicate", "run_key")
+
+
+class RunError(RuntimeError):
+    """A run of a sweep raised; the message names the experiment, config and replicate."""
+
+    def __init__(self, message: str, config: Mapping | None = None, replicate: int | None = None):
+        super().__init__(message)
+        self.config = config
+        self.replicate = replicate
+
+    def __reduce__(self):
+        return (type(self), (self.args[0], self.config, self.replicate))
+
+
+# ---------------------------------------------------------------------------------------------
+# grids
+# ---------------------------------------------------------------------------------------------
+def expand_grid(**axes: Iterable) -> list[dict]:
+    """The cartesian product of the axes, as a list of config dicts.
+
+    The order is deterministic: axes in keyword order, the last axis varying fastest
+    (``itertools.product``). ``expand_grid(a=[1, 2], b=["x", "y"])`` is
+    ``[{"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 2, "b": "x"}, {"a": 2, "b": "y"}]``.
+    No axes give ``[{}]`` (one empty config); an empty axis gives ``[]``.
+    """
+    names = list(axes)
+    values = []
+    for name in names:
+        axis = axes[name]
+        if isinstance(axis, (str, bytes, Mapping)) or not isinstance(axis, Iterable):
+            raise TypeError(
+                f"axis {name!r} must be a list (or other iterable) of values, got {type(axis).__name__} "
+                f"{axis!r}; wrap a single value in a list"
+            )
+        values.append(list(axis))
+    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+
+
+# ---------------------------------------------------------------------------------------------
+# one run (executed in the worker)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Task:
+    fn: Callable
+    config: dict
+    replicate: int
+    seed_seq: np.random.SeedSequence
+    key: str
+    encode: bool
+
+
+def _describe(config: Mapping, replicate: int) -> str:
+    return f"config={dict(config)!r}, replicate={replicate}"
+
+
+def _config_column_value(value):
+    """A config value as a cell: scalars as they are, anything else as canonical JSON."""
+    if value is None or isinstance(value, (str, bool, int, float, np.generic)):
+        return value
+    return canonical_json(value, "config value")
+
+
+def _tidy(out, task: _Task) -> pd.DataFrame:
+    """``fn``'s return value as the run's frame (raises TypeError/ValueError naming the run)."""
+    run = _describe(task.config, task.replicate)
+    if isinstance(out, pd.DataFrame):
+        frame = out.copy()
+        if list(frame.index.names) != [None] or not isinstance(frame.index, pd.RangeIndex):
+            frame = frame.reset_index(drop=list(frame.index.names) == [None])
+        else:
+            frame = frame.reset_index(drop=True)
+    elif isinstance(out, Mapping):
+        frame = pd.DataFrame([dict(out)])
+    elif isinstance(out, list):
+        bad = [i for i, row in enumerate(out) if not isinstance(row, Mapping)]
+        if bad:
+            raise TypeError(
+                f"fn returned a list whose item {bad[0]} is a {type(out[bad[0]]).__name__}, expected "
+                f"dicts (one per row) for {run}"
+            )
+        frame = pd.DataFrame([dict(row) for row in out])
+    else:
+        raise TypeError(
+            f"fn must return a pandas DataFrame, a list of dicts or a dict (tidy rows), got "
+            f"{type(out).__name__} for {run}"
+        )
+    names = list(frame.columns)
+    bad_names = [c for c in names if not isinstance(c, str)]
+    if bad_names:
+        raise TypeError(f"fn returned non-string column names {bad_names[:5]!r} for {run}; use str names")
+    clash = [c for c in names if c in task.config or c in RESERVED_COLUMNS]
+    if clash:
+        raise ValueError(
+            f"fn returned columns {clash!r} that clash with the config keys or the reserved columns "
+            f"{RESERVED_COLUMNS} for {run}; rename them"
+        )
+    for pos, (name, value) in enumerate(task.config.items()):
+        frame.insert(pos, name, _config_column_value(value))
+    frame.insert(len(task.config), "replicate", np.int64(task.replicate))
+    frame["run_key"] = task.key
+    return frame
+
+
+def _execute(task: _Task):
+    """Run one task; never raises for a failure of ``fn``, returns it instead.
+
+    Returns ``("ok", frame_or_parquet_bytes)``, ``("bad_output", exc_class_name, message)`` or
+    ``("error", exception, traceback_text)``.
+    """
+    rng = np.random.default_rng(task.seed_seq)
+    try:
+        out = task.fn(dict(task.config), rng)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent with the run named
+        tb = traceback.format_exc()
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an unpicklable exception travels as its text
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        return ("error", exc, tb)
+    try:
+        frame = _tidy(out, task)
+        payload = encode_frame(frame, f"the output of {_describe(task.config, task.replicate)}") if task.encode else frame
+    except (TypeError, ValueError) as exc:
+        return ("bad_output", type(exc).__name__, str(exc))
+    return ("ok", payload)
+
+
+# ---------------------------------------------------------------------------------------------
+# backends
+# ---------------------------------------------------------------------------------------------
+class SerialBackend:
+    """Runs the items in this process, in order."""
+
+    def map_unordered(self, func: Callable, items: Sequence) -> Iterator[tuple[int, Any]]:
+        for i, item in enumerate(items):
+            yield i, func(item)
+
+
+def _check_importable(fn: Callable) -> None:
+    """Refuse functions a spawned worker could not import (``fn`` is pickled by reference)."""
+    name = getattr(fn, "__qualname__", type(fn).__name__)
+    hint = ("define it at module level in an importable module (not a lambda, a closure, or a "
+            "function defined in an interactive session or notebook), or use backend='dask', which "
+            "pickles functions by value")
+    main = sys.modules.get("__main__")
+    if getattr(fn, "__module__", None) == "__main__" and not getattr(main, "__file__", None):
+        raise TypeError(f"fn {name!r} is defined interactively in __main__, so worker processes cannot import it; {hint}")
+    try:
+        pickle.dumps(fn)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure means the same thing
+        raise TypeError(
+            f"fn {name!r} cannot be sent to worker processes ({type(exc).__name__}: {exc}); {hint}"
+        ) from exc
+
+
+class ProcessBackend:
+    """A :class:`concurrent.futures.ProcessPoolExecutor` (``spawn`` start method by default)."""
+
+    def __init__(self, n_workers: int | None = None, mp_context: str = "spawn"):
+        self.n_workers = _check_workers(n_workers)
+        self.mp_context = mp_context
+
+    def map_unordered(self, func: Callable, items: Sequence) -> Iterator[tuple[int, Any]]:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        items = list(items)
+        if not items:
+            return
+        workers = min(self.n_workers, len(items))
+        ctx = multiprocessing.get_context(self.mp_context)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        try:
+            futures = {pool.submit(func, item): i for i, item in enumerate(items)}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=futures.__getitem__):
+                    yield futures[fut], fut.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskBackend:
+    """:mod:`dask.distributed`: a given ``client``, or a private loopback ``LocalCluster``."""
+
+    def __init__(self, client=None, n_workers: int | None = None):
+        self.client = client
+        self.n_workers = _check_workers(n_workers)
+
+    def map_unordered(self, func: Callable, items: Sequence) -> Iterator[tuple[int, Any]]:
+        try:
+            from distributed import Client, LocalCluster, as_completed
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "backend='dask' needs dask.distributed: pip install 'dask[distributed]'"
+            ) from exc
+        items = list(items)
+        if not items:
+            return
+        cluster = client = None
+        try:
+            if self.client is None:
+                with warnings.catch_warnings():
+                    # no dashboard is asked for; distributed still binds its small HTTP server
+                    # on loopback and warns when its default port is taken by another cluster
+                    warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
+                    cluster = LocalCluster(
+                        n_workers=min(self.n_workers, len(items)), threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address=None,
+                    )
+                client = Client(cluster)
+            else:
+                client = self.client
+            futures = client.map(func, items, pure=False)
+            index = {fut.key: i for i, fut in enumerate(futures)}
+            try:
+                for fut in as_completed(futures):
+                    yield index[fut.key], fut.result()
+            finally:
+                client.cancel(futures)
+        finally:
+            if cluster is not None:
+                client.close()
+                cluster.close()
+
+
+def _check_workers(n_workers) -> int:
+    if n_workers is None:
+        return os.cpu_count() or 1
+    if isinstance(n_workers, (bool, np.bool_)) or not isinstance(n_workers, (int, np.integer)) or n_workers < 1:
+        raise ValueError(f"n_workers must be an int >= 1 or None, got {n_workers!r}")
+    return int(n_workers)
+
+
+def _make_backend(backend, n_workers, client, fn):
+    if isinstance(backend, str):
+        if backend == "serial":
+            return SerialBackend()
+        if backend == "process":
+            _check_importable(fn)
+            return ProcessBackend(n_workers)
+        if backend == "dask":
+            return DaskBackend(client=client, n_workers=n_workers)
+        raise ValueError(f"backend must be 'serial', 'process', 'dask' or a backend object, got {backend!r}")
+    if callable(getattr(backend, "map_unordered", None)):
+        return backend
+    raise TypeError(
+        f"backend must be 'serial', 'process', 'dask' or an object with map_unordered(func, items), "
+        f"got {type(backend).__name__}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the sweep
+# ---------------------------------------------------------------------------------------------
+def _progress_bar(progress, total: int, initial: int, desc: str):
+    if progress is None:
+        progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="run", leave=True)
+
+
+def sweep(
+    fn: Callable[[dict, np.random.Generator], Any],
+    configs: Sequence[Mapping],
+    *,
+    n_seeds: int,
+    seed=0,
+    backend="serial",
+    store: ResultStore | str | os.PathLike | None = None,
+    experiment: str | None = None,
+    progress: bool | None = None,
+    n_workers: int | None = None,
+    client=None,
+) -> pd.DataFrame:
+    """Run ``fn(config, rng)`` for every config and replicate; return the tidy concatenation.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(config: dict, rng: numpy.random.Generator)`` returning a DataFrame, a list of
+        dicts or a dict (tidy rows). It receives a copy of the config.
+    configs : sequence of dict
+        The configs (e.g. from :func:`expand_grid`); values must be JSON data. Equal configs
+        are run once and repeated in the output.
+    n_seeds : int >= 1
+        Replicates per config; replicate ``r`` uses ``labkit.seeding.run_seed(seed, r)``.
+    seed : int >= 0 or numpy.random.SeedSequence, default 0
+        The experiment's root seed (a ``Generator`` is refused).
+    backend : {"serial", "process", "dask"} or backend object, default "serial"
+    store : ResultStore, str or os.PathLike, optional
+        Load runs already stored, store each new run as soon as it finishes.
+    experiment : str, optional
+        Name under which runs are keyed and stored; default ``f"{fn.__module__}.{fn.__qualname__}"``.
+    progress : bool, optional
+        A tqdm bar over runs; ``None`` means on when stderr is a terminal.
+    n_workers : int, optional
+        Workers for ``"process"`` and a private ``"dask"`` cluster; default ``os.cpu_count()``.
+    client : distributed.Client, optional
+        An existing Dask client for ``backend="dask"`` (not closed by the sweep).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Config columns, ``replicate``, ``fn``'s columns, ``run_key``; rows in (config order,
+        replicate) order; identical for every backend and whether runs were computed or loaded.
+
+    Raises
+    ------
+    RunError
+        ``fn`` raised; names the experiment, config and replicate. Finished runs are stored.
+    TypeError, ValueError
+        Invalid arguments, configs that are not JSON data, an unimportable ``fn`` for the
+        process backend, or an output of the wrong shape.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable fn(config, rng), got {type(fn).__name__}")
+    if isinstance(configs, (Mapping, str, bytes)) or not isinstance(configs, Iterable):
+        raise TypeError(
+            f"configs must be a list of dicts, got {type(configs).__name__}; for one config pass [config]"
+        )
+    configs = list(configs)
+    for i, config in enumerate(configs):
+        if not isinstance(config, Mapping):
+            raise TypeError(f"configs[{i}] must be a dict, got {type(config).__name__} {config!r}")
+        reserved = [k for k in config if k in RESERVED_COLUMNS]
+        if reserved:
+            raise ValueError(f"configs[{i}] uses the reserved column names {reserved!r}; rename them")
+    if isinstance(n_seeds, (bool, np.bool_)) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
+        raise ValueError(f"n_seeds must be an int >= 1, got {n_seeds!r}")
+    root = as_seed_sequence(seed)
+    if experiment is None:
+        experiment = f"{getattr(fn, '__module__', None) or type(fn).__module__}." \
+                     f"{getattr(fn, '__qualname__', None) or type(fn).__qualname__}"
+    if not isinstance(experiment, str) or not experiment:
+        raise TypeError(f"experiment must be a non-empty str, got {experiment!r}")
+    if store is not None and not isinstance(store, ResultStore):
+        if isinstance(store, (str, os.PathLike)):
+            store = ResultStore(store)
+        else:
+            raise TypeError(f"store must be a ResultStore, a path or None, got {type(store).__name__}")
+    if client is not None and backend != "dask":
+        raise ValueError(f"client= is only used with backend='dask', got backend={backend!r}")
+
+    # the runs, keyed by their store key (equal configs share runs)
+    seeds = [run_seed(root, r) for r in range(int(n_seeds))]
+    order: list[str] = []
+    tasks: dict[str, _Task] = {}
+    encode = store is not None
+    for i, config in enumerate(configs):
+        canonical_json(config, f"configs[{i}]")  # TypeError naming the entry that is not JSON data
+        config = dict(config)
+        for r, seed_seq in enumerate(seeds):
+            key = ResultStore.key(experiment, config, seed_seq)
+            order.append(key)
+            if key not in tasks:
+                tasks[key] = _Task(fn, config, r, seed_seq, key, encode)
+
+    frames: dict[str, pd.DataFrame] = {}
+    if store is not None:
+        for key, payload in store._get_payloads(tasks).items():
+            frames[key] = store._decode(key, "parquet", payload)
+    todo = [task for key, task in tasks.items() if key not in frames]
+
+    bar = _progress_bar(progress, total=len(tasks), initial=len(frames), desc=experiment.rsplit(".", 1)[-1])
+    try:
+        if todo:
+            runner = _make_backend(backend, n_workers, client, fn)
+            results = runner.map_unordered(_execute, todo)
+            try:
+                for i, result in results:
+                    task = todo[i]
+                    frames[task.key] = _collect(result, task, store, experiment)
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                close = getattr(results, "close", None)
+                if close is not None:
+                    close()
+    finally:
+        if bar is not None:
+            bar.close()
+
+    if not order:
+        return pd.DataFrame()
+    parts = [frames[key] for key in order]
+    # runs with no rows add nothing but would upcast columns they lack (int -> float)
+    rows = [part for part in parts if len(part)]
+    return pd.concat(rows or parts, ignore_index=True)
+
+
+def _collect(result, task: _Task, store: ResultStore | None, experiment: str) -> pd.DataFrame:
+    """Store a finished run (parent process) and return its frame; raise for a failed run."""
+    status = result[0]
+    if status == "ok":
+        payload = result[1]
+        if store is None:
+            return payload
+        store._put_encoded(task.key, experiment, canonical_json(task.config), task.replicate, payload)
+        return decode_frame(payload)
+    if status == "bad_output":
+        exc_type = ValueError if result[1] == "ValueError" else TypeError
+        raise exc_type(result[2])
+    exc, tb = result[1], result[2]
+    raise RunError(
+        f"experiment {experiment!r}: fn raised {type(exc).__name__}: {exc} in the run with "
+        f"{_describe(task.config, task.replicate)}\n\nTraceback of the run:\n{tb}",
+        config=task.config, replicate=task.replicate,
+    ) from exc

@@ -1,0 +1,612 @@
+r"""Discounted tabular planning: Bellman operators, VI, PI, modified PI and the LP.
+
+The model
+---------
+A discounted MDP :math:`M = (P, R, \gamma, \rho)` has transitions ``P[s, a, s']``, rewards
+``R[s, a]`` and a discount :math:`\gamma \in [0, 1)`. A stochastic policy ``pi[s, a]`` (or a
+deterministic one ``sigma[s]``) has value
+
+.. math::  V^\pi = \sum_{t \ge 0} \gamma^t P_\pi^t r_\pi = (I - \gamma P_\pi)^{-1} r_\pi,
+
+with :math:`P_\pi[s, s'] = \sum_a \pi[s, a] P[s, a, s']` and :math:`r_\pi[s] = \sum_a \pi[s,a] R[s,a]`.
+
+Bellman operators
+-----------------
+:math:`T^\pi V = r_\pi + \gamma P_\pi V` and :math:`(T V)(s) = \max_a R(s, a) + \gamma (P V)(s, a)`.
+Both are monotone (:math:`U \le V \Rightarrow TU \le TV`), shift by :math:`\gamma c` under
+:math:`V \mapsto V + c \mathbf 1`, and are :math:`\gamma`-contractions in the sup norm, so each
+has a unique fixed point: :math:`V^\pi` and :math:`V^*` (Banach's fixed-point theorem; Puterman 1994, sec 6.2).
+The greedy policy :math:`G(V)(s) \in \arg\max_a [R + \gamma P V](s, a)` breaks ties towards
+the lowest action index (except inside policy iteration, see below).
+
+Value iteration (``value_iteration``), Puterman sec 6.3
+-------------------------------------------------------
+:math:`V_{k+1} = T V_k`. Two bounds follow from the contraction:
+
+* a priori: :math:`\|V_k - V^*\|_\infty \le \gamma^k \|V_0 - V^*\|_\infty`;
+* a posteriori: :math:`\|V_{k+1} - V^*\|_\infty \le \frac{\gamma}{1-\gamma} \|V_{k+1} - V_k\|_\infty`.
+
+**Stopping rule.** ``tol`` is the *target sup-norm error of the returned value*: VI stops after
+the first sweep with :math:`\frac{\gamma}{1-\gamma}\|V_{k+1} - V_k\|_\infty \le` ``tol``, which
+guarantees :math:`\|V_{k+1} - V^*\|_\infty \le` ``tol`` (with :math:`\gamma = 0` one sweep is
+exact). Puterman's Thm 6.3.1 phrasing, :math:`\|V_{k+1}-V_k\| < \varepsilon(1-\gamma)/(2\gamma)`
+making :math:`G(V_{k+1})` :math:`\varepsilon`-optimal, is the same rule with
+``tol = eps / 2``; by Singh & Yee (1994) the greedy policy of the returned value loses at most
+:math:`2\gamma\,` ``tol`` :math:`/(1-\gamma)`.
+
+**Default iteration cap.** With :math:`D_0 = \|V_0\|_\infty + \|R\|_\infty/(1-\gamma) \ge
+\|V_0 - V^*\|_\infty` the residual satisfies :math:`\|V_{k+1}-V_k\| \le (1+\gamma)\gamma^k D_0`,
+so the rule must fire by
+
+.. math:: k_{\max} = \Big\lceil \frac{\log\big(2 \gamma D_0 / ((1-\gamma)\,\mathrm{tol})\big)}{\log(1/\gamma)} \Big\rceil + 10
+
+sweeps in exact arithmetic (the ``+ 10`` absorbs round-off). If ``tol`` is below the floating
+point floor of the residual (about :math:`10^{-16} \|V^*\|_\infty \gamma / (1-\gamma)`), the
+cap is reached and ``converged`` is ``False``: the solver never claims a bound it did not see.
+
+Policy iteration (``policy_iteration``), Howard 1960; Puterman sec 6.4
+-----------------------------------------------------------------------
+:math:`\pi_{k+1} = G(V^{\pi_k})`, each :math:`V^{\pi_k}` by an exact linear solve. The values
+increase monotonically, :math:`V^{\pi_{k+1}} \ge T V^{\pi_k} \ge V^{\pi_k}`, and PI stops when
+the policy is stable, which then is optimal. Ties in the improvement step are broken *in favour
+of the current action* (a tie is a gap below ``1e-12 * max(1, ||V||_inf)``, the round-off of
+the linear solve); without this, two equally good actions can alternate forever. The number
+of iterations is strongly polynomial for fixed :math:`\gamma` (Ye 2011; Hansen, Miltersen &
+Zwick 2013; Scherrer 2016); the lab records, in ``settings["iteration_bound"]``, the explicit
+bound :math:`2 S (A-1) (1 + \lceil \log(1/(1-\gamma)) / (1-\gamma) \rceil)` on the number of
+policy-changing iterations (theory note A.1, a safety factor 2 over Scherrer's bound).
+
+Modified policy iteration (``modified_policy_iteration``), Puterman & Shin 1978; Puterman sec 6.5
+-------------------------------------------------------------------------------------------------
+:math:`\pi_{k+1} = G(v_k)`, :math:`v_{k+1} = (T^{\pi_{k+1}})^m v_k` (:math:`m = 1` is VI,
+:math:`m \to \infty` is PI). Note :math:`T^{\pi_{k+1}} v_k = T v_k`, so each step is one full
+Bellman backup followed by :math:`m - 1` cheap policy backups. From a :math:`v_0` with
+:math:`T v_0 \ge v_0` -- the default :math:`v_0 = (\min R / (1-\gamma)) \mathbf 1` -- the
+iterates increase monotonically to :math:`V^*` and :math:`T^k v_0 \le v_k \le V^*`
+(Puterman & Shin 1978; Puterman 1994, sec 6.5), hence the VI a-priori bound holds. The stopping rule is VI's, applied to
+:math:`\|T v_k - v_k\|_\infty`; on stopping the returned value is :math:`T v_k`, which carries
+the bound :math:`\|T v_k - V^*\| \le \frac{\gamma}{1-\gamma}\|T v_k - v_k\|`.
+
+Linear programming (``linear_programming``), Puterman sec 6.9
+-------------------------------------------------------------
+:math:`\min_V \rho^\top V` s.t. :math:`V(s) \ge R(s, a) + \gamma P[s, a, :] V` for all
+:math:`(s, a)`. Any :math:`\rho > 0` gives :math:`V^*` as the unique solution; the lab uses
+``mdp.rho`` when it is strictly positive and uniform weights otherwise (a zero weight leaves
+the value of that state undetermined by the objective). Solved by HiGHS through
+:func:`scipy.optimize.linprog`, with a sparse constraint matrix for sparse instances.
+
+References
+----------
+.. [1] M. L. Puterman, *Markov Decision Processes*, Wiley 1994, sections 6.2-6.5 and 6.9.
+.. [2] R. A. Howard, *Dynamic Programming and Markov Processes*, MIT Press 1960.
+.. [3] M. L. Puterman and M. C. Shin, "Modified policy iteration algorithms for discounted
+   Markov decision problems", Management Science 24(11), 1978.
+.. [4] B. Scherrer, "Improved and generalized upper bounds on the complexity of policy
+   iteration", Mathematics of Operations Research 41(3), 2016 (arXiv:1306.0386).
+.. [5] S. Singh and R. Yee, "An upper bound on the loss from approximate optimal-value
+   functions", Machine Learning 16, 1994.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+import scipy.sparse.linalg
+from scipy.optimize import linprog
+
+from mdps import _backup, _kernels
+from mdps._validation import ROW_SUM_ATOL, as_float_array, check_choice, check_int, check_positive
+from mdps.results import Solution
+from mdps.tabular import TabularMDP
+
+__all__ = [
+    "q_values",
+    "bellman_operator",
+    "greedy_policy",
+    "evaluate_policy",
+    "value_iteration",
+    "policy_iteration",
+    "modified_policy_iteration",
+    "linear_programming",
+]
+
+#: Relative tolerance defining a tie in PI's improvement step: the round-off level of the
+#: exact linear solve (``~ cond * eps``) on values of size ``max(1, ||V||_inf)``.
+PI_TIE_RTOL = 1e-12
+#: Extra sweeps on top of the a-priori iteration count (absorbs round-off in the residual).
+_VI_SLACK = 10
+
+
+# -- validation -------------------------------------------------------------------------------
+def _check_mdp(mdp) -> TabularMDP:
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp must be a mdps.TabularMDP, got {type(mdp).__name__}")
+    if mdp.criterion != "discounted":
+        raise ValueError(
+            f"mdp must be discounted (built with gamma=...), got criterion {mdp.criterion!r}"
+        )
+    return mdp
+
+
+def _check_value(V, name: str, S: int) -> np.ndarray:
+    arr = as_float_array(V, name, ndim=1)
+    if arr.shape != (S,):
+        raise ValueError(f"{name} must have shape ({S},), got {arr.shape}")
+    return arr
+
+
+def _check_max_iter(max_iter):
+    return None if max_iter is None else check_int(max_iter, "max_iter", low=1)
+
+
+def _check_policy(pi, S: int, A: int, name: str = "pi"):
+    """Return ``(sigma, None)`` for a deterministic policy or ``(None, pi)`` for a stochastic one."""
+    arr = np.asarray(pi)
+    if arr.dtype == np.bool_ or arr.dtype == object:
+        raise TypeError(f"{name} must be an int array (S,) or a float array (S, A), got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.integer):
+        if arr.ndim == 2:
+            raise TypeError(
+                f"{name} of shape {arr.shape} has integer dtype; a stochastic policy must be a float "
+                f"array ({S}, {A}), a deterministic one an int array ({S},)"
+            )
+        if arr.shape != (S,):
+            raise ValueError(f"deterministic {name} must have shape ({S},), got {arr.shape}")
+        bad = np.flatnonzero((arr < 0) | (arr >= A))
+        if bad.size:
+            s = int(bad[0])
+            raise ValueError(f"{name}[{s}] is {int(arr[s])}, expected an action in [0, {A - 1}]")
+        return np.ascontiguousarray(arr, dtype=np.int64), None
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"{name} must be an int array (S,) or a float array (S, A), got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        raise ValueError(
+            f"{name} of shape {arr.shape} has float dtype; a deterministic policy must be an int "
+            f"array (S,), a stochastic one a float array ({S}, {A})"
+        )
+    if arr.shape != (S, A):
+        raise ValueError(f"stochastic {name} must have shape ({S}, {A}), got {arr.shape}")
+    arr = as_float_array(arr, name)
+    neg = np.argwhere(arr < 0)
+    if neg.size:
+        s, a = (int(i) for i in neg[0])
+        raise ValueError(f"{name}[{s}, {a}] is {arr[s, a]:.6g}, expected >= 0")
+    sums = arr.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_ATOL)
+    if bad.size:
+        s = int(bad[0])
+        raise ValueError(f"{name}[{s}, :] sums to {sums[s]:.12g}, expected 1 within {ROW_SUM_ATOL:g}")
+    return None, arr
+
+
+# -- operators --------------------------------------------------------------------------------
+def q_values(mdp: TabularMDP, V) -> np.ndarray:
+    r"""State-action values :math:`Q = R + \gamma P V`.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Discounted MDP (dense or sparse).
+    V : array_like, shape (S,)
+        Value vector.
+
+    Returns
+    -------
+    Q : ndarray, shape (S, A)
+        ``Q[s, a] = R[s, a] + gamma * sum_s' P[s, a, s'] V[s']``.
+    """
+    mdp = _check_mdp(mdp)
+    V = _check_value(V, "V", mdp.n_states)
+    return _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma)
+
+
+def bellman_operator(mdp: TabularMDP, V, pi=None) -> np.ndarray:
+    r"""Apply the Bellman optimality operator :math:`T` or a policy operator :math:`T^\pi`.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Discounted MDP.
+    V : array_like, shape (S,)
+        Value vector.
+    pi : None, int array (S,) or float array (S, A), optional
+        ``None`` applies :math:`(TV)(s) = \max_a R(s,a) + \gamma (PV)(s,a)`; a deterministic
+        ``sigma`` or a stochastic ``pi`` applies :math:`T^\pi V = r_\pi + \gamma P_\pi V`.
+
+    Returns
+    -------
+    TV : ndarray, shape (S,)
+    """
+    mdp = _check_mdp(mdp)
+    S, A = mdp.n_states, mdp.n_actions
+    V = _check_value(V, "V", S)
+    P2 = mdp.P_matrix()
+    if pi is None:
+        return _backup.bellman_max(P2, mdp.R, V, mdp.gamma)[0]
+    sigma, pi_arr = _check_policy(pi, S, A)
+    if sigma is not None:
+        return _backup.policy_backup(P2, mdp.R, V, sigma, mdp.gamma)
+    Q = _backup.q_values(P2, mdp.R, V, mdp.gamma)
+    return np.einsum("sa,sa->s", pi_arr, Q)
+
+
+def greedy_policy(mdp: TabularMDP, V) -> np.ndarray:
+    r"""Greedy deterministic policy :math:`G(V)(s) = \arg\max_a [R + \gamma P V](s, a)`.
+
+    Ties go to the lowest action index.
+
+    Returns
+    -------
+    sigma : ndarray of int64, shape (S,)
+    """
+    return q_values(mdp, V).argmax(axis=1).astype(np.int64)
+
+
+# -- exact evaluation -------------------------------------------------------------------------
+def _policy_matrices(mdp: TabularMDP, sigma, pi):
+    """``(P_pi, r_pi)``: dense ``(S, S)`` array or CSR matrix (never densified), and ``(S,)``."""
+    S, A = mdp.n_states, mdp.n_actions
+    P2, R = mdp.P_matrix(), mdp.R
+    states = np.arange(S)
+    if sigma is not None:
+        rows = states * A + sigma
+        r_pi = R[states, sigma]
+        P_pi = P2[rows] if not sp.issparse(P2) else sp.csr_array(P2[rows])
+        return P_pi, r_pi
+    r_pi = np.einsum("sa,sa->s", pi, R)
+    if sp.issparse(P2):
+        W = sp.csr_array((pi.ravel(), np.arange(S * A), np.arange(0, S * A + 1, A)), shape=(S, S * A))
+        return sp.csr_array(W @ P2), r_pi
+    return np.einsum("sa,sat->st", pi, mdp.P), r_pi
+
+
+def _solve_policy(mdp: TabularMDP, sigma, pi) -> np.ndarray:
+    P_pi, r_pi = _policy_matrices(mdp, sigma, pi)
+    S, gamma = mdp.n_states, mdp.gamma
+    if sp.issparse(P_pi):
+        M = sp.identity(S, format="csc") - gamma * sp.csc_array(P_pi)
+        return np.asarray(scipy.sparse.linalg.splu(M).solve(r_pi), dtype=np.float64)
+    M = np.eye(S) - gamma * P_pi
+    # I - gamma P_pi is strictly diagonally dominant by rows (margin 1 - gamma): well conditioned.
+    return scipy.linalg.solve(M, r_pi, check_finite=False)
+
+
+def evaluate_policy(mdp: TabularMDP, pi) -> np.ndarray:
+    r"""Exact value :math:`V^\pi = (I - \gamma P_\pi)^{-1} r_\pi` by a linear solve.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Discounted MDP. Dense instances use :func:`scipy.linalg.solve`; sparse ones build the CSR
+        ``P_pi`` without densifying and factor with :func:`scipy.sparse.linalg.splu`.
+    pi : int array (S,) or float array (S, A)
+        Deterministic policy ``sigma[s]`` or stochastic ``pi[s, a]`` (rows on the simplex).
+
+    Returns
+    -------
+    V : ndarray, shape (S,)
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> mdp = mdps.TabularMDP(np.ones((1, 1, 1)), np.array([[1.0]]), gamma=0.5)
+    >>> mdps.evaluate_policy(mdp, np.array([0]))
+    array([2.])
+    """
+    mdp = _check_mdp(mdp)
+    sigma, pi_arr = _check_policy(pi, mdp.n_states, mdp.n_actions)
+    return _solve_policy(mdp, sigma, pi_arr)
+
+
+# -- value iteration --------------------------------------------------------------------------
+def _default_max_iter(mdp: TabularMDP, v0: np.ndarray, tol: float) -> int:
+    """A-priori sweep count after which the a-posteriori rule must have fired (module doc)."""
+    g = mdp.gamma
+    if g == 0.0:
+        return 1 + _VI_SLACK
+    D0 = float(np.abs(v0).max()) + float(np.abs(mdp.R).max()) / (1.0 - g)
+    target = 2.0 * g * D0 / ((1.0 - g) * tol)
+    k = math.ceil(math.log(target) / math.log(1.0 / g)) if target > 1.0 else 0
+    return max(k, 1) + _VI_SLACK
+
+
+def _reference_value(mdp, v_star):
+    """``None`` (no errors recorded), or the exact ``V*`` as an ``(S,)`` array."""
+    if v_star is None:
+        return None
+    if isinstance(v_star, str):
+        if v_star != "exact":
+            raise ValueError(f"v_star must be None, 'exact' or an array of shape (S,), got {v_star!r}")
+        return policy_iteration(mdp).V
+    return _check_value(v_star, "v_star", mdp.n_states)
+
+
+def _check_tol(tol) -> float:
+    return check_positive(tol, "tol")
+
+
+def _finish(mdp, V, **kwargs) -> Solution:
+    Q = _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma)
+    return Solution(V=V, Q=Q, policy=Q.argmax(axis=1).astype(np.int64), **kwargs)
+
+
+def value_iteration(mdp: TabularMDP, *, tol: float = 1e-8, max_iter: int | None = None,
+                    v0=None, v_star=None) -> Solution:
+    r"""Value iteration :math:`V_{k+1} = T V_k` with a certified a-posteriori stopping rule.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Discounted MDP (dense: one BLAS matvec over the ``(S*A, S)`` view per sweep; sparse: one
+        fused CSR pass).
+    tol : float > 0
+        Target sup-norm error of the returned value: stop after the first sweep with
+        ``gamma / (1 - gamma) * ||V_{k+1} - V_k||_inf <= tol``, which implies
+        ``||V_{k+1} - V*||_inf <= tol`` (Puterman Thm 6.3.1).
+    max_iter : int >= 1, optional
+        Sweep cap; default from the a-priori bound (module docstring).
+    v0 : array_like, shape (S,), optional
+        Initial value (default zeros).
+    v_star : None, "exact" or array_like (S,)
+        Reference for ``errors``: an array, or ``"exact"`` to compute ``V*`` by policy iteration.
+
+    Returns
+    -------
+    Solution
+        ``method="vi"``; ``V`` is the last iterate ``V_n``, ``policy = G(V_n)``,
+        ``residuals[k] = ||V_{k+1} - V_k||_inf`` (shape ``(n,)``), ``errors[k] = ||V_k - v_star||``
+        for ``k = 0..n`` (empty without ``v_star``), ``converged`` whether the rule fired.
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> mdp = mdps.TabularMDP(np.ones((1, 1, 1)), np.array([[1.0]]), gamma=0.5)
+    >>> sol = mdps.value_iteration(mdp, tol=1e-6)
+    >>> bool(abs(sol.V[0] - 2.0) <= 1e-6)
+    True
+    """
+    mdp = _check_mdp(mdp)
+    tol = _check_tol(tol)
+    max_iter = _check_max_iter(max_iter)
+    S = mdp.n_states
+    v0 = np.zeros(S) if v0 is None else _check_value(v0, "v0", S)
+    ref = _reference_value(mdp, v_star)
+    if max_iter is None:
+        max_iter = _default_max_iter(mdp, v0, tol)
+    gamma = mdp.gamma
+    coef = gamma / (1.0 - gamma)
+    P2, R = mdp.P_matrix(), mdp.R
+
+    # Preallocated buffers: the loop below allocates nothing per sweep.
+    cur, nxt = v0.copy(), np.empty(S)
+    sigma = np.empty(S, dtype=np.int64)
+    work = None if sp.issparse(P2) else np.empty(P2.shape[0])
+    residuals = np.empty(max_iter)
+    errors = np.empty(max_iter + 1) if ref is not None else None
+    if ref is not None:
+        errors[0] = _kernels.sup_diff(cur, ref)
+    bellman_max, sup_diff = _backup.bellman_max, _kernels.sup_diff
+    converged, n = False, 0
+    for k in range(max_iter):
+        bellman_max(P2, R, cur, gamma, nxt, sigma, work)
+        res = sup_diff(nxt, cur)
+        residuals[k] = res
+        if errors is not None:
+            errors[k + 1] = sup_diff(nxt, ref)
+        cur, nxt = nxt, cur
+        n = k + 1
+        if coef * res <= tol:
+            converged = True
+            break
+    return _finish(
+        mdp, cur, n_iter=n, method="vi",
+        errors=errors[: n + 1].copy() if errors is not None else np.empty(0),
+        residuals=residuals[:n].copy(), converged=converged,
+        settings={"tol": tol, "max_iter": max_iter, "gamma": gamma,
+                  "stopping_rule": "gamma/(1-gamma) * ||V_{k+1} - V_k||_inf <= tol"},
+    )
+
+
+# -- policy iteration -------------------------------------------------------------------------
+def pi_iteration_bound(n_states: int, n_actions: int, gamma: float) -> int:
+    """``2 S (A-1) (1 + ceil(log(1/(1-gamma)) / (1-gamma)))`` (theory note A.1)."""
+    return 2 * n_states * (n_actions - 1) * (1 + math.ceil(math.log(1.0 / (1.0 - gamma)) / (1.0 - gamma)))
+
+
+def policy_iteration(mdp: TabularMDP, *, max_iter: int | None = None, pi0=None) -> Solution:
+    r"""Howard's policy iteration with exact evaluation.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Discounted MDP.
+    max_iter : int >= 1, optional
+        Cap on improvement steps; default ``iteration_bound + 2``.
+    pi0 : int array (S,), optional
+        Initial deterministic policy (default: the myopic policy ``argmax_a R[s, a]``).
+
+    Returns
+    -------
+    Solution
+        ``method="pi"``; ``V = V^{pi_n}`` exact, ``policy = pi_n``; ``residuals[k]`` is the number
+        of states whose action changed at step ``k + 1``; ``errors[k] = ||V^{pi_k} - V^{pi_n}||``
+        for ``k = 0..n`` (exact errors once converged, since ``pi_n`` is then optimal);
+        ``settings["iteration_bound"]`` the bound on policy-changing steps; ``converged`` is
+        ``True`` when the policy is stable.
+
+    Notes
+    -----
+    Improvement keeps the current action whenever it is within
+    ``PI_TIE_RTOL * max(1, ||V||_inf)`` of the best one; otherwise it takes the lowest maximiser.
+    """
+    mdp = _check_mdp(mdp)
+    max_iter = _check_max_iter(max_iter)
+    S, A, gamma = mdp.n_states, mdp.n_actions, mdp.gamma
+    bound = pi_iteration_bound(S, A, gamma)
+    if max_iter is None:
+        max_iter = bound + 2
+    if pi0 is None:
+        sigma = mdp.R.argmax(axis=1).astype(np.int64)
+    else:
+        sigma, stoch = _check_policy(pi0, S, A, "pi0")
+        if sigma is None:
+            raise ValueError("pi0 must be a deterministic policy (int array of shape (S,))")
+        sigma = sigma.copy()
+    P2, R = mdp.P_matrix(), mdp.R
+    states = np.arange(S)
+    values = [_solve_policy(mdp, sigma, None)]
+    changes = []
+    converged = False
+    for _ in range(max_iter):
+        V = values[-1]
+        Q = _backup.q_values(P2, R, V, gamma)
+        best = Q.max(axis=1)
+        tie = PI_TIE_RTOL * max(1.0, float(np.abs(V).max()))
+        keep = Q[states, sigma] >= best - tie
+        new = np.where(keep, sigma, Q.argmax(axis=1))
+        n_changed = int(np.count_nonzero(new != sigma))
+        changes.append(n_changed)
+        if n_changed == 0:
+            values.append(V)
+            converged = True
+            break
+        sigma = new
+        values.append(_solve_policy(mdp, sigma, None))
+    V = values[-1]
+    errors = np.array([_kernels.sup_diff(v, V) for v in values])
+    Q = _backup.q_values(P2, R, V, gamma)
+    return Solution(
+        V=V, Q=Q, policy=sigma, n_iter=len(changes), method="pi", errors=errors,
+        residuals=np.array(changes, dtype=np.float64), converged=converged,
+        settings={"max_iter": max_iter, "iteration_bound": bound, "gamma": gamma,
+                  "tie_rtol": PI_TIE_RTOL},
+    )
+
+
+# -- modified policy iteration ----------------------------------------------------------------
+def modified_policy_iteration(mdp: TabularMDP, *, m: int = 10, tol: float = 1e-8,
+                              max_iter: int | None = None, v0=None, v_star=None) -> Solution:
+    r"""Modified policy iteration (Puterman & Shin 1978): :math:`v_{k+1} = (T^{G(v_k)})^m v_k`.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Discounted MDP.
+    m : int >= 1
+        Partial-evaluation sweeps per step (``m = 1`` is value iteration).
+    tol : float > 0
+        Target sup-norm error: stop when ``gamma / (1 - gamma) * ||T v_k - v_k||_inf <= tol`` and
+        return ``T v_k``.
+    max_iter : int >= 1, optional
+        Cap on improvement steps; default as in :func:`value_iteration`.
+    v0 : array_like, shape (S,), optional
+        Default ``(min R / (1 - gamma)) * 1``, so that ``T v0 >= v0`` and ``v_k`` increases to ``V*``.
+    v_star : None, "exact" or array_like (S,)
+        Reference for ``errors`` as in :func:`value_iteration`.
+
+    Returns
+    -------
+    Solution
+        ``method="mpi"``; ``residuals[k] = ||T v_k - v_k||_inf``; ``errors[k] = ||v_k - v_star||``
+        for ``k < n`` and ``errors[n] = ||V - v_star||`` for the returned ``V = T v_{n-1}``.
+    """
+    mdp = _check_mdp(mdp)
+    m = check_int(m, "m", low=1)
+    tol = _check_tol(tol)
+    max_iter = _check_max_iter(max_iter)
+    S, gamma = mdp.n_states, mdp.gamma
+    if v0 is None:
+        v0 = np.full(S, float(mdp.R.min()) / (1.0 - gamma))
+    else:
+        v0 = _check_value(v0, "v0", S)
+    ref = _reference_value(mdp, v_star)
+    if max_iter is None:
+        max_iter = _default_max_iter(mdp, v0, tol)
+    coef = gamma / (1.0 - gamma)
+    P2, R = mdp.P_matrix(), mdp.R
+
+    a, b = v0.copy(), np.empty(S)
+    sigma = np.empty(S, dtype=np.int64)
+    work = None if sp.issparse(P2) else np.empty(P2.shape[0])
+    residuals = np.empty(max_iter)
+    errors = np.empty(max_iter + 1) if ref is not None else None
+    if ref is not None:
+        errors[0] = _kernels.sup_diff(a, ref)
+    bellman_max, policy_backup, sup_diff = _backup.bellman_max, _backup.policy_backup, _kernels.sup_diff
+    converged, n = False, 0
+    for k in range(max_iter):
+        bellman_max(P2, R, a, gamma, b, sigma, work)  # b = T v_k, sigma = G(v_k)
+        res = sup_diff(b, a)
+        residuals[k] = res
+        n = k + 1
+        if coef * res <= tol:
+            converged = True
+        else:
+            for _ in range(m - 1):  # b <- T^sigma b, m - 1 times
+                policy_backup(P2, R, b, sigma, gamma, a)
+                a, b = b, a
+        a, b = b, a  # a = v_{k+1} (or T v_k on stopping)
+        if errors is not None:
+            errors[k + 1] = sup_diff(a, ref)
+        if converged:
+            break
+    return _finish(
+        mdp, a, n_iter=n, method="mpi",
+        errors=errors[: n + 1].copy() if errors is not None else np.empty(0),
+        residuals=residuals[:n].copy(), converged=converged,
+        settings={"m": m, "tol": tol, "max_iter": max_iter, "gamma": gamma,
+                  "stopping_rule": "gamma/(1-gamma) * ||T v_k - v_k||_inf <= tol"},
+    )
+
+
+# -- linear programming -----------------------------------------------------------------------
+_LP_SOLVERS = ("highs", "highs-ds", "highs-ipm")
+
+
+def linear_programming(mdp: TabularMDP, *, solver: str = "highs") -> Solution:
+    r"""Primal LP :math:`\min_V \rho^\top V` s.t. :math:`V(s) \ge R(s,a) + \gamma P[s,a,:] V`.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Discounted MDP; a sparse instance gives a sparse constraint matrix.
+    solver : {"highs", "highs-ds", "highs-ipm"}
+        :func:`scipy.optimize.linprog` method.
+
+    Returns
+    -------
+    Solution
+        ``method="lp"``, ``n_iter=1``, ``V`` the LP solution, ``policy = G(V)``; ``errors`` and
+        ``residuals`` are empty. ``settings["weights"]`` is ``"rho"`` or ``"uniform"`` (used when
+        ``mdp.rho`` has a zero entry, where the objective would not pin down ``V``).
+
+    Raises
+    ------
+    RuntimeError
+        If HiGHS does not report an optimal solution (its status message is included).
+    """
+    mdp = _check_mdp(mdp)
+    check_choice(solver, "solver", _LP_SOLVERS)
+    S, A, gamma = mdp.n_states, mdp.n_actions, mdp.gamma
+    P2 = mdp.P_matrix()
+    rho = mdp.rho
+    weights = "rho"
+    if np.any(rho <= 0):
+        rho, weights = np.full(S, 1.0 / S), "uniform"
+    # constraint rows (s, a): gamma P[s, a, :] V - V(s) <= -R(s, a)
+    E_rows = np.arange(S * A)
+    E = sp.csr_array((np.ones(S * A), (E_rows, E_rows // A)), shape=(S * A, S))
+    if sp.issparse(P2):
+        A_ub = sp.csr_array(gamma * P2 - E)
+    else:
+        A_ub = gamma * P2 - E.toarray()
+    res = linprog(c=rho, A_ub=A_ub, b_ub=-mdp.R.ravel(), bounds=(None, None), method=solver)
+    if res.status != 0 or res.x is None:
+        raise RuntimeError(f"linear_programming: {solver} failed with status {res.status}: {res.message}")
+    V = np.asarray(res.x, dtype=np.float64)
+    return _finish(mdp, V, n_iter=1, method="lp", converged=True,
+                   settings={"solver": solver, "weights": weights, "gamma": gamma})
