@@ -213,7 +213,7 @@ def _pi_bound_measure(ctx) -> Outcome:
     return _range_outcome(
         ratio, 1.0, "<=", 0.0, frame,
         f"policy-changing iterations / bound over {len(frame)} Garnets (S in "
-        f"{sorted(frame.n_states.unique())}, A in {sorted(frame.n_actions.unique())}, gamma up to "
+        f"{sorted(frame.n_states.unique().tolist())}, A in {sorted(frame.n_actions.unique().tolist())}, gamma up to "
         f"{frame.gamma.max()}); most iterations seen: {frame.changing_iterations.max()}, smallest bound "
         f"{frame.bound.min()}. The bound is [R] with a recalled constant.",
     )

@@ -107,3 +107,38 @@ def garnet_mdp(draw, max_states: int = 8, max_actions: int = 4, *, criterion: st
     elif criterion == "finite_horizon":
         kw["horizon"] = draw(st.integers(1, 5))
     return mdps.garnet(S, A, b, sparse=layout, rng=draw(st.integers(0, 2**32 - 1)), **kw)
+
+
+# -- preference games (added with mdps.preference) ---------------------------------------------
+@st.composite
+def preference_matrix(draw, K: int | None = None, *, min_K: int = 2, max_K: int = 12):
+    """A ``(K, K)`` preference matrix: upper triangle in ``[0, 1]`` (exact 0, 1/2, 1 likely),
+    lower triangle ``1 - upper``, diagonal 1/2. ``K`` drawn from ``[min_K, max_K]`` if None."""
+    if K is None:
+        K = draw(st.integers(min_K, max_K))
+    n = K * (K - 1) // 2
+    upper = draw(hnp.arrays(np.float64, n, elements=st.floats(0.0, 1.0, **finite)))
+    P = np.full((K, K), 0.5)
+    iu, ju = np.triu_indices(K, 1)
+    P[iu, ju] = upper
+    P[ju, iu] = 1.0 - upper
+    return P
+
+
+@st.composite
+def full_support_simplex(draw, n: int, *, min_mass: float = 1e-3):
+    """A probability vector of length ``n`` with every entry ``>= min_mass``-ish (full support)."""
+    w = draw(hnp.arrays(np.float64, n, elements=st.floats(0.0, 1.0, **finite)))
+    w = w / w.sum() if w.sum() > 0 else np.full(n, 1.0 / n)
+    return (1.0 - n * min_mass) * w + min_mass
+
+
+@st.composite
+def preference_game(draw, *, min_K: int = 2, max_K: int = 12, uniform_ref: bool | None = None):
+    """A non-contextual :class:`mdps.preference.PreferenceGame` with a full-support ``ref``."""
+    from mdps.preference import PreferenceGame
+
+    P = draw(preference_matrix(min_K=min_K, max_K=max_K))
+    uni = draw(st.booleans()) if uniform_ref is None else uniform_ref
+    ref = None if uni else draw(full_support_simplex(P.shape[0]))
+    return PreferenceGame(P, ref=ref)
