@@ -78,9 +78,13 @@ def lab_tools(mdp):
     P2, R, g = mdp.P_matrix(), mdp.R, mdp.gamma
     V = np.zeros(S)
     V_out, sig, work = np.empty(S), np.empty(S, dtype=np.int64), np.empty(P2.shape[0])
-    tools = {"lab VI": (lambda: bellman_max(P2, R, V, g, V_out, sig, work),
-                        lambda eps: mdps.value_iteration(mdp, tol=eps).V),
-             "lab MPI(m=10)": (None, lambda eps: mdps.modified_policy_iteration(mdp, m=10, tol=eps).V)}
+    tools = {
+        "lab VI": (lambda: bellman_max(P2, R, V, g, V_out, sig, work),
+                   lambda eps: mdps.value_iteration(mdp, tol=eps).V),
+        "lab VI (span rule)": (None, lambda eps: mdps.value_iteration(mdp, tol=eps, stopping="span").V),
+        "lab MPI(m=10, span rule)": (None, lambda eps: mdps.modified_policy_iteration(
+            mdp, m=10, tol=eps, stopping="span").V),
+    }
     if not mdp.is_sparse:
         tools["lab PI"] = (None, lambda eps: mdps.policy_iteration(mdp).V)
     return tools

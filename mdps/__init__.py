@@ -2,7 +2,8 @@
 
 Tabular MDPs under the discounted, finite-horizon and average-reward criteria (dense or
 sparse transitions), instance generators, exact solvers used as ground truth, occupancy
-measures, adapters to peer libraries' layouts and a compiled episodic simulator.
+measures, adapters to peer libraries' layouts and a compiled episodic simulator; preference
+games with their exact (regularised) Nash equilibria and compiled duel oracles.
 
 The public API is listed in ``__all__``; submodules load on first use, so ``import mdps`` is
 cheap and compiles nothing.
@@ -18,7 +19,7 @@ from mdps.tabular import TabularMDP
 # name -> submodule that defines it
 _LAZY = {
     # dispatch
-    "solve": "solve", "evaluate": "solve",
+    "solve": "solvers", "evaluate": "solvers",
     # discounted planning
     "value_iteration": "discounted", "policy_iteration": "discounted",
     "modified_policy_iteration": "discounted", "linear_programming": "discounted",
@@ -44,8 +45,15 @@ _LAZY = {
     "to_quantecon": "adapters", "from_gymnasium": "adapters", "to_gymnasium": "adapters",
     # simulation
     "rollout": "simulate", "Trajectories": "simulate", "TabularEnv": "env",
+    # preference games (generic generators -- cycle, flip, clones, contextual -- stay in
+    # mdps.preference_generators to keep the top level unambiguous)
+    "PreferenceGame": "preference",
+    "uniform_tournament": "preference_generators", "rock_paper_scissors": "preference_generators",
+    "bradley_terry": "preference_generators", "random_bradley_terry": "preference_generators",
+    "thurstone": "preference_generators", "bt_mixture": "preference_generators",
     # numerics
-    "span": "numerics", "sup_norm": "numerics",
+    "span": "numerics", "sup_norm": "numerics", "logsumexp": "numerics", "log_softmax": "numerics",
+    "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",
 }
 
 __all__ = ["TabularMDP", "Solution", *_LAZY]

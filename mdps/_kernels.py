@@ -101,3 +101,18 @@ def sup_diff(x, y):
         if d > m:
             m = d
     return m
+
+
+@nb.njit(cache=True)
+def diff_range(x, y):
+    """``(min(x - y), max(x - y))`` without allocating (``(0, 0)`` for empty vectors)."""
+    if x.shape[0] == 0:
+        return 0.0, 0.0
+    lo = hi = x[0] - y[0]
+    for i in range(1, x.shape[0]):
+        d = x[i] - y[i]
+        if d < lo:
+            lo = d
+        elif d > hi:
+            hi = d
+    return lo, hi

@@ -36,3 +36,10 @@ def csr_policy_backup(indptr, indices, data, R, V, sigma, gamma):
 
 def sup_diff(x, y):
     return float(np.abs(np.asarray(x) - np.asarray(y)).max()) if len(x) else 0.0
+
+
+def diff_range(x, y):
+    if len(x) == 0:
+        return 0.0, 0.0
+    d = np.asarray(x) - np.asarray(y)
+    return float(d.min()), float(d.max())

@@ -455,3 +455,37 @@ def test_lp_failure_raises_runtime_error(monkeypatch):
     monkeypatch.setattr(disc, "linprog", failing)
     with pytest.raises(RuntimeError, match="status 4: Numerical difficulties"):
         mdps.linear_programming(MDP2)
+
+
+@given(discounted_mdp(max_states=5, max_actions=3), st.sampled_from([1e-2, 1e-5, 1e-9]),
+       st.sampled_from(["vi", 1, 5]))
+@settings(max_examples=30)
+def test_span_stopping_rule_is_certified(mdp, tol, m):
+    # MacQueen's bounds (Puterman Thm 6.6.3): the midpoint returned by the span rule is within
+    # tol of V*, for value iteration and modified policy iteration alike.
+    V_star = mdps.policy_iteration(mdp).V
+    if m == "vi":
+        sol = mdps.value_iteration(mdp, tol=tol, stopping="span")
+        sup = mdps.value_iteration(mdp, tol=tol)
+    else:
+        sol = mdps.modified_policy_iteration(mdp, m=m, tol=tol, stopping="span")
+        sup = mdps.modified_policy_iteration(mdp, m=m, tol=tol)
+    assert sol.converged and sol.settings["stopping"] == "span"
+    assert np.abs(sol.V - V_star).max() <= tol + fp(np.abs(V_star).max())
+    assert sol.n_iter <= sup.n_iter  # the span never exceeds twice the sup norm of the step
+
+
+def test_span_stopping_stops_early_on_a_constant_shift():
+    # every state earns the same: V_k - V* is a constant vector, the span is 0 after one sweep
+    mdp = mdps.TabularMDP(np.full((3, 2, 3), 1 / 3), np.ones((3, 2)), gamma=0.99)
+    sol = mdps.value_iteration(mdp, tol=1e-10, stopping="span")
+    assert sol.n_iter == 1
+    np.testing.assert_allclose(sol.V, 100.0, rtol=1e-12)
+
+
+def test_stopping_must_be_known():
+    mdp = mdps.tight_vi_instance(0.5)
+    with pytest.raises(ValueError, match="stopping"):
+        mdps.value_iteration(mdp, stopping="norm")
+    with pytest.raises(ValueError, match="stopping"):
+        mdps.modified_policy_iteration(mdp, stopping="")

@@ -116,3 +116,9 @@ def test_backup_layouts_agree(case):
     _close(Vd, Vs)
     _close(_backup.policy_backup(P2, R, V, sigma, gamma), _backup.policy_backup(csr, R, V, sigma, gamma))
     _close(_backup.q_values(P2, R, V, gamma), _backup.q_values(csr, R, V, gamma))
+
+
+@given(value_vector(7), value_vector(7))
+def test_diff_range(x, y):
+    assert _kernels.diff_range(x, y) == _reference.diff_range(x, y)
+    assert _kernels.diff_range(np.empty(0), np.empty(0)) == (0.0, 0.0) == _reference.diff_range([], [])

@@ -1,0 +1,10 @@
+"""Plain NumPy references for every kernel in :mod:`mdps._pref_kernels` (used by the tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def duel_outcomes(Pref, ctx, i, j, u, noise):
+    a = 1.0 - 2.0 * noise
+    return u < a * Pref[ctx, i, j] + noise
