@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 #: modules whose import registers checks
-MODULES = ("proofs_checks.planning",)
+MODULES = ("proofs_checks.planning", "proofs_checks.nash")
 
 
 def register() -> None:
