@@ -13,12 +13,14 @@ both with gamma = 0.95. For each tool we time
 2. a solve to a *true* sup-norm error of 1e-8. Each tool has its own stopping rule (QuantEcon's
    VI stops on ``||Tv - v||``, pymdptoolbox's on a span), so we do not trust their epsilons: we
    measure the error of what each returns against V*, and tighten the tool's epsilon by factors
-   of 10 until the error is at most 1e-8 (matched true error). V* is exact: policy iteration
+   of 10 until the error is at most 1e-8 (matched true error); then every tool's solve at its
+   matched epsilon is timed round-robin (median of 3; the warm-up is the epsilon search). V* is exact: policy iteration
    with linear solves (dense) or value iteration run to a certified a-posteriori error of 1e-12
    (sparse, where an exact sparse LU would fill in).
 
-Everything runs in one process, side by side, timed with ``time.perf_counter`` (median of
-repeats after a warm-up that also triggers Numba compilation). Ratios > 1 mean slower than the
+Everything runs in one process, side by side, timed with ``time.perf_counter``: sweeps are
+the median of repeats taken round-robin (bound, lab, peers, bound, ...) after a warm-up that
+also triggers Numba compilation; a solve is one timed call. Ratios > 1 mean slower than the
 reference. The peers are optional: ``pip install quantecon pymdptoolbox`` (on Python 3.11 pip
 resolves quantecon 0.11.4).
 
@@ -44,30 +46,28 @@ TARGET = 1e-8
 EPS_LADDER = [10.0 ** -k for k in range(6, 16)]
 
 
-def _median_time(fn, repeats):
-    fn()  # warm-up (and compilation)
-    times = []
+def _interleaved_medians(fns: dict, repeats: int) -> dict:
+    """Median time of each function, timed round-robin so that load changes hit all alike."""
+    for fn in fns.values():
+        fn()  # warm-up (and compilation)
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
-def _timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def _matched(solve_eps, v_star):
-    """Tighten a tool's epsilon until its returned value is within TARGET of v_star."""
+    """The loosest epsilon of the ladder at which a tool's returned value is within TARGET of
+    v_star, and that value's true error (None and the last error if no epsilon gets there)."""
+    err = float("nan")
     for eps in EPS_LADDER:
-        V, seconds = _timed(lambda: solve_eps(eps))
-        err = float(np.abs(np.asarray(V) - v_star).max())
+        err = float(np.abs(np.asarray(solve_eps(eps)) - v_star).max())
         if err <= TARGET:
-            return seconds, err, eps
-    return float("nan"), err, None
+            return eps, err
+    return None, err
 
 
 # ----------------------------------------------------------------------------------------------
@@ -117,8 +117,17 @@ def mdptoolbox_tools(mdp):
     import mdptoolbox.mdp as mtb
 
     P_tb, R_tb = mdps.to_mdptoolbox(mdp)
+    suffix = ""
     if mdp.is_sparse:
         P_tb = [sp.csr_matrix(p) for p in P_tb]
+        # pymdptoolbox 4.0b3's input check subtracts a length-S vector from the (S, 1) matrix of
+        # row sums, which broadcasts to a dense S x S array (75 GB here; sawcordwell/pymdptoolbox#7).
+        # Time its solvers with the check switched off, and say so in the table.
+        import mdptoolbox.util as mtb_util
+
+        mtb_util.check = lambda P, R: None
+        mtb.MDP.__init__.__globals__["_util"].check = mtb_util.check
+        suffix = " (input check off)"
     g = mdp.gamma
     probe = mtb.ValueIteration(P_tb, R_tb, g, epsilon=1e-8)
     V = np.zeros(mdp.n_states)
@@ -133,8 +142,8 @@ def mdptoolbox_tools(mdp):
         solver.run()
         return np.asarray(solver.V)
 
-    tools = {"pymdptoolbox VI": (lambda: probe._bellmanOperator(V), vi),
-             "pymdptoolbox MPI": (None, mpi)}
+    tools = {f"pymdptoolbox VI{suffix}": (lambda: probe._bellmanOperator(V), vi),
+             f"pymdptoolbox MPI{suffix}": (None, mpi)}
     if not mdp.is_sparse:
         def pi(eps):
             solver = mtb.PolicyIteration(P_tb, R_tb, g, eval_type=0)
@@ -162,23 +171,27 @@ def exact_value(mdp):
     return mdps.policy_iteration(mdp).V
 
 
-def run_instance(label, mdp, repeats, include_peers=True):
+def run_instance(label, mdp, repeats, include_peers=True, solve_repeats=3):
     print(f"\n## {label}: {mdp!r}\n")
     ref_fn, nbytes, ref_name = bandwidth_bound(mdp)
-    t_ref = _median_time(ref_fn, repeats)
-    print(f"bandwidth bound ({ref_name}): {t_ref * 1e3:.2f} ms per product, "
-          f"{nbytes / t_ref / 1e9:.1f} GB/s over {nbytes / 1e6:.0f} MB")
     v_star = exact_value(mdp)
     tools = lab_tools(mdp)
     if include_peers:
         tools.update(quantecon_tools(mdp))
         tools.update(mdptoolbox_tools(mdp))
-    rows = []
-    for name, (sweep, solve) in tools.items():
-        t_sweep = _median_time(sweep, repeats) if sweep is not None else float("nan")
-        t_solve, err, eps = _matched(solve, v_star)
-        rows.append((name, t_sweep, t_solve, err, eps))
-    lab_solve = min(r[2] for r in rows if r[0].startswith("lab"))
+    sweeps = {"bound": ref_fn, **{name: sw for name, (sw, _) in tools.items() if sw is not None}}
+    t = _interleaved_medians(sweeps, repeats)
+    t_ref = t["bound"]
+    print(f"bandwidth bound ({ref_name}): {t_ref * 1e3:.2f} ms per product, "
+          f"{nbytes / t_ref / 1e9:.1f} GB/s over {nbytes / 1e6:.0f} MB")
+    matched = {name: _matched(solve, v_star) for name, (_, solve) in tools.items()}
+    # time every solve at its matched epsilon, round-robin, median of `solve_repeats`
+    solves = {name: (lambda solve=solve, eps=matched[name][0]: solve(eps))
+              for name, (_, solve) in tools.items() if matched[name][0] is not None}
+    t_solves = _interleaved_medians(solves, solve_repeats) if solves else {}
+    rows = [(name, t.get(name, float("nan")), t_solves.get(name, float("nan")), matched[name][1],
+             matched[name][0]) for name in tools]
+    lab_solve = np.nanmin([r[2] for r in rows if r[0].startswith("lab")])
     print("| tool | sweep (ms) | sweep / bound | solve to 1e-8 (s) | solve / best lab | true error | epsilon used |")
     print("|---|---|---|---|---|---|---|")
     for name, t_sweep, t_solve, err, eps in rows:

@@ -80,11 +80,11 @@ def dense_policy_backup(P2, R, V, sigma, gamma, out):
         out[s] = R[s, sigma[s]] + gamma * acc
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def csr_policy_backup(indptr, indices, data, R, V, sigma, gamma, out):
     """Sparse twin of :func:`dense_policy_backup`: one CSR row per state, ``O(nnz / A)``."""
     S, A = R.shape
-    for s in range(S):
+    for s in nb.prange(S):
         r = s * A + sigma[s]
         acc = 0.0
         for k in range(indptr[r], indptr[r + 1]):
