@@ -58,9 +58,9 @@ test) the thread count is whatever the process already has; the table header pri
 
 Usage::
 
-    python benchmarks/bench_nash.py              # the full tables (~20 s here, ~1.5 GB RAM)
-    python benchmarks/bench_nash.py --tiny       # a seconds-long smoke run (used by the tests)
-    python benchmarks/bench_nash.py --no-peers   # skip the OpenSpiel cross-check
+    python -m benchmarks.bench_nash              # the full tables (~20 s here, ~1.5 GB RAM)
+    python -m benchmarks.bench_nash --tiny       # a seconds-long smoke run (used by the tests)
+    python -m benchmarks.bench_nash --no-peers   # skip the OpenSpiel cross-check
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ if __name__ == "__main__":  # one BLAS thread unless the caller says otherwise (
 import numpy as np
 
 import mdps
+from benchmarks._timing import interleaved_medians
 from algorithms.nash import nash_mirror_prox
 from algorithms.nash._prox import _prox
 from mdps import _pref_kernels as _pk
@@ -84,19 +85,6 @@ from mdps import _pref_kernels as _pk
 BETA = 0.1
 ETA = 2.0
 INTRANSITIVE = [[0.5, 0.9, 0.3], [0.1, 0.5, 0.6], [0.7, 0.4, 0.5]]
-
-
-def _interleaved_medians(fns: dict, repeats: int) -> dict:
-    """Median time of each function, timed round-robin so that load changes hit all alike."""
-    for fn in fns.values():
-        fn()  # warm-up (and compilation)
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -123,7 +111,7 @@ def iteration_row(K: int, n_iter: int, repeats: int, rng) -> tuple:
         _, p_half = _prox(z0, log_mu, (P @ p0[0])[None], ETA, BETA)
         _prox(z0, log_mu, (P @ p_half[0])[None], ETA, BETA)
 
-    t = _interleaved_medians({"bound": bound, "public": public, "raw": raw}, repeats)
+    t = interleaved_medians({"bound": bound, "public": public, "raw": raw}, repeats)
     t_pub = t["public"] / n_iter
     return (K, n_iter, t["bound"], t_pub, t["raw"], P.nbytes)
 
@@ -167,7 +155,7 @@ def run_duels(K: int, n_duels: int, repeats: int, mp_K: int, mp_samples: int, mp
         "floor: kernel duel_outcomes (pre-drawn uniforms)": lambda: _pk.duel_outcomes(P3, ctx, i, j, u, 0.0, out),
         "game.duel(i, j, rng=rng) (public)": lambda: game.duel(i, j, rng=rng_duel),
     }
-    t = _interleaved_medians(fns, repeats)
+    t = interleaved_medians(fns, repeats)
 
     mp_game = mdps.uniform_tournament(mp_K, rng=8)
     mp_duels = 2 * mp_K * mp_samples * mp_iter

@@ -20,54 +20,45 @@ both with gamma = 0.95. For each tool we time
 
 Everything runs in one process, side by side, timed with ``time.perf_counter``: sweeps are
 the median of repeats taken round-robin (bound, lab, peers, bound, ...) after a warm-up that
-also triggers Numba compilation; a solve is one timed call. Ratios > 1 mean slower than the
+also triggers Numba compilation. Ratios > 1 mean slower than the
 reference. The peers are optional: ``pip install quantecon pymdptoolbox`` (on Python 3.11 pip
 resolves quantecon 0.11.4).
 
 Usage::
 
-    python benchmarks/bench_planning.py            # the full table (a few minutes, ~3 GB RAM)
-    python benchmarks/bench_planning.py --tiny     # a seconds-long smoke run (used by the tests)
+    python -m benchmarks.bench_planning            # the full table (a few minutes, ~3 GB RAM)
+    python -m benchmarks.bench_planning --tiny     # a seconds-long smoke run (used by the tests)
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import time
 
 import numpy as np
 import scipy.sparse as sp
 
 import mdps
+from benchmarks._timing import interleaved_medians
 from mdps._backup import bellman_max
 
 TARGET = 1e-8
 EPS_LADDER = [10.0 ** -k for k in range(6, 16)]
 
 
-def _interleaved_medians(fns: dict, repeats: int) -> dict:
-    """Median time of each function, timed round-robin so that load changes hit all alike."""
-    for fn in fns.values():
-        fn()  # warm-up (and compilation)
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(t)) for name, t in times.items()}
-
-
 def _matched(solve_eps, v_star):
-    """The loosest epsilon of the ladder at which a tool's returned value is within TARGET of
-    v_star, and that value's true error (None and the last error if no epsilon gets there)."""
+    """``(epsilon, error, note)``: the loosest epsilon of the ladder at which a tool's returned
+    value is within TARGET of v_star and that value's true error; epsilon is None when no
+    epsilon gets there or the tool fails (the note says which)."""
     err = float("nan")
     for eps in EPS_LADDER:
-        err = float(np.abs(np.asarray(solve_eps(eps)) - v_star).max())
+        try:
+            err = float(np.abs(np.asarray(solve_eps(eps)) - v_star).max())
+        except MemoryError as exc:
+            return None, err, f"fails: {exc}"
         if err <= TARGET:
-            return eps, err
-    return None, err
+            return eps, err, ""
+    return None, err, "not reached"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -127,7 +118,11 @@ def mdptoolbox_tools(mdp):
 
         mtb_util.check = lambda P, R: None
         mtb.MDP.__init__.__globals__["_util"].check = mtb_util.check
-        suffix = " (input check off)"
+        # ValueIteration's constructor computes an a-priori iteration bound by slicing one CSR
+        # column per state and action (O(S * A * nnz)); at S = 1e5 it had not finished after 20
+        # minutes. Replace it by "no a-priori cap" (its span stopping rule still applies).
+        mtb.ValueIteration._boundIter = lambda self, epsilon: setattr(self, "max_iter", 10 ** 6)
+        suffix = " (input check and a-priori bound off)"
     g = mdp.gamma
     probe = mtb.ValueIteration(P_tb, R_tb, g, epsilon=1e-8)
     V = np.zeros(mdp.n_states)
@@ -180,7 +175,7 @@ def run_instance(label, mdp, repeats, include_peers=True, solve_repeats=3):
         tools.update(quantecon_tools(mdp))
         tools.update(mdptoolbox_tools(mdp))
     sweeps = {"bound": ref_fn, **{name: sw for name, (sw, _) in tools.items() if sw is not None}}
-    t = _interleaved_medians(sweeps, repeats)
+    t = interleaved_medians(sweeps, repeats)
     t_ref = t["bound"]
     print(f"bandwidth bound ({ref_name}): {t_ref * 1e3:.2f} ms per product, "
           f"{nbytes / t_ref / 1e9:.1f} GB/s over {nbytes / 1e6:.0f} MB")
@@ -188,16 +183,16 @@ def run_instance(label, mdp, repeats, include_peers=True, solve_repeats=3):
     # time every solve at its matched epsilon, round-robin, median of `solve_repeats`
     solves = {name: (lambda solve=solve, eps=matched[name][0]: solve(eps))
               for name, (_, solve) in tools.items() if matched[name][0] is not None}
-    t_solves = _interleaved_medians(solves, solve_repeats) if solves else {}
+    t_solves = interleaved_medians(solves, solve_repeats) if solves else {}
     rows = [(name, t.get(name, float("nan")), t_solves.get(name, float("nan")), matched[name][1],
-             matched[name][0]) for name in tools]
+             matched[name][0], matched[name][2]) for name in tools]
     lab_solve = np.nanmin([r[2] for r in rows if r[0].startswith("lab")])
     print("| tool | sweep (ms) | sweep / bound | solve to 1e-8 (s) | solve / best lab | true error | epsilon used |")
     print("|---|---|---|---|---|---|---|")
-    for name, t_sweep, t_solve, err, eps in rows:
+    for name, t_sweep, t_solve, err, eps, note in rows:
         sweep_txt = "" if t_sweep != t_sweep else f"{t_sweep * 1e3:.2f}"
         ratio_txt = "" if t_sweep != t_sweep else f"{t_sweep / t_ref:.2f}"
-        eps_txt = "not reached" if eps is None else f"{eps:.0e}"
+        eps_txt = note if eps is None else f"{eps:.0e}"
         print(f"| {name} | {sweep_txt} | {ratio_txt} | {t_solve:.3f} | {t_solve / lab_solve:.2f} | "
               f"{err:.1e} | {eps_txt} |")
     return rows
@@ -208,6 +203,7 @@ def main(argv=None):
     parser.add_argument("--tiny", action="store_true", help="small instances, a smoke run")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--no-peers", action="store_true", help="time this lab only")
+    parser.add_argument("--only", choices=("dense", "sparse"), default=None, help="one instance only")
     args = parser.parse_args(argv)
     if args.tiny:
         dense = mdps.garnet(60, 4, 60, gamma=0.95, rng=0)
@@ -218,8 +214,9 @@ def main(argv=None):
         sparse = mdps.garnet(100_000, 10, 5, gamma=0.95, sparse=True, rng=1)
         repeats = args.repeats or 20
     out = {}
-    out["dense"] = run_instance("dense Garnet", dense, repeats, not args.no_peers)
-    out["sparse"] = run_instance("sparse Garnet", sparse, repeats, not args.no_peers)
+    for label, mdp in (("dense", dense), ("sparse", sparse)):
+        if args.only in (None, label):
+            out[label] = run_instance(f"{label} Garnet", mdp, repeats, not args.no_peers)
     return out
 
 

@@ -36,6 +36,7 @@ import mdps
 from algorithms import nash
 from labkit.check import Check, Outcome, register
 from mdps import preference_generators as pg
+from proofs_checks._common import worst_case
 
 __all__ = [
     "omd_stability",
@@ -72,14 +73,6 @@ def _random_ref(K: int, rng) -> np.ndarray:
 def _kl_path(pi_star, policies) -> np.ndarray:
     """KL(pi*, pi_t) for every iterate t (round-off negatives, ~1e-16, clipped to 0)."""
     return np.maximum(mdps.kl(pi_star[None, :], policies), 0.0)
-
-
-def _worst(values, relation, expected, tol, data, details) -> Outcome:
-    """A claim that must hold on every instance: measured is the worst one, the interval the range."""
-    values = np.asarray(values, dtype=float)
-    worst = values.max() if relation == "<=" else values.min()
-    return Outcome(measured=float(worst), ci=(float(values.min()), float(values.max())),
-                   expected=expected, relation=relation, tol=tol, data=data, details=details)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,7 +143,7 @@ def _nash_mp_measure(ctx) -> Outcome:
                 slopes.append((beta, np.polyfit(tail["queries"], np.log(tail["kl"]), 1)[0]))
     parts = [f"beta={b:g}: asymptotic log-KL slope per query {np.mean([s for bb, s in slopes if bb == b]):.4f} "
              f"(theorem {-math.log(1 + 2 * b) / 2:.4f})" for b in sorted({b for b, _ in slopes})]
-    return _worst(
+    return worst_case(
         per_run.to_numpy(), "<=", 1.0, ROUNDOFF, frame,
         f"max over queries N of KL(pi*, pi_N) / ((1+2 beta)^(-N/2) KL_0) on {len(per_run)} runs "
         f"(uniform tournaments, K in {sorted(frame.K.unique().tolist())}, beta in "
@@ -389,7 +382,7 @@ def _omd_measure(ctx) -> Outcome:
     excess = (stable["factor"] - stable["rho2"]).to_numpy()
     # an unstable step that converges would contradict the limit: count it as a full violation
     violations = unstable["converged"].astype(float).to_numpy()
-    return _worst(
+    return worst_case(
         np.concatenate([excess, violations]), "<=", 0.0, RATE_TOL, frame,
         f"fitted per-iteration KL factor minus rho^2 at eta = limit/4 on {len(stable)} runs (worst "
         f"{excess.max():.1e}; median relative error of the rate exponent "
@@ -454,7 +447,7 @@ def _hedge_measure(ctx) -> Outcome:
     frame = labkit.sweep(_hedge_run, grid, n_seeds=ctx.pick(3, 10), seed=ctx.seed, store=ctx.store,
                          backend=ctx.backend, progress=ctx.progress)
     ratio = (frame["avg_exploitability"] / frame["bound"]).to_numpy()
-    return _worst(
+    return worst_case(
         ratio, "<=", 1.0, 0.0, frame,
         f"E_0(average iterate) / sqrt(log K / (2T)) for Hedge self-play with eta = sqrt(8 log K/T), "
         f"uniform start, over {len(frame)} runs (uniform tournaments K in {{3, 10, 50}}, rock-paper-"
@@ -507,7 +500,7 @@ def _cycle_measure(ctx) -> Outcome:
     runs = frame.groupby(["p", "eta", "replicate"])
     incr = runs["min_increment"].first().to_numpy()
     final_expl = runs["exploitability"].last()
-    return _worst(
+    return worst_case(
         incr, ">=", 0.0, 1e-12, frame,
         "smallest one-step change of KL(uniform, pi_t) along Hedge self-play (beta = 0) on "
         f"rock-paper-scissors (p in {{1, 0.8}}), {len(incr)} runs: KL to the interior equilibrium never "
@@ -590,7 +583,7 @@ def _fixed_point_measure(ctx) -> Outcome:
     counted = frame[frame["counted"]]
     worst = counted.groupby("update")["displacement"].max()
     md = frame[~frame["counted"]]["displacement"]
-    return _worst(
+    return worst_case(
         counted["displacement"].to_numpy(), "<=", 0.0, FIXED_POINT_TOL, frame,
         "sup-norm move of one update started at the exact equilibrium (regularised updates at "
         "pi*_beta; Hedge/SPO/DNO at the interior Nash (1/7, 2/7, 4/7)); worst by update: "
@@ -645,7 +638,7 @@ def _inpo_loss_measure(ctx) -> Outcome:
     grid = labkit.expand_grid(K=[2, 5, 20], beta=[0.1, 1.0])
     frame = labkit.sweep(_inpo_loss_run, grid, n_seeds=ctx.pick(3, 10), seed=ctx.seed, store=ctx.store,
                          backend=ctx.backend, progress=ctx.progress)
-    return _worst(
+    return worst_case(
         frame["gap"].to_numpy(), "<=", 0.0, INPO_TOL, frame,
         f"sup-norm gap between the minimiser of INPO's exact population pair loss and the closed-form "
         f"OMD step, over {len(frame)} random games and starting policies.",

@@ -26,6 +26,7 @@ import pandas as pd
 import labkit
 import mdps
 from labkit.check import Check, Outcome, register
+from proofs_checks._common import worst_case
 
 __all__ = [
     "vi_tight_rate",
@@ -53,15 +54,6 @@ def _errors_by_run(frame: pd.DataFrame, keys=("gamma", "replicate"), value="erro
     return out
 
 
-def _range_outcome(values, expected, relation, tol, data, details) -> Outcome:
-    """Outcome for a claim that must hold on every instance: measured is the worst instance and
-    the reported interval is the range over instances."""
-    values = np.asarray(values, dtype=float)
-    worst = values.max() if relation == "<=" else values.min()
-    return Outcome(measured=float(worst), ci=(float(values.min()), float(values.max())),
-                   expected=expected, relation=relation, tol=tol, data=data, details=details)
-
-
 # ---------------------------------------------------------------------------------------------
 # value iteration: rate exactly gamma on the tight instance
 # ---------------------------------------------------------------------------------------------
@@ -82,7 +74,7 @@ def _vi_tight_measure(ctx) -> Outcome:
         fit = labkit.fit_linear_rate(errs, window=RATE_WINDOW)
         devs.append(abs(fit.estimate - gamma))
         parts.append(f"gamma={gamma}: fitted {fit.estimate:.9f}")
-    return _range_outcome(
+    return worst_case(
         devs, 0.0, "<=", RATE_TOL, frame,
         "max over gamma of |fitted factor - gamma| on the one-state instance (deterministic, so "
         "the interval is the range over gammas); " + "; ".join(parts),
@@ -144,7 +136,7 @@ def _vi_garnet_measure(ctx) -> Outcome:
         excess.extend(np.asarray(fit.per_seed) - gamma)
         parts.append(f"gamma={gamma}: factors {min(fit.per_seed):.4f}..{max(fit.per_seed):.4f} "
                      f"(mean {fit.estimate:.4f}, 90% CI [{fit.ci_low:.4f}, {fit.ci_high:.4f}])")
-    return _range_outcome(
+    return worst_case(
         excess, 0.0, "<=", RATE_TOL, frame,
         "fitted factor - gamma on each Garnet(50, 5, 5) instance; the bound must hold on every "
         "instance, so measured is the worst and the interval the range; " + "; ".join(parts),
@@ -210,7 +202,7 @@ def _pi_frame(ctx):
 def _pi_bound_measure(ctx) -> Outcome:
     frame = _pi_frame(ctx)
     ratio = frame["changing_iterations"] / frame["bound"]
-    return _range_outcome(
+    return worst_case(
         ratio, 1.0, "<=", 0.0, frame,
         f"policy-changing iterations / bound over {len(frame)} Garnets (S in "
         f"{sorted(frame.n_states.unique().tolist())}, A in {sorted(frame.n_actions.unique().tolist())}, gamma up to "
@@ -256,7 +248,7 @@ LP_TOL = 1e-7
 def _pi_lp_measure(ctx) -> Outcome:
     frame = _pi_frame(ctx)
     gaps = np.maximum(frame["lp_gap"], frame["policy_value_gap"])
-    return _range_outcome(
+    return worst_case(
         gaps, 0.0, "<=", LP_TOL, frame,
         "relative sup-norm gap between policy iteration's value (and the exact value of its "
         f"policy) and the LP's optimal value, over {len(frame)} Garnets.",
@@ -319,7 +311,7 @@ def _mpi_measure(ctx) -> Outcome:
                          backend=ctx.backend, progress=ctx.progress)
     final = frame[frame["final"]]
     by_solver = final.groupby("solver")["error"].max()
-    return _range_outcome(
+    return worst_case(
         final["error"], 0.0, "<=", MPI_TOL, frame,
         f"true error ||v - V*|| of the stopped iterate (stopping rule targets {MPI_TOL:g}); worst by "
         "solver: " + ", ".join(f"{k} {v:.2e}" for k, v in by_solver.items())
@@ -396,7 +388,7 @@ def _rvi_span_measure(ctx) -> Outcome:
         coeff = float(g["coefficient"].iloc[0])
         excess.append(fit.estimate - coeff)
     parts.append(f"coefficients {frame.coefficient.min():.3f}..{frame.coefficient.max():.3f}")
-    return _range_outcome(
+    return worst_case(
         excess, 0.0, "<=", RATE_TOL, frame,
         "fitted linear rate of sp(T u_k - u_k) minus the Dobrushin span-contraction coefficient of "
         f"the aperiodicity-transformed MDP (tau={TAU}), per full-support Garnet; " + "; ".join(parts),
@@ -440,7 +432,7 @@ def _rvi_gain_measure(ctx) -> Outcome:
     # how far g* falls outside the Odoni bracket, worst iteration of each run (0 when inside)
     outside = np.maximum(frame["gain_lower"] - frame["gain_lp"], frame["gain_lp"] - frame["gain_upper"])
     violation = outside.clip(lower=0.0).groupby([frame["instance"], frame["n_states"], frame["replicate"]]).max()
-    return _range_outcome(
+    return worst_case(
         np.concatenate([gaps.to_numpy(), violation.to_numpy()]), 0.0, "<=", GAIN_TOL, frame,
         f"max of |g_RVI - g_LP| and of the Odoni-bracket violation over {len(runs)} unichain "
         f"instances (full-support Garnets, RiverSwim, JAO); worst gap {gaps.max():.2e}, worst "

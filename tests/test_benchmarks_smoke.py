@@ -1,25 +1,40 @@
-"""Keep the benchmark scripts runnable: a seconds-long smoke run, no timing assertions."""
+"""Keep the benchmark scripts runnable: seconds-long smoke runs, no timing assertions."""
 
-import importlib.util
-from pathlib import Path
+import math
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_planning.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_planning", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from benchmarks import bench_nash, bench_planning
 
 
 @pytest.mark.filterwarnings("ignore::scipy.sparse.SparseEfficiencyWarning")
 def test_planning_benchmark_smoke(capsys):
-    rows = _load().main(["--tiny", "--repeats", "1"])
+    rows = bench_planning.main(["--tiny", "--repeats", "1"])
     out = capsys.readouterr().out
     assert "bandwidth bound" in out and "| lab VI |" in out
     for layout in ("dense", "sparse"):
         lab = [r for r in rows[layout] if r[0].startswith("lab")]
         assert lab and all(r[3] <= 1e-8 for r in lab)  # every lab solver reached the target error
+
+
+def test_nash_benchmark_smoke(capsys):
+    rows = bench_nash.main(["--tiny", "--repeats", "1"])  # the OpenSpiel part runs only if installed
+    out = capsys.readouterr().out
+    assert "## a. One exact Nash-MP iteration" in out and "| K | Pref (MB) |" in out
+    assert "## b. Sampled duels" in out and "| game.duel(i, j, rng=rng) (public) |" in out
+    assert "## c. Cross-check against OpenSpiel" in out
+
+    assert rows["iteration"]
+    for K, n_iter, t_bound, t_public, t_raw, nbytes in rows["iteration"]:
+        assert nbytes == 8 * K * K
+        assert all(math.isfinite(t) and t > 0 for t in (t_bound, t_public, t_raw))
+    assert rows["duels"]
+    for _, n, sec in rows["duels"]:
+        assert n > 0 and math.isfinite(sec) and sec > 0
+
+    if bench_nash.openspiel_available():
+        assert rows["openspiel"] and "max over games" in out
+        for _, r in rows["openspiel"]:
+            assert all(math.isfinite(v) for v in r.values())
+    else:
+        assert rows["openspiel"] is None and "skipped" in out

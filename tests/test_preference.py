@@ -408,3 +408,41 @@ def test_immutable():
             arr[0] = 0.0
     assert game.n_responses == 3 and game.n_contexts == 1 and not game.contextual
     np.testing.assert_array_equal(game.weights, [1.0])
+
+
+# -- constructor fuzz ---------------------------------------------------------------------------
+_any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@st.composite
+def _game_args(draw):
+    """Arbitrary (often near-valid) preference matrices, references and weights, NaN/inf included."""
+    K = draw(st.integers(0, 4))
+    X = draw(st.sampled_from([None, 1, 2]))
+    shape = (K, K + draw(st.sampled_from([0, 0, 0, 1]))) if X is None else (X, K, K)
+    P = draw(hnp.arrays(np.float64, shape, elements=_any_float))
+    if draw(st.booleans()) and P.size and P.shape[-1] == P.shape[-2]:
+        with np.errstate(all="ignore"):  # make it complementary where the draw allows it
+            P = np.where(np.isfinite(P), np.clip(P, 0.0, 1.0), P)
+            P = 0.5 * (P + 1.0 - np.swapaxes(P, -1, -2))
+    ref = draw(st.one_of(st.none(), hnp.arrays(np.float64, st.integers(0, 5), elements=_any_float)))
+    weights = draw(st.one_of(st.none(), hnp.arrays(np.float64, st.integers(0, 3), elements=_any_float)))
+    return P, ref, weights
+
+
+@given(_game_args())
+@settings(max_examples=150)
+def test_constructor_fuzz(args):
+    # any input either builds a valid game or raises ValueError/TypeError with a message
+    P, ref, weights = args
+    try:
+        game = PreferenceGame(P, ref=ref, weights=weights)
+    except (ValueError, TypeError) as exc:
+        assert str(exc)
+        return
+    Pref = np.asarray(game.Pref)
+    assert np.all(np.isfinite(Pref)) and np.all((Pref >= 0) & (Pref <= 1))
+    np.testing.assert_allclose(Pref + np.swapaxes(Pref, -1, -2), 1.0, atol=1e-9)
+    assert np.all(game.ref > 0) and np.allclose(game.ref.sum(axis=-1), 1.0)
+    pi = np.full(np.shape(game.ref), 1.0 / game.n_responses)  # (K,) or (X, K)
+    assert np.isfinite(game.exploitability(pi))
