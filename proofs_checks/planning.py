@@ -75,7 +75,7 @@ def _vi_tight_measure(ctx) -> Outcome:
         devs.append(abs(fit.estimate - gamma))
         parts.append(f"gamma={gamma}: fitted {fit.estimate:.9f}")
     return worst_case(
-        devs, 0.0, "<=", RATE_TOL, frame,
+        devs, "<=", 0.0, RATE_TOL, frame,
         "max over gamma of |fitted factor - gamma| on the one-state instance (deterministic, so "
         "the interval is the range over gammas); " + "; ".join(parts),
     )
@@ -137,7 +137,7 @@ def _vi_garnet_measure(ctx) -> Outcome:
         parts.append(f"gamma={gamma}: factors {min(fit.per_seed):.4f}..{max(fit.per_seed):.4f} "
                      f"(mean {fit.estimate:.4f}, 90% CI [{fit.ci_low:.4f}, {fit.ci_high:.4f}])")
     return worst_case(
-        excess, 0.0, "<=", RATE_TOL, frame,
+        excess, "<=", 0.0, RATE_TOL, frame,
         "fitted factor - gamma on each Garnet(50, 5, 5) instance; the bound must hold on every "
         "instance, so measured is the worst and the interval the range; " + "; ".join(parts),
     )
@@ -203,7 +203,7 @@ def _pi_bound_measure(ctx) -> Outcome:
     frame = _pi_frame(ctx)
     ratio = frame["changing_iterations"] / frame["bound"]
     return worst_case(
-        ratio, 1.0, "<=", 0.0, frame,
+        ratio, "<=", 1.0, 0.0, frame,
         f"policy-changing iterations / bound over {len(frame)} Garnets (S in "
         f"{sorted(frame.n_states.unique().tolist())}, A in {sorted(frame.n_actions.unique().tolist())}, gamma up to "
         f"{frame.gamma.max()}); most iterations seen: {frame.changing_iterations.max()}, smallest bound "
@@ -249,7 +249,7 @@ def _pi_lp_measure(ctx) -> Outcome:
     frame = _pi_frame(ctx)
     gaps = np.maximum(frame["lp_gap"], frame["policy_value_gap"])
     return worst_case(
-        gaps, 0.0, "<=", LP_TOL, frame,
+        gaps, "<=", 0.0, LP_TOL, frame,
         "relative sup-norm gap between policy iteration's value (and the exact value of its "
         f"policy) and the LP's optimal value, over {len(frame)} Garnets.",
     )
@@ -312,7 +312,7 @@ def _mpi_measure(ctx) -> Outcome:
     final = frame[frame["final"]]
     by_solver = final.groupby("solver")["error"].max()
     return worst_case(
-        final["error"], 0.0, "<=", MPI_TOL, frame,
+        final["error"], "<=", 0.0, MPI_TOL, frame,
         f"true error ||v - V*|| of the stopped iterate (stopping rule targets {MPI_TOL:g}); worst by "
         "solver: " + ", ".join(f"{k} {v:.2e}" for k, v in by_solver.items())
         + f"; worst exact loss of the greedy policies: {final['greedy_gap'].max():.2e}.",
@@ -389,7 +389,7 @@ def _rvi_span_measure(ctx) -> Outcome:
         excess.append(fit.estimate - coeff)
     parts.append(f"coefficients {frame.coefficient.min():.3f}..{frame.coefficient.max():.3f}")
     return worst_case(
-        excess, 0.0, "<=", RATE_TOL, frame,
+        excess, "<=", 0.0, RATE_TOL, frame,
         "fitted linear rate of sp(T u_k - u_k) minus the Dobrushin span-contraction coefficient of "
         f"the aperiodicity-transformed MDP (tau={TAU}), per full-support Garnet; " + "; ".join(parts),
     )
@@ -433,7 +433,7 @@ def _rvi_gain_measure(ctx) -> Outcome:
     outside = np.maximum(frame["gain_lower"] - frame["gain_lp"], frame["gain_lp"] - frame["gain_upper"])
     violation = outside.clip(lower=0.0).groupby([frame["instance"], frame["n_states"], frame["replicate"]]).max()
     return worst_case(
-        np.concatenate([gaps.to_numpy(), violation.to_numpy()]), 0.0, "<=", GAIN_TOL, frame,
+        np.concatenate([gaps.to_numpy(), violation.to_numpy()]), "<=", 0.0, GAIN_TOL, frame,
         f"max of |g_RVI - g_LP| and of the Odoni-bracket violation over {len(runs)} unichain "
         f"instances (full-support Garnets, RiverSwim, JAO); worst gap {gaps.max():.2e}, worst "
         f"bracket violation {violation.max():.2e}.",
