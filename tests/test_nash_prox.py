@@ -130,3 +130,23 @@ def test_step_sizes_formulas():
         step_sizes(lambda k: 1.0 - k, 1.0, 3)
     with pytest.raises(ValueError, match="schedule must be"):
         step_sizes("cosine", 1.0, 3)
+
+
+@given(
+    K=st.integers(2, 8),
+    seed=st.integers(0, 2**32 - 1),
+    c=st.floats(-5.0, 5.0, allow_nan=False),
+    eta=st.floats(0.01, 2.0),
+    beta=st.floats(0.0, 0.5),
+)
+@settings(max_examples=60)
+def test_payoff_shift_invariance(K, seed, c, eta, beta):
+    # preference.md 3.5 invariant 5: every exponential-weights update is unchanged when a
+    # constant is added to the payoff (P <- P + c shifts P pi by c), by softmax shift invariance
+    rng = np.random.default_rng(seed)
+    log_pi0 = np.log(rng.dirichlet(np.ones(K)))
+    log_mu = np.log(rng.dirichlet(np.ones(K)))
+    v = rng.random(K)
+    for step in (prox_step, linearized_prox_step):
+        np.testing.assert_allclose(np.exp(step(log_pi0, log_mu, v + c, eta, beta)),
+                                   np.exp(step(log_pi0, log_mu, v, eta, beta)), atol=1e-12)
