@@ -104,3 +104,12 @@ def check_choice(value, name: str, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def readonly(a):
+    """Mark an array read-only in place and return it (anything that is not an array passes
+    through unchanged). Containers and result records use it so that validated data cannot be
+    modified afterwards."""
+    if isinstance(a, np.ndarray):
+        a.setflags(write=False)
+    return a

@@ -77,7 +77,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from mdps import _pref_kernels as _pk
-from mdps._validation import ROW_SUM_ATOL, as_float_array, check_int
+from mdps._validation import ROW_SUM_ATOL, as_float_array, check_int, readonly
 from mdps.numerics import kl, logsumexp
 
 __all__ = ["PreferenceGame"]
@@ -101,11 +101,6 @@ NEWTON_SWITCH = (1e-5, 1e-8, 1e-11)
 #: Round-off floor of the Mirror Prox stopping rule: below it, 25 iterations without a new
 #: smallest step mean the iteration is at the float64 floor and stops (the certificate decides).
 MP_FLOOR = 1e-13
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.setflags(write=False)
-    return a
 
 
 def _idx(idx) -> str:
@@ -202,12 +197,12 @@ class PreferenceGame:
         P3 = P if self._contextual else P[None]
         X = P3.shape[0]
         self._K, self._X = K, X
-        self._P3 = _readonly(_project_complementary(P3))
+        self._P3 = readonly(_project_complementary(P3))
         self._Pref = self._P3 if self._contextual else self._P3[0]
         # antisymmetric part A = Pref - 1/2 (exact for entries >= 1/4): every payoff below is
         # computed with A, so that logits stay O(|log pi|) on the equilibrium's support and
         # the certificates are not limited by the round-off of a +1/(2 beta) shift.
-        self._A3 = _readonly(self._P3 - 0.5)
+        self._A3 = readonly(self._P3 - 0.5)
 
         if weights is None:
             w = np.full(X, 1.0 / X)
@@ -226,9 +221,9 @@ class PreferenceGame:
                 raise ValueError(f"weights sums to {w.sum():.12g}, expected 1 within {atol:g}")
             if abs(w.sum() - 1.0) > 1e-14:
                 w = w / w.sum()
-        self._weights = _readonly(w)
+        self._weights = readonly(w)
         ref2 = self._check_ref(ref, atol) if ref is not None else np.full((X, K), 1.0 / K)
-        self._ref2 = _readonly(ref2)
+        self._ref2 = readonly(ref2)
         self._ref = self._ref2 if self._contextual else self._ref2[0]
         self._frozen = True
 

@@ -12,13 +12,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from mdps._validation import readonly
+
 __all__ = ["Solution"]
-
-
-def _freeze(a):
-    if isinstance(a, np.ndarray):
-        a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,9 +71,9 @@ class Solution:
 
     def __post_init__(self):
         for name in ("V", "Q", "policy", "errors", "residuals", "bias"):
-            _freeze(getattr(self, name))
+            readonly(getattr(self, name))
         for arr in self.trace.values():
-            _freeze(arr)
+            readonly(arr)
         object.__setattr__(self, "trace", MappingProxyType(dict(self.trace)))
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
 

@@ -25,18 +25,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from mdps import _sim_kernels as _k
-from mdps._validation import check_gamma, check_int, check_rows_stochastic
+from mdps._validation import check_gamma, check_int, check_rows_stochastic, readonly
 from mdps.tabular import TabularMDP
 
 __all__ = ["Trajectories", "rollout"]
 
 #: Uniforms drawn per chunk (bounds the simulator's extra memory to ~32 MiB).
 _CHUNK_UNIFORMS = 1 << 22
-
-
-def _freeze(a: np.ndarray) -> np.ndarray:
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,4 +195,4 @@ def rollout(mdp: TabularMDP, policy, n_episodes, *, horizon=None, rng=None) -> T
         u = rng.random((hi - lo, width))
         _k.rollout(p_indptr, p_indices, p_cdf, n_p, pi_indptr, pi_indices, pi_cdf, pi.shape[0],
                    rho_indptr, rho_indices, rho_cdf, R, u, states[lo:hi], actions[lo:hi], rewards[lo:hi])
-    return Trajectories(_freeze(states), _freeze(actions), _freeze(rewards))
+    return Trajectories(readonly(states), readonly(actions), readonly(rewards))

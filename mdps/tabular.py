@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mdps._validation import (
+    readonly,
     ROW_SUM_ATOL,
     as_float_array,
     check_distribution,
@@ -32,11 +33,6 @@ from mdps._validation import (
 )
 
 __all__ = ["TabularMDP"]
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.setflags(write=False)
-    return a
 
 
 class TabularMDP:
@@ -85,7 +81,7 @@ class TabularMDP:
             self._init_dense(P, R_arr, atol)
 
         S = self._n_states
-        self._rho = _readonly(
+        self._rho = readonly(
             np.full(S, 1.0 / S) if rho is None else check_distribution(rho, "rho", S, atol=atol)
         )
         self._frozen = True
@@ -105,7 +101,7 @@ class TabularMDP:
         if P_arr.ndim == 4 and P_arr.shape[0] != self._horizon:
             raise ValueError(f"P has {P_arr.shape[0]} stages but horizon={self._horizon}")
         self._check_rows(P_arr, atol)
-        self._P = _readonly(P_arr)
+        self._P = readonly(P_arr)
         self._set_R(R, S, A)
 
     def _init_sparse(self, P, R, atol):
@@ -158,7 +154,7 @@ class TabularMDP:
                 raise ValueError(f"R must have shape (H, S, A) = ({self._horizon}, {S}, {A}), got {R.shape}")
         elif R.shape != (S, A):
             raise ValueError(f"R must have shape (S, A) = ({S}, {A}), got {R.shape}")
-        self._R = _readonly(R)
+        self._R = readonly(R)
         self._n_states, self._n_actions = S, A
 
     def __setattr__(self, name, value):

@@ -38,7 +38,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from mdps._validation import as_float_array, check_choice, check_int, check_positive
+from mdps._validation import as_float_array, check_choice, check_int, check_positive, readonly
 from mdps.preference import PreferenceGame
 
 __all__ = ["NashResult"]
@@ -47,12 +47,6 @@ __all__ = ["NashResult"]
 SIMPLEX_ATOL = 1e-9
 
 ORACLES = ("exact", "sampled")
-
-
-def _freeze(a):
-    if isinstance(a, np.ndarray):
-        a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,10 +86,10 @@ class NashResult:
 
     def __post_init__(self):
         for name in ("policy", "policies", "average_policy", "queries", "duels"):
-            _freeze(getattr(self, name))
+            readonly(getattr(self, name))
         settings = dict(self.settings)
         for v in settings.values():
-            _freeze(v)
+            readonly(v)
         object.__setattr__(self, "settings", MappingProxyType(settings))
 
     @property
