@@ -35,10 +35,40 @@ def _index_str(idx) -> str:
 
 
 def as_float_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
-    """Convert ``x`` to a C-contiguous float64 array, rejecting non-numeric and non-finite input."""
+    """Convert ``x`` to a C-contiguous float64 array, rejecting non-numeric and non-finite input.
+
+    Refused, one style (``TypeError`` naming ``name``): complex input (even with a zero
+    imaginary part: a silent truncation to the real part hides a bug upstream), strings and
+    bytes (also numeric ones such as ``"0.5"``), object arrays that are not plain numbers, and
+    masked arrays (their mask would be dropped silently; fill or compress them first).
+    """
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a numpy masked array; its mask would be ignored: pass "
+            f"{name}.filled(value) or {name}.compressed() instead"
+        )
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__} {x!r}")
     try:
-        arr = np.array(x, dtype=np.float64, order="C", copy=True)
+        raw = np.asarray(x)
     except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}: {exc}") from None
+    if raw.dtype.kind == "O":
+        # lists mixing numbers and strings, ragged nestings, ...: accept plain real numbers only
+        flat = raw.ravel()
+        bad = next((v for v in flat if isinstance(v, (str, bytes, complex, np.complexfloating))
+                    or not isinstance(v, (int, float, np.integer, np.floating, np.bool_))), None)
+        if bad is not None or flat.size == 0 and raw.ndim == 0:
+            raise TypeError(
+                f"{name} must be an array of real numbers, got an entry {bad!r} of type {type(bad).__name__}"
+            )
+    elif raw.dtype.kind not in "biuf":
+        what = {"c": "complex", "U": "strings", "S": "bytes", "M": "datetimes", "m": "timedeltas",
+                "V": "structured records"}.get(raw.dtype.kind, str(raw.dtype))
+        raise TypeError(f"{name} must be an array of real numbers, got {what} (dtype {raw.dtype})")
+    try:
+        arr = np.array(raw, dtype=np.float64, order="C", copy=True)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}: {exc}") from None
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
