@@ -9,14 +9,20 @@ from __future__ import annotations
 import importlib
 
 from labkit.check import (
+    TAGS,
     Check,
     CheckResult,
     Outcome,
     RunContext,
+    checkpoints,
     checks,
     get_check,
+    load_errors,
+    load_modules,
     register,
+    select,
     verdict,
+    worst_case,
 )
 
 # bound eagerly: ``labkit.sweep`` must be the function even after ``labkit/sweep.py`` is imported
@@ -28,10 +34,12 @@ _LAZY = {
     "ResultStore": "store", "lab_dir": "store",
     "fit_power_law": "rates", "fit_linear_rate": "rates", "RateFit": "rates",
     "bootstrap_ci": "stats", "iqm": "stats",
+    "code_version": "provenance",
 }
 
-__all__ = ["Check", "CheckResult", "Outcome", "RunContext", "checks", "get_check", "register",
-           "verdict", "sweep", "expand_grid", *_LAZY]
+__all__ = ["Check", "CheckResult", "Outcome", "RunContext", "TAGS", "checks", "get_check", "register",
+           "select", "load_modules", "load_errors", "verdict", "worst_case", "checkpoints", "sweep",
+           "expand_grid", *_LAZY]
 
 
 def __getattr__(name):

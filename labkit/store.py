@@ -10,18 +10,23 @@ instead of being written into. It holds two tables:
 
 ``runs``
     One row per finished run of a sweep: ``key`` (primary key), ``experiment``, ``config``
-    (canonical JSON), ``replicate``, ``format`` and ``payload`` (the run's tidy DataFrame as
-    Parquet bytes), ``created`` (Unix time).
+    (canonical JSON), ``replicate``, ``code_version`` (:func:`labkit.provenance.code_version`
+    of the code that computed it), ``format`` and ``payload`` (the run's tidy DataFrame as
+    Parquet bytes), ``created`` (Unix time) and ``seconds`` (the run's compute time).
 ``checks``
-    One row per ``(name, scale, seed)`` of a check run: ``summary`` (JSON) and ``payload``
-    (the check's raw DataFrame as Parquet bytes). Re-running a check replaces its row;
-    :meth:`ResultStore.latest_check` returns the most recently written row of a check.
+    One row per ``(name, scale, seed, code_version)`` of a check run: ``summary`` (JSON) and
+    ``payload`` (the check's raw DataFrame as Parquet bytes). Re-running a check under the
+    same code replaces its row; :meth:`ResultStore.latest_check` returns the most recently
+    written row of a check (of one code version, if asked).
 
 Keys
 ----
 A run's key is the SHA-256 (hex) of the canonical JSON of
-``{"experiment", "config", "entropy", "spawn_key"}``: the experiment's name, the run's config,
-and the entropy and spawn key of the run's ``SeedSequence`` (see :mod:`labkit.seeding`).
+``{"code_version", "config", "entropy", "experiment", "spawn_key"}``: the code version, the
+run's config, the entropy and spawn key of the run's ``SeedSequence`` (see
+:mod:`labkit.seeding`) and the experiment's name. A run computed by other code has another
+key, so it is never returned as current; old versions stay until pruned
+(:meth:`ResultStore.prune`, ``labkit store prune``).
 Canonical JSON sorts keys, uses no whitespace, and converts NumPy scalars and arrays to
 Python numbers and lists, so ``{"a": 1, "b": np.int64(2)}`` and ``{"b": 2, "a": 1}`` have the
 same key. It does *not* identify ``1`` with ``1.0`` or ``True`` (different JSON), and a tuple
@@ -35,7 +40,11 @@ Guarantees
 * Every write is one SQLite transaction (``BEGIN IMMEDIATE ... COMMIT``): a process killed
   at any moment leaves each run either fully stored or absent, never half-written.
 * ``put`` is ``INSERT OR IGNORE``: a key is stored at most once; a second ``put`` of the same
-  key keeps the first payload and returns ``False``.
+  key keeps the first payload and returns ``False`` (``replace=True`` overwrites, for a forced
+  recomputation or a damaged payload).
+* Schema version 1 stores (before code versions) are migrated in place on first open: their
+  rows get the code version ``"unknown"``, which matches no code, so they are never returned
+  as current and ``labkit store prune`` removes them.
 * The journal is in WAL mode (readers never block the writer nor see a partial write) with
   ``synchronous=FULL`` (a committed run survives an OS crash, not only a killed process).
   Lock waits time out after ``timeout`` seconds with a :class:`StoreError`.
@@ -53,8 +62,8 @@ Examples
 >>> import numpy as np, pandas as pd, tempfile, os
 >>> from labkit.store import ResultStore
 >>> store = ResultStore(os.path.join(tempfile.mkdtemp(), "store.sqlite"))
->>> key = ResultStore.key("demo", {"n": 3}, np.random.SeedSequence(0))
->>> store.put(key, "demo", {"n": 3}, 0, pd.DataFrame({"x": [1.0, 2.0]}))
+>>> key = ResultStore.key("demo", {"n": 3}, np.random.SeedSequence(0), code_version="v1")
+>>> store.put(key, "demo", {"n": 3}, 0, pd.DataFrame({"x": [1.0, 2.0]}), code_version="v1")
 True
 >>> store.get(key)["x"].tolist()
 [1.0, 2.0]
@@ -80,31 +89,60 @@ __all__ = ["ResultStore", "StoreError", "lab_dir", "canonical_json", "encode_fra
 #: ``PRAGMA application_id`` of a labkit store (ASCII "LBKT").
 APPLICATION_ID = 0x4C424B54
 #: ``PRAGMA user_version``: the schema version this module writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PAYLOAD_FORMAT = "parquet"
+#: Code version given to rows of a schema-1 store, which predate code versions.
+UNKNOWN_VERSION = "unknown"
+#: SQLite integers are signed 64-bit: seeds must lie in [0, MAX_SEED].
+MAX_SEED = 2**63 - 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
-    key        TEXT PRIMARY KEY,
-    experiment TEXT NOT NULL,
-    config     TEXT NOT NULL,
-    replicate  INTEGER NOT NULL,
-    format     TEXT NOT NULL,
-    payload    BLOB NOT NULL,
-    created    REAL NOT NULL
+    key          TEXT PRIMARY KEY,
+    experiment   TEXT NOT NULL,
+    config       TEXT NOT NULL,
+    replicate    INTEGER NOT NULL,
+    format       TEXT NOT NULL,
+    payload      BLOB NOT NULL,
+    created      REAL NOT NULL,
+    code_version TEXT NOT NULL DEFAULT 'unknown',
+    seconds      REAL
 );
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment);
 CREATE TABLE IF NOT EXISTS checks (
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
-    name    TEXT NOT NULL,
-    scale   TEXT NOT NULL,
-    seed    INTEGER NOT NULL,
-    summary TEXT NOT NULL,
-    format  TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    created REAL NOT NULL,
-    UNIQUE (name, scale, seed)
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT NOT NULL,
+    scale        TEXT NOT NULL,
+    seed         INTEGER NOT NULL,
+    summary      TEXT NOT NULL,
+    format       TEXT NOT NULL,
+    payload      BLOB NOT NULL,
+    created      REAL NOT NULL,
+    code_version TEXT NOT NULL DEFAULT 'unknown',
+    UNIQUE (name, scale, seed, code_version)
 );
+"""
+
+#: Schema 1 -> 2: code versions and run times; the checks table is rebuilt for its new key.
+_MIGRATE_1_2 = """
+ALTER TABLE runs ADD COLUMN code_version TEXT NOT NULL DEFAULT 'unknown';
+ALTER TABLE runs ADD COLUMN seconds REAL;
+ALTER TABLE checks RENAME TO checks_v1;
+CREATE TABLE checks (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT NOT NULL,
+    scale        TEXT NOT NULL,
+    seed         INTEGER NOT NULL,
+    summary      TEXT NOT NULL,
+    format       TEXT NOT NULL,
+    payload      BLOB NOT NULL,
+    created      REAL NOT NULL,
+    code_version TEXT NOT NULL DEFAULT 'unknown',
+    UNIQUE (name, scale, seed, code_version)
+);
+INSERT INTO checks (name, scale, seed, summary, format, payload, created)
+    SELECT name, scale, seed, summary, format, payload, created FROM checks_v1 ORDER BY id;
+DROP TABLE checks_v1
 """
 
 
@@ -328,8 +366,10 @@ class ResultStore:
                 if version > SCHEMA_VERSION:
                     raise StoreError(
                         f"result store {where!r} has schema version {version}, newer than this labkit "
-                        f"understands ({SCHEMA_VERSION}); upgrade labkit"
+                        f"understands ({SCHEMA_VERSION}); upgrade labkit, or point LABKIT_DIR elsewhere"
                     )
+                if version < SCHEMA_VERSION:
+                    self._migrate(con, version)
                 return
             if app_id != 0 or tables:
                 raise ValueError(
@@ -354,16 +394,38 @@ class ResultStore:
         finally:
             con.close()
 
+    def _migrate(self, con: sqlite3.Connection, version: int) -> None:
+        """Upgrade an older labkit store in place, in one transaction (racing safely)."""
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            current = con.execute("PRAGMA user_version").fetchone()[0]
+            if current == 1:
+                for statement in _MIGRATE_1_2.split(";"):
+                    if statement.strip():
+                        con.execute(statement)
+                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            elif current < SCHEMA_VERSION:
+                raise StoreError(f"result store {str(self.path)!r} has unknown schema version {current}")
+            con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            con.execute("ROLLBACK") if con.in_transaction else None
+            raise StoreError(f"cannot upgrade the result store {str(self.path)!r} from schema {version}: {exc}") from exc
+
     # -- keys ------------------------------------------------------------------------------------
     @staticmethod
-    def key(experiment: str, config: Mapping, seed_seq: np.random.SeedSequence) -> str:
-        """SHA-256 hex of the canonical JSON of (experiment, config, seed entropy, spawn key).
+    def key(experiment: str, config: Mapping, seed_seq: np.random.SeedSequence, *,
+            code_version: str = "") -> str:
+        """SHA-256 hex of the canonical JSON of (code version, config, seed entropy and spawn
+        key, experiment).
 
-        ``seed_seq`` is the run's own ``SeedSequence`` (e.g. ``labkit.seeding.run_seed(root, r)``).
+        ``seed_seq`` is the run's own ``SeedSequence`` (e.g. ``labkit.seeding.run_seed(root, r)``);
+        ``code_version`` the :func:`labkit.provenance.code_version` of the code computing it.
         Raises ``TypeError`` naming the config entry that is not JSON data.
         """
         if not isinstance(experiment, str) or not experiment:
             raise TypeError(f"experiment must be a non-empty str, got {experiment!r}")
+        if not isinstance(code_version, str):
+            raise TypeError(f"code_version must be a str, got {type(code_version).__name__}")
         if not isinstance(seed_seq, np.random.SeedSequence):
             raise TypeError(
                 f"seed_seq must be a numpy.random.SeedSequence (the run's child seed), got "
@@ -373,7 +435,8 @@ class ResultStore:
         entropy = int(entropy) if isinstance(entropy, (int, np.integer)) else [int(e) for e in entropy]
         config_json = _config_json(config)
         text = (
-            '{"config":' + config_json
+            '{"code_version":' + json.dumps(code_version)
+            + ',"config":' + config_json
             + ',"entropy":' + json.dumps(entropy)
             + ',"experiment":' + json.dumps(experiment, ensure_ascii=False)
             + ',"spawn_key":' + json.dumps([int(k) for k in seed_seq.spawn_key]) + "}"
@@ -393,21 +456,32 @@ class ResultStore:
             raise TypeError(f"experiment must be a non-empty str, got {experiment!r}")
         return experiment
 
-    def put(self, key: str, experiment: str, config: Mapping, replicate: int, frame: pd.DataFrame) -> bool:
-        """Store one run in a single transaction; ``False`` if ``key`` was already stored (kept)."""
-        payload = encode_frame(frame, "frame")
-        return self._put_encoded(key, experiment, _config_json(config), replicate, payload)
+    def put(self, key: str, experiment: str, config: Mapping, replicate: int, frame: pd.DataFrame, *,
+            code_version: str = "", seconds: float | None = None, replace: bool = False) -> bool:
+        """Store one run in a single transaction; ``False`` if ``key`` was already stored (kept).
 
-    def _put_encoded(self, key: str, experiment: str, config_json: str, replicate: int, payload: bytes) -> bool:
+        ``code_version`` labels the code that computed the run (it should be the one hashed
+        into ``key``), ``seconds`` its compute time; ``replace=True`` overwrites a stored run.
+        """
+        payload = encode_frame(frame, "frame")
+        return self._put_encoded(key, experiment, _config_json(config), replicate, payload,
+                                 code_version=code_version, seconds=seconds, replace=replace)
+
+    def _put_encoded(self, key: str, experiment: str, config_json: str, replicate: int, payload: bytes, *,
+                     code_version: str = "", seconds: float | None = None, replace: bool = False) -> bool:
         self._check_key(key)
         self._check_experiment(experiment)
         if isinstance(replicate, (bool, np.bool_)) or not isinstance(replicate, (int, np.integer)) or replicate < 0:
             raise ValueError(f"replicate must be an int >= 0, got {replicate!r}")
+        if not isinstance(code_version, str):
+            raise TypeError(f"code_version must be a str, got {type(code_version).__name__}")
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self._transaction() as con:
             cur = con.execute(
-                "INSERT OR IGNORE INTO runs (key, experiment, config, replicate, format, payload, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, experiment, config_json, int(replicate), PAYLOAD_FORMAT, sqlite3.Binary(payload), time.time()),
+                f"{verb} INTO runs (key, experiment, config, replicate, format, payload, created, "
+                "code_version, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, experiment, config_json, int(replicate), PAYLOAD_FORMAT, sqlite3.Binary(payload), time.time(),
+                 code_version, None if seconds is None else float(seconds)),
             )
             return cur.rowcount == 1
 
@@ -426,19 +500,18 @@ class ResultStore:
             row = con.execute("SELECT format, payload FROM runs WHERE key = ?", (key,)).fetchone()
         return None if row is None else self._decode(key, row[0], row[1])
 
-    def _get_payloads(self, keys: Iterable[str]) -> dict[str, bytes]:
-        """Raw Parquet payloads of those ``keys`` that are stored (one connection, chunked)."""
+    def _get_payloads(self, keys: Iterable[str]) -> dict[str, tuple[str, bytes, float, float | None]]:
+        """``key -> (format, payload, created, seconds)`` for those ``keys`` that are stored
+        (one connection, chunked)."""
         keys = list(dict.fromkeys(keys))
-        out: dict[str, bytes] = {}
+        out: dict[str, tuple[str, bytes, float, float | None]] = {}
         with self._connect() as con:
             for i in range(0, len(keys), 500):
                 chunk = keys[i:i + 500]
                 marks = ",".join("?" * len(chunk))
-                for key, fmt, payload in con.execute(
-                        f"SELECT key, format, payload FROM runs WHERE key IN ({marks})", chunk):
-                    if fmt != PAYLOAD_FORMAT:
-                        raise StoreError(f"record {key!r} in {str(self.path)!r} has unknown payload format {fmt!r}")
-                    out[key] = bytes(payload)
+                for key, fmt, payload, created, seconds in con.execute(
+                        f"SELECT key, format, payload, created, seconds FROM runs WHERE key IN ({marks})", chunk):
+                    out[key] = (fmt, bytes(payload), float(created), seconds)
         return out
 
     def has(self, key: str) -> bool:
@@ -488,6 +561,84 @@ class ResultStore:
         with self._transaction() as con:
             return con.execute("DELETE FROM runs WHERE experiment = ?", (experiment,)).rowcount
 
+    # -- maintenance -----------------------------------------------------------------------------
+    def inventory(self) -> pd.DataFrame:
+        """What is stored, by kind, name and code version.
+
+        Returns a frame with columns ``kind`` (``"runs"`` of a sweep experiment or ``"check"``
+        results), ``name``, ``code_version``, ``count``, ``first`` and ``last`` (Unix times of
+        the oldest and newest row), sorted by kind, name and ``last``.
+        """
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT 'runs', experiment, code_version, COUNT(*), MIN(created), MAX(created) FROM runs "
+                "GROUP BY experiment, code_version "
+                "UNION ALL SELECT 'check', name, code_version, COUNT(*), MIN(created), MAX(created) FROM checks "
+                "GROUP BY name, code_version ORDER BY 1, 2, 6"
+            ).fetchall()
+        return pd.DataFrame(rows, columns=["kind", "name", "code_version", "count", "first", "last"])
+
+    def prune(self, keep: Iterable[str], *, dry_run: bool = False) -> dict[str, int]:
+        """Delete every run and check result whose code version is not in ``keep``.
+
+        Returns ``{"runs": n, "checks": m}``, the rows deleted (or that would be, with
+        ``dry_run``). The file shrinks on the next ``VACUUM`` (``labkit store prune`` runs it).
+        """
+        keep = sorted({str(v) for v in keep})
+        marks = ",".join("?" * len(keep)) or "NULL"
+        where = f"code_version NOT IN ({marks})"
+        if dry_run:
+            with self._connect() as con:
+                return {t: int(con.execute(f"SELECT COUNT(*) FROM {t} WHERE {where}", keep).fetchone()[0])
+                        for t in ("runs", "checks")}
+        with self._transaction() as con:
+            out = {t: con.execute(f"DELETE FROM {t} WHERE {where}", keep).rowcount for t in ("runs", "checks")}
+        return out
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the file system."""
+        with self._connect() as con:
+            con.execute("VACUUM")
+
+    def evict(self, key: str) -> int:
+        """Delete one record: a run by its key, or a check result by ``"check:<id>"``.
+
+        Returns the number of rows deleted (0 or 1). This is how a damaged record that cannot
+        be decoded is removed (see :meth:`verify`).
+        """
+        self._check_key(key)
+        with self._transaction() as con:
+            if key.startswith("check:"):
+                try:
+                    row_id = int(key.split(":", 1)[1])
+                except ValueError:
+                    raise ValueError(f"key {key!r}: a check record is 'check:<id>' with an integer id") from None
+                return con.execute("DELETE FROM checks WHERE id = ?", (row_id,)).rowcount
+            return con.execute("DELETE FROM runs WHERE key = ?", (key,)).rowcount
+
+    def verify(self) -> list[tuple[str, str, str]]:
+        """Decode every payload; ``[(key, name, error), ...]`` for the unreadable ones.
+
+        Run keys are returned as they are, check results as ``"check:<id>"``, ready for
+        :meth:`evict`.
+        """
+        bad = []
+        with self._connect() as con:
+            runs = con.execute("SELECT key, experiment, format, payload FROM runs").fetchall()
+            checks = con.execute("SELECT id, name, format, payload, summary FROM checks").fetchall()
+        for key, name, fmt, payload in runs:
+            try:
+                self._decode(key, fmt, payload)
+            except StoreError as exc:
+                bad.append((key, name, str(exc)))
+        for row_id, name, fmt, payload, summary in checks:
+            try:
+                self._decode(f"check {name}", fmt, payload)
+                json.loads(summary)
+            except (StoreError, ValueError) as exc:
+                bad.append((f"check:{row_id}", name, str(exc)))
+        return bad
+
     # -- checks ----------------------------------------------------------------------------------
     @staticmethod
     def _check_check_id(name, scale, seed):
@@ -497,10 +648,14 @@ class ResultStore:
             raise TypeError(f"scale must be a non-empty str, got {scale!r}")
         if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must lie in [0, 2**63 - 1] (SQLite's integer range), got {seed}")
         return name, scale, int(seed)
 
-    def put_check(self, name: str, scale: str, seed: int, summary: Mapping, frame: pd.DataFrame) -> None:
-        """Store (or replace) the result of check ``name`` at ``scale`` and ``seed``.
+    def put_check(self, name: str, scale: str, seed: int, summary: Mapping, frame: pd.DataFrame, *,
+                  code_version: str = "") -> None:
+        """Store (or replace) the result of check ``name`` at ``scale`` and ``seed`` computed by
+        code ``code_version``.
 
         ``summary`` is a JSON-able dict (NumPy scalars converted; NaN allowed), ``frame`` the
         check's raw data.
@@ -513,11 +668,12 @@ class ResultStore:
         with self._transaction() as con:
             # DELETE + INSERT (not INSERT OR REPLACE into the same id) so the row gets a fresh,
             # larger id and latest_check() sees it as the most recent.
-            con.execute("DELETE FROM checks WHERE name = ? AND scale = ? AND seed = ?", (name, scale, seed))
+            con.execute("DELETE FROM checks WHERE name = ? AND scale = ? AND seed = ? AND code_version = ?",
+                        (name, scale, seed, code_version))
             con.execute(
-                "INSERT INTO checks (name, scale, seed, summary, format, payload, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, scale, seed, summary_json, PAYLOAD_FORMAT, sqlite3.Binary(payload), time.time()),
+                "INSERT INTO checks (name, scale, seed, summary, format, payload, created, code_version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, scale, seed, summary_json, PAYLOAD_FORMAT, sqlite3.Binary(payload), time.time(), code_version),
             )
 
     def _check_row(self, row):
@@ -530,24 +686,31 @@ class ResultStore:
             raise StoreError(f"check {name!r} in {str(self.path)!r} has an unreadable summary: {exc}") from exc
         return summary, self._decode(f"check {name}", fmt, payload)
 
-    def get_check(self, name: str, scale: str, seed: int) -> tuple[dict, pd.DataFrame] | None:
-        """``(summary, frame)`` of check ``name`` at ``scale`` and ``seed``, or ``None``."""
+    def get_check(self, name: str, scale: str, seed: int, *, code_version: str | None = None
+                  ) -> tuple[dict, pd.DataFrame] | None:
+        """``(summary, frame)`` of check ``name`` at ``scale`` and ``seed``, or ``None``.
+
+        With ``code_version``, only a result computed by that code; without, the most recent
+        one of any code (the summary's ``code_version`` says which).
+        """
         name, scale, seed = self._check_check_id(name, scale, seed)
+        sql = "SELECT name, summary, format, payload FROM checks WHERE name = ? AND scale = ? AND seed = ?"
+        args: tuple = (name, scale, seed)
+        if code_version is not None:
+            sql, args = sql + " AND code_version = ?", args + (code_version,)
         with self._connect() as con:
-            row = con.execute(
-                "SELECT name, summary, format, payload FROM checks WHERE name = ? AND scale = ? AND seed = ?",
-                (name, scale, seed),
-            ).fetchone()
+            row = con.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
         return self._check_row(row)
 
-    def latest_check(self, name: str) -> tuple[dict, pd.DataFrame] | None:
-        """``(summary, frame)`` of the most recently stored result of check ``name`` (any scale/seed)."""
+    def latest_check(self, name: str, *, code_version: str | None = None) -> tuple[dict, pd.DataFrame] | None:
+        """``(summary, frame)`` of the most recently stored result of check ``name`` (any
+        scale/seed; of one code version if given)."""
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
+        sql, args = "SELECT name, summary, format, payload FROM checks WHERE name = ?", (name,)
+        if code_version is not None:
+            sql, args = sql + " AND code_version = ?", args + (code_version,)
         with self._connect() as con:
-            row = con.execute(
-                "SELECT name, summary, format, payload FROM checks WHERE name = ? ORDER BY id DESC LIMIT 1",
-                (name,),
-            ).fetchone()
+            row = con.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
         return self._check_row(row)
 

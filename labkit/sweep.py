@@ -76,10 +76,13 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pickle
 import sys
+import threading
+import time
 import traceback
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -89,8 +92,9 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from labkit.provenance import code_version as _code_version
 from labkit.seeding import as_seed_sequence, run_seed
-from labkit.store import ResultStore, canonical_json, decode_frame, encode_frame
+from labkit.store import ResultStore, StoreError, canonical_json, decode_frame, encode_frame
 
 __all__ = [
     "expand_grid",
@@ -100,9 +104,14 @@ __all__ = [
     "ProcessBackend",
     "DaskBackend",
     "RESERVED_COLUMNS",
+    "StoredRunWarning",
 ]
 
 RESERVED_COLUMNS = ("replicate", "run_key")
+
+
+class StoredRunWarning(UserWarning):
+    """A stored run could not be read back; it is recomputed and its record replaced."""
 
 
 class RunError(RuntimeError):
@@ -209,10 +218,11 @@ def _tidy(out, task: _Task) -> pd.DataFrame:
 def _execute(task: _Task):
     """Run one task; never raises for a failure of ``fn``, returns it instead.
 
-    Returns ``("ok", frame_or_parquet_bytes)``, ``("bad_output", exc_class_name, message)`` or
-    ``("error", exception, traceback_text)``.
+    Returns ``("ok", frame_or_parquet_bytes, seconds)``, ``("bad_output", exc_class_name,
+    message)`` or ``("error", exception, traceback_text)``.
     """
     rng = np.random.default_rng(task.seed_seq)
+    t0 = time.perf_counter()
     try:
         out = task.fn(dict(task.config), rng)
     except Exception as exc:  # noqa: BLE001 - reported to the parent with the run named
@@ -227,7 +237,7 @@ def _execute(task: _Task):
         payload = encode_frame(frame, f"the output of {_describe(task.config, task.replicate)}") if task.encode else frame
     except (TypeError, ValueError) as exc:
         return ("bad_output", type(exc).__name__, str(exc))
-    return ("ok", payload)
+    return ("ok", payload, time.perf_counter() - t0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,8 +257,7 @@ def _check_importable(fn: Callable) -> None:
     hint = ("define it at module level in an importable module (not a lambda, a closure, or a "
             "function defined in an interactive session or notebook), or use backend='dask', which "
             "pickles functions by value")
-    main = sys.modules.get("__main__")
-    if getattr(fn, "__module__", None) == "__main__" and not getattr(main, "__file__", None):
+    if getattr(fn, "__module__", None) == "__main__" and not _main_file():
         raise TypeError(f"fn {name!r} is defined interactively in __main__, so worker processes cannot import it; {hint}")
     try:
         pickle.dumps(fn)
@@ -258,8 +267,62 @@ def _check_importable(fn: Callable) -> None:
         ) from exc
 
 
+def _main_file() -> str | None:
+    """The file ``__main__`` was run from, or ``None`` (REPL, ``python -c``, ``python -`` reading
+    standard input, a notebook kernel): worker processes can re-import only a real file."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path if path and os.path.isfile(path) else None
+
+
+#: Thread-count variables of the BLAS/OpenMP runtimes numpy, scipy and numba may load.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _worker_environment(threads_per_worker: int):
+    """While workers are spawned: cap their BLAS/OpenMP threads, hide a file-less ``__main__``.
+
+    Spawned workers inherit ``os.environ`` at start, and the thread pools read it when they
+    load, so the cap must be in place before a worker starts; variables the user set are left
+    as they are. Two workers with two BLAS threads each on two cores made a 35 s sweep take
+    537 s. A ``__main__`` without a real file (``python -`` reading a script from standard
+    input) is hidden from the workers, which would otherwise try to re-run it and die.
+    """
+    added = [v for v in THREAD_VARIABLES if v not in os.environ]
+    for var in added:
+        os.environ[var] = str(threads_per_worker)
+    main = sys.modules.get("__main__")
+    hidden = getattr(main, "__file__", None) if main is not None and not _main_file() else None
+    if hidden is not None:
+        del main.__file__
+    try:
+        yield
+    finally:
+        for var in added:
+            os.environ.pop(var, None)
+        if hidden is not None:
+            main.__file__ = hidden
+
+
+def _worker_init(parent_pid: int) -> None:
+    """In each worker: exit as soon as the parent is gone (killed parents leave no orphans)."""
+
+    def watch():
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(70)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="labkit-orphan-watch", daemon=True).start()
+
+
 class ProcessBackend:
-    """A :class:`concurrent.futures.ProcessPoolExecutor` (``spawn`` start method by default)."""
+    """A :class:`concurrent.futures.ProcessPoolExecutor` (``spawn`` start method by default).
+
+    Each worker's BLAS/OpenMP threads are capped at ``cpu_count // n_workers`` (at least 1) so
+    that workers do not oversubscribe the cores, and each worker exits when its parent dies.
+    """
 
     def __init__(self, n_workers: int | None = None, mp_context: str = "spawn"):
         self.n_workers = _check_workers(n_workers)
@@ -274,9 +337,11 @@ class ProcessBackend:
             return
         workers = min(self.n_workers, len(items))
         ctx = multiprocessing.get_context(self.mp_context)
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                   initargs=(os.getpid(),))
         try:
-            futures = {pool.submit(func, item): i for i, item in enumerate(items)}
+            with _worker_environment(max(1, (os.cpu_count() or 1) // workers)):
+                futures = {pool.submit(func, item): i for i, item in enumerate(items)}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -381,6 +446,8 @@ def sweep(
     progress: bool | None = None,
     n_workers: int | None = None,
     client=None,
+    code_version: str | None = None,
+    recompute: bool = False,
 ) -> pd.DataFrame:
     """Run ``fn(config, rng)`` for every config and replicate; return the tidy concatenation.
 
@@ -398,21 +465,32 @@ def sweep(
         The experiment's root seed (a ``Generator`` is refused).
     backend : {"serial", "process", "dask"} or backend object, default "serial"
     store : ResultStore, str or os.PathLike, optional
-        Load runs already stored, store each new run as soon as it finishes.
+        Load runs of the same code already stored, store each new run as soon as it finishes.
     experiment : str, optional
         Name under which runs are keyed and stored; default ``f"{fn.__module__}.{fn.__qualname__}"``.
+        Checks name their experiments after themselves (:meth:`labkit.RunContext.sweep`).
     progress : bool, optional
         A tqdm bar over runs; ``None`` means on when stderr is a terminal.
     n_workers : int, optional
         Workers for ``"process"`` and a private ``"dask"`` cluster; default ``os.cpu_count()``.
     client : distributed.Client, optional
         An existing Dask client for ``backend="dask"`` (not closed by the sweep).
+    code_version : str, optional
+        The version of the code computing the runs, part of every run's key; default
+        :func:`labkit.provenance.code_version` ``(fn)``: the lab's sources, ``fn``'s package
+        and the numerical libraries' versions. A run stored by other code is never loaded.
+    recompute : bool, default False
+        Compute every run afresh even if stored, and replace the stored records.
 
     Returns
     -------
     pandas.DataFrame
         Config columns, ``replicate``, ``fn``'s columns, ``run_key``; rows in (config order,
         replicate) order; identical for every backend and whether runs were computed or loaded.
+        ``frame.attrs["labkit"]`` says where the runs came from: ``experiment``,
+        ``code_version``, ``loaded`` and ``computed`` (numbers of runs), ``created`` (Unix time
+        of the oldest run used, i.e. when the result was first computed) and
+        ``compute_seconds`` (the runs' own compute time, summed, whenever they ran).
 
     Raises
     ------
@@ -450,6 +528,10 @@ def sweep(
             raise TypeError(f"store must be a ResultStore, a path or None, got {type(store).__name__}")
     if client is not None and backend != "dask":
         raise ValueError(f"client= is only used with backend='dask', got backend={backend!r}")
+    if code_version is None:
+        code_version = _code_version(fn)
+    elif not isinstance(code_version, str) or not code_version:
+        raise TypeError(f"code_version must be a non-empty str or None, got {code_version!r}")
 
     # the runs, keyed by their store key (equal configs share runs)
     seeds = [run_seed(root, r) for r in range(int(n_seeds))]
@@ -460,18 +542,32 @@ def sweep(
         canonical_json(config, f"configs[{i}]")  # TypeError naming the entry that is not JSON data
         config = dict(config)
         for r, seed_seq in enumerate(seeds):
-            key = ResultStore.key(experiment, config, seed_seq)
+            key = ResultStore.key(experiment, config, seed_seq, code_version=code_version)
             order.append(key)
             if key not in tasks:
                 tasks[key] = _Task(fn, config, r, seed_seq, key, encode)
 
     frames: dict[str, pd.DataFrame] = {}
-    if store is not None:
-        for key, payload in store._get_payloads(tasks).items():
-            frames[key] = store._decode(key, "parquet", payload)
+    created: list[float] = []
+    seconds: list[float] = []
+    damaged: set[str] = set()
+    if store is not None and not recompute:
+        for key, (fmt, payload, when, secs) in store._get_payloads(tasks).items():
+            try:
+                frames[key] = store._decode(key, fmt, payload)
+            except StoreError as exc:
+                damaged.add(key)
+                warnings.warn(f"{exc}; recomputing that run and replacing its record", StoredRunWarning,
+                              stacklevel=2)
+                continue
+            created.append(when)
+            if secs is not None:
+                seconds.append(secs)
+    loaded = len(frames)
     todo = [task for key, task in tasks.items() if key not in frames]
 
     bar = _progress_bar(progress, total=len(tasks), initial=len(frames), desc=experiment.rsplit(".", 1)[-1])
+    now = time.time()
     try:
         if todo:
             runner = _make_backend(backend, n_workers, client, fn)
@@ -479,7 +575,10 @@ def sweep(
             try:
                 for i, result in results:
                     task = todo[i]
-                    frames[task.key] = _collect(result, task, store, experiment)
+                    replace = recompute or task.key in damaged
+                    frames[task.key] = _collect(result, task, store, experiment, code_version, replace)
+                    if result[0] == "ok":
+                        seconds.append(result[2])
                     if bar is not None:
                         bar.update(1)
             finally:
@@ -491,21 +590,30 @@ def sweep(
             bar.close()
 
     if not order:
-        return pd.DataFrame()
-    parts = [frames[key] for key in order]
-    # runs with no rows add nothing but would upcast columns they lack (int -> float)
-    rows = [part for part in parts if len(part)]
-    return pd.concat(rows or parts, ignore_index=True)
+        out = pd.DataFrame()
+    else:
+        parts = [frames[key] for key in order]
+        # runs with no rows add nothing but would upcast columns they lack (int -> float)
+        rows = [part for part in parts if len(part)]
+        out = pd.concat(rows or parts, ignore_index=True)
+    out.attrs["labkit"] = {
+        "experiment": experiment, "code_version": code_version, "loaded": loaded,
+        "computed": len(todo), "created": min(created) if created else (now if todo else None),
+        "compute_seconds": float(sum(seconds)),
+    }
+    return out
 
 
-def _collect(result, task: _Task, store: ResultStore | None, experiment: str) -> pd.DataFrame:
+def _collect(result, task: _Task, store: ResultStore | None, experiment: str, code_version: str,
+             replace: bool) -> pd.DataFrame:
     """Store a finished run (parent process) and return its frame; raise for a failed run."""
     status = result[0]
     if status == "ok":
         payload = result[1]
         if store is None:
             return payload
-        store._put_encoded(task.key, experiment, canonical_json(task.config), task.replicate, payload)
+        store._put_encoded(task.key, experiment, canonical_json(task.config), task.replicate, payload,
+                           code_version=code_version, seconds=result[2], replace=replace)
         return decode_frame(payload)
     if status == "bad_output":
         exc_type = ValueError if result[1] == "ValueError" else TypeError

@@ -55,3 +55,17 @@ VICTIM_N_SEEDS = 4
 
 
 VICTIM_CONFIGS = [{"n": 3, "mu": float(mu)} for mu in range(10)]
+
+
+def blas_threads(config, rng):
+    """The thread caps a worker process sees (the parent sets them before spawning workers)."""
+    return {"openblas": os.environ.get("OPENBLAS_NUM_THREADS", ""), "omp": os.environ.get("OMP_NUM_THREADS", ""),
+            "pid": os.getpid()}
+
+
+def sleepy_pid(config, rng):
+    """Writes this worker's pid to ``$SWEEP_PID_DIR`` and sleeps: a target for killing the parent."""
+    with open(os.path.join(os.environ["SWEEP_PID_DIR"], f"{os.getpid()}.pid"), "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(60)
+    return {"pid": os.getpid()}

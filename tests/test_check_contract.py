@@ -51,14 +51,94 @@ def test_run_derives_verdict_from_numbers_and_round_trips():
     assert back.to_json() == quick.to_json()
 
 
-def test_run_validates_arguments_and_return_type():
+def test_run_validates_arguments_and_a_wrong_return_type_fails():
     chk = Check("contract.bad", "p", "c", "R", lambda ctx: 1.0)
     with pytest.raises(ValueError, match="scale"):
         chk.run("medium")
     with pytest.raises(ValueError, match="rng"):
         chk.run("quick", rng=-1)
-    with pytest.raises(TypeError, match="Outcome"):
+    with pytest.raises(ValueError, match="rng"):
+        chk.run("quick", rng=2**63)  # the store keeps seeds as SQLite integers
+    res = chk.run("quick")
+    assert not res.passed and "expected Outcome" in res.error
+
+
+def test_an_exception_in_a_check_is_a_failed_verdict_with_the_error():
+    def broken(ctx):
+        raise ZeroDivisionError("planted")
+
+    res = Check("contract.raises", "p", "c", "R", broken).run("quick")
+    assert res.passed is False and math.isnan(res.measured)
+    assert "ZeroDivisionError: planted" in res.details and "Traceback" in res.error
+    rec = res.to_json()
+    assert rec["passed"] is False and "planted" in rec["error"]
+
+
+def test_store_errors_and_interrupts_propagate():
+    from labkit.store import StoreError
+
+    def store_broken(ctx):
+        raise StoreError("disk full")
+
+    with pytest.raises(StoreError):
+        Check("contract.store", "p", "c", "R", store_broken).run("quick")
+
+    def interrupted(ctx):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Check("contract.interrupt", "p", "c", "R", interrupted).run("quick")
+
+
+def test_tags_are_one_vocabulary():
+    assert set(labkit.TAGS) == {"V", "A", "R", "U"}
+    with pytest.raises(ValueError, match="tag must be one of"):
+        Check("contract.tag", "p", "c", "mem", lambda ctx: None)
+    for chk in labkit.checks().values():
+        assert chk.tag in labkit.TAGS, chk.name
+
+
+def test_worst_case_reports_a_labelled_range():
+    out = labkit.worst_case([0.1, 0.5, 0.3], "<=", 1.0, 0.0, pd.DataFrame(), "d")
+    assert out.measured == 0.5 and out.ci == (0.1, 0.5) and out.interval == "range"
+    assert out.interval_label == "range over instances"
+    low = labkit.worst_case([0.1, 0.5], ">=", 0.0, 0.0, pd.DataFrame(), "d")
+    assert low.measured == 0.1
+    nan = labkit.worst_case([0.1, float("nan")], "<=", 1.0, 0.0, pd.DataFrame(), "d")
+    assert math.isnan(nan.measured)  # an instance without a measurement cannot pass
+    with pytest.raises(ValueError):
+        labkit.worst_case([], "<=", 1.0, 0.0, pd.DataFrame(), "d")
+
+
+def test_checkpoints_are_log_spaced_unique_and_end_at_n():
+    pts = labkit.checkpoints(10**5, 40, dense=5)
+    assert pts[0] == 0 and pts[-1] == 10**5 and np.all(np.diff(pts) > 0)
+    assert {0, 1, 2, 3, 4} <= set(pts.tolist()) and len(pts) <= 45
+    with pytest.raises(ValueError, match="n must be"):
+        labkit.checkpoints(0)
+
+
+def test_outcome_extras_must_be_json_data():
+    with pytest.raises(TypeError, match=r"extras\['fit'\]"):
+        Outcome(0.0, (0.0, 0.0), 0.0, "<=", 0.0, pd.DataFrame(), extras={"fit": object()})
+
+
+def test_requires_marks_a_check_unavailable_without_breaking_others():
+    chk = Check("contract.needs_extra", "p", "c", "R", lambda ctx: _outcome(0.5),
+                requires=("no_such_module_xyz",), install='pip install "rl-theory-lab[xyz]"')
+    assert not chk.available and "no_such_module_xyz" in chk.unavailable_reason()
+    assert "pip install" in chk.unavailable_reason()
+    with pytest.raises(RuntimeError, match="unavailable"):
         chk.run("quick")
+
+
+def test_select_by_pattern_and_family():
+    nash_md = labkit.select(["nash_md.*"])
+    assert nash_md and all(c.name.startswith("nash_md.") for c in nash_md)
+    with pytest.raises(KeyError, match="no check matches"):
+        labkit.select(["zz_nothing.*"])
+    with pytest.raises(KeyError, match="unknown family"):
+        labkit.select(families=["no_such_family"])
 
 
 def test_outcome_rejects_unknown_relation():

@@ -67,8 +67,10 @@ def test_key_is_pinned_to_its_definition():
     # sha256 of the canonical JSON written out by hand: the key must not drift between versions,
     # or every stored run would silently become unreachable.
     import hashlib
-    text = '{"config":{"a":1,"b":"x"},"entropy":3,"experiment":"exp","spawn_key":[1]}'
-    assert ResultStore.key("exp", {"b": "x", "a": 1}, run_seed(3, 1)) == hashlib.sha256(text.encode()).hexdigest()
+    text = '{"code_version":"v7","config":{"a":1,"b":"x"},"entropy":3,"experiment":"exp","spawn_key":[1]}'
+    key = ResultStore.key("exp", {"b": "x", "a": 1}, run_seed(3, 1), code_version="v7")
+    assert key == hashlib.sha256(text.encode()).hexdigest()
+    assert ResultStore.key("exp", {"b": "x", "a": 1}, run_seed(3, 1), code_version="v8") != key
 
 
 @pytest.mark.parametrize("config, where", [
@@ -223,3 +225,100 @@ def test_lab_dir_and_default_store(tmp_path, monkeypatch):
     assert lab_dir() == tmp_path / "elsewhere"
     store = ResultStore()
     assert store.path == (tmp_path / "elsewhere" / "store.sqlite").resolve() and store.path.exists()
+
+
+# -- code versions, migration and maintenance ----------------------------------------------------
+_SCHEMA_V1 = """
+CREATE TABLE runs (key TEXT PRIMARY KEY, experiment TEXT NOT NULL, config TEXT NOT NULL,
+    replicate INTEGER NOT NULL, format TEXT NOT NULL, payload BLOB NOT NULL, created REAL NOT NULL);
+CREATE INDEX runs_by_experiment ON runs (experiment);
+CREATE TABLE checks (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, scale TEXT NOT NULL,
+    seed INTEGER NOT NULL, summary TEXT NOT NULL, format TEXT NOT NULL, payload BLOB NOT NULL,
+    created REAL NOT NULL, UNIQUE (name, scale, seed));
+"""
+
+
+def _schema_v1_store(path):
+    """A store as schema version 1 wrote it (before code versions), with one run and one check."""
+    from labkit.store import APPLICATION_ID, encode_frame
+
+    con = sqlite3.connect(path)
+    con.executescript(_SCHEMA_V1)
+    payload = encode_frame(pd.DataFrame({"a": [1.0]}))
+    con.execute("INSERT INTO runs VALUES ('old', 'exp', '{}', 0, 'parquet', ?, 1.0)", (payload,))
+    con.execute("INSERT INTO checks (name, scale, seed, summary, format, payload, created) "
+                "VALUES ('c', 'quick', 0, '{\"passed\": true}', 'parquet', ?, 1.0)", (payload,))
+    con.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    con.execute("PRAGMA user_version=1")
+    con.commit()
+    con.close()
+
+
+def test_schema_1_store_is_migrated_and_its_rows_are_never_current(tmp_path):
+    path = tmp_path / "old.sqlite"
+    _schema_v1_store(path)
+    store = ResultStore(path)
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    con.close()
+    assert store.get("old") is not None  # the data survives ...
+    inv = store.inventory()
+    assert set(inv["code_version"]) == {"unknown"}  # ... labelled as computed by unknown code
+    assert store.get_check("c", "quick", 0, code_version="v1") is None
+    assert store.get_check("c", "quick", 0)[0]["passed"] is True
+    assert store.prune({"v1"}) == {"runs": 1, "checks": 1}
+    assert store.inventory().empty
+
+
+def test_newer_schema_is_refused_with_advice(tmp_path):
+    path = tmp_path / "new.sqlite"
+    ResultStore(path)
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA user_version=99")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="newer than this labkit understands"):
+        ResultStore(path)
+
+
+def test_checks_are_kept_per_code_version(store):
+    f = pd.DataFrame({"x": [1.0]})
+    store.put_check("vi.rate", "quick", 0, {"measured": 1.0}, f, code_version="v1")
+    store.put_check("vi.rate", "quick", 0, {"measured": 2.0}, f, code_version="v2")
+    assert store.get_check("vi.rate", "quick", 0, code_version="v1")[0]["measured"] == 1.0
+    assert store.get_check("vi.rate", "quick", 0, code_version="v2")[0]["measured"] == 2.0
+    assert store.get_check("vi.rate", "quick", 0)[0]["measured"] == 2.0  # the newest, any code
+    assert store.latest_check("vi.rate", code_version="v1")[0]["measured"] == 1.0
+    with pytest.raises(ValueError, match="2\\*\\*63"):
+        store.put_check("vi.rate", "quick", 2**63, {}, f)
+
+
+def test_inventory_prune_evict_and_verify(store):
+    f = pd.DataFrame({"a": [1]})
+    store.put("r1", "exp", {}, 0, f, code_version="old", seconds=0.5)
+    store.put("r2", "exp", {}, 1, f, code_version="new", seconds=0.25)
+    store.put_check("exp", "quick", 0, {}, f, code_version="old")
+    inv = store.inventory()
+    assert inv[["kind", "name", "code_version", "count"]].values.tolist() == [
+        ["check", "exp", "old", 1], ["runs", "exp", "old", 1], ["runs", "exp", "new", 1]]
+    assert store.prune({"new"}, dry_run=True) == {"runs": 1, "checks": 1}
+    assert store.count("exp") == 2  # a dry run deletes nothing
+    assert store.prune({"new"}) == {"runs": 1, "checks": 1}
+    assert store.keys("exp") == {"r2"}
+    # a damaged payload is found by verify and removed by evict
+    con = sqlite3.connect(store.path)
+    con.execute("UPDATE runs SET payload = ? WHERE key = 'r2'", (b"garbage",))
+    con.commit()
+    con.close()
+    bad = store.verify()
+    assert [b[0] for b in bad] == ["r2"] and "unreadable payload" in bad[0][2]
+    assert store.evict("r2") == 1 and store.evict("r2") == 0
+    assert store.verify() == []
+    with pytest.raises(ValueError, match="check:<id>"):
+        store.evict("check:abc")
+
+
+def test_put_replace_overwrites(store):
+    store.put("k", "exp", {}, 0, pd.DataFrame({"a": [1]}), code_version="v")
+    assert store.put("k", "exp", {}, 0, pd.DataFrame({"a": [2]}), code_version="v", replace=True)
+    assert store.get("k")["a"].tolist() == [2]

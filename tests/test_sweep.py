@@ -13,6 +13,7 @@ import pytest
 
 import labkit
 from labkit import ResultStore, expand_grid, sweep
+from labkit.provenance import code_version
 from labkit.seeding import run_seed
 from labkit.sweep import RunError, SerialBackend
 from tests import _sweep_funcs as funcs
@@ -54,7 +55,8 @@ def test_output_layout_and_run_seeds():
     rows = df[(df.n == config["n"]) & (df.mu == config["mu"]) & (df.replicate == r)]
     expected = funcs.draws(config, np.random.default_rng(run_seed(5, r)))
     np.testing.assert_array_equal(rows["x"].to_numpy(), expected["x"].to_numpy())
-    assert set(rows["run_key"]) == {ResultStore.key("layout", config, run_seed(5, r))}
+    version = code_version(funcs.draws)
+    assert set(rows["run_key"]) == {ResultStore.key("layout", config, run_seed(5, r), code_version=version)}
 
 
 def test_common_random_numbers_across_configs_and_independence_from_n_seeds():
@@ -68,7 +70,8 @@ def test_common_random_numbers_across_configs_and_independence_from_n_seeds():
 
 def test_default_experiment_name():
     df = sweep(funcs.one_row, [{"scale": 2}], n_seeds=1)
-    key = ResultStore.key("tests._sweep_funcs.one_row", {"scale": 2}, run_seed(0, 0))
+    key = ResultStore.key("tests._sweep_funcs.one_row", {"scale": 2}, run_seed(0, 0),
+                          code_version=code_version(funcs.one_row))
     assert df["run_key"].tolist() == [key]
 
 
@@ -300,3 +303,122 @@ def test_a_killed_sweep_resumes_to_the_same_frame(tmp_path, backend, sleep, unin
         frame = store.get(key)
         assert list(frame.columns) == list(resumed.columns) and len(frame) == 3
     pd.testing.assert_frame_equal(resumed, uninterrupted, check_exact=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# code versions: a stored run is never handed back to other code
+# ---------------------------------------------------------------------------------------------
+def test_runs_are_keyed_by_code_version(tmp_path):
+    store = ResultStore(tmp_path / "s.sqlite")
+    fn = Counting()
+    first = sweep(fn, GRID[:2], n_seeds=2, store=store, experiment="v", code_version="code-A")
+    assert fn.calls == 4 and first.attrs["labkit"]["computed"] == 4 and first.attrs["labkit"]["loaded"] == 0
+    again = sweep(fn, GRID[:2], n_seeds=2, store=store, experiment="v", code_version="code-A")
+    assert fn.calls == 4 and again.attrs["labkit"]["loaded"] == 4  # same code: resumed from the store
+    assert again.attrs["labkit"]["created"] == pytest.approx(first.attrs["labkit"]["created"])
+    other = sweep(fn, GRID[:2], n_seeds=2, store=store, experiment="v", code_version="code-B")
+    assert fn.calls == 8 and other.attrs["labkit"]["computed"] == 4  # other code: computed afresh
+    assert set(store.inventory()["code_version"]) == {"code-A", "code-B"}
+
+
+def test_the_default_code_version_follows_the_source(tmp_path, monkeypatch):
+    """Editing the module that defines the experiment changes the version (a fresh run)."""
+    pkg = tmp_path / "plugin_pkg_cv"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("def run(config, rng):\n    return {'v': 1.0}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    mod = importlib.import_module("plugin_pkg_cv")
+    before = code_version(mod.run)
+    time.sleep(0.01)
+    (pkg / "__init__.py").write_text("def run(config, rng):\n    return {'v': 2.0}  # fixed\n")
+    assert code_version(mod.run) != before
+    assert code_version(funcs.draws) == code_version(funcs.one_row)  # one package, one version
+
+
+def test_recompute_replaces_stored_runs(tmp_path):
+    store = ResultStore(tmp_path / "s.sqlite")
+    fn = Counting()
+    sweep(fn, GRID[:1], n_seeds=2, store=store, experiment="r", code_version="c")
+    redo = sweep(fn, GRID[:1], n_seeds=2, store=store, experiment="r", code_version="c", recompute=True)
+    assert fn.calls == 4 and redo.attrs["labkit"]["computed"] == 2 and store.count("r") == 2
+
+
+def test_a_damaged_stored_run_is_recomputed_and_replaced(tmp_path):
+    import sqlite3
+
+    from labkit.sweep import StoredRunWarning
+
+    store = ResultStore(tmp_path / "s.sqlite")
+    first = sweep(funcs.draws, GRID[:2], n_seeds=2, store=store, experiment="d")
+    key = first["run_key"].iloc[0]
+    con = sqlite3.connect(store.path)
+    con.execute("UPDATE runs SET payload = ? WHERE key = ?", (b"garbage", key))
+    con.commit()
+    con.close()
+    with pytest.warns(StoredRunWarning, match="unreadable payload"):
+        again = sweep(funcs.draws, GRID[:2], n_seeds=2, store=store, experiment="d")
+    pd.testing.assert_frame_equal(again, first, check_exact=True)
+    assert store.verify() == [] and again.attrs["labkit"]["computed"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# the process backend: thread caps, no orphans, scripts from standard input
+# ---------------------------------------------------------------------------------------------
+def test_process_workers_get_capped_blas_threads(monkeypatch):
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    df = sweep(funcs.blas_threads, [{}], n_seeds=2, backend="process", n_workers=2)
+    per_worker = str(max(1, (os.cpu_count() or 1) // 2))
+    assert set(df["openblas"]) == {per_worker} and set(df["omp"]) == {per_worker}
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # the parent's environment is restored
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # the user's choice is kept
+    assert set(sweep(funcs.blas_threads, [{}], n_seeds=1, backend="process", n_workers=2)["openblas"]) == {"3"}
+
+
+def test_a_killed_parent_leaves_no_orphaned_workers(tmp_path):
+    script = ("import sys; from labkit.sweep import sweep; from tests._sweep_funcs import sleepy_pid\n"
+              "sweep(sleepy_pid, [{'i': i} for i in range(2)], n_seeds=1, backend='process', n_workers=2)\n")
+    env = {**os.environ, "SWEEP_PID_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("*.pid"))) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, "workers did not start"
+        time.sleep(0.05)
+    pids = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
+    proc.kill()  # SIGKILL: the parent cannot clean up
+    proc.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [pid for pid in pids if _alive(pid)]
+    assert not alive, f"orphaned workers still running: {alive}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by init) counts as gone
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def test_a_sweep_from_a_script_on_standard_input_works():
+    script = ("from labkit.sweep import sweep\nfrom tests._sweep_funcs import draws\n"
+              "df = sweep(draws, [{'n': 2}], n_seeds=2, backend='process', n_workers=2)\nprint(len(df))\n")
+    proc = subprocess.run([sys.executable, "-"], input=script, cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "4"
+    script_main = ("from labkit.sweep import sweep\ndef f(config, rng):\n    return {'x': 1}\n"
+                   "sweep(f, [{}], n_seeds=1, backend='process')\n")
+    proc = subprocess.run([sys.executable, "-"], input=script_main, cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0 and "defined interactively in __main__" in proc.stderr
