@@ -1,27 +1,45 @@
 """Paper-style figures drawn from arrays (matplotlib only).
 
 The functions here compute nothing about algorithms: data come in as arrays (one row per
-seed) and, for rate plots, an already fitted :class:`labkit.rates.RateFit`. Each returns the
-``matplotlib.figure.Figure`` it drew on (the figure of ``ax`` when one is given), so a figure is
-rebuilt from stored results with only visual parameters.
+seed or instance) and, for rate plots, an already fitted :class:`labkit.rates.RateFit` (the
+fit the verdict used, never a refit). Each returns the ``matplotlib.figure.Figure`` it drew on,
+so a figure is rebuilt from stored results with only visual parameters.
 
-* :func:`paper_style` — a context manager setting small serif fonts, thin lines, no top/right
-  spines, constrained (tight) layout and 300 dpi output. Every plotting function here draws
-  inside it.
+Styles
+------
+:func:`paper_style` sets small serif fonts, thin lines, no top/right spines, constrained
+layout, 300 dpi, embedded TrueType fonts and the colour-blind-safe Okabe-Ito palette. With
+``style=`` it sizes figures and fonts for a venue (:data:`STYLES`: NeurIPS, ICML, ICLR, JMLR;
+widths from the venues' LaTeX templates) and ``column=`` picks the width: ``"single"`` one
+text column, ``"double"`` the full text width (the same as single for one-column venues),
+``"half"`` half the text width. :func:`subplots` makes a grid of that width, each row as tall
+as the golden ratio of one panel's width. ``labkit figure NAME --style icml --column single``.
+
+Conventions every figure keeps
+------------------------------
+* A shaded band says what it is in the legend, and a kind of band means one thing
+  everywhere: :data:`BAND_CI` (bootstrap confidence interval of the mean over seeds) around a
+  mean, :data:`BAND_IQR` (interquartile range over seeds or instances) around a median.
+* Theory lines are black or grey and dashed, drawn above the data (``zorder`` 3), labelled
+  ``"theory: ..."``, and carry the artist id ``"theory"`` (tests look for it); data that equal
+  the theory are drawn as markers so the line stays visible.
+* Curves stop above a floating-point floor (``floor=``) instead of showing round-off noise,
+  and log axes are limited to the data's decades.
+* The plotting functions draw inside the active :func:`paper_style`, or inside the default
+  one when none is active.
+
 * :func:`rate_plot` — log-log mean over seeds with a bootstrap band, the fitted slope over the
   tail and the theorem's slope (dashed, anchored at the tail's first point).
 * :func:`convergence_plot` — error curves (median and interquartile band over seeds) with
   theory curves dashed, log y axis by default.
 * :func:`band_plot` — mean with a bootstrap confidence band, linear axes.
-* :func:`save_figure` — writes ``name.pdf`` and ``name.png``.
-
-Bands use :func:`labkit.stats.bootstrap_ci` of the mean at each x (90% by default); with a
-single seed there is no band.
+* :func:`save_figure` — writes ``name.pdf`` and ``name.png`` with provenance metadata.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
 from typing import Mapping
 
@@ -31,7 +49,28 @@ import numpy as np
 
 from labkit.stats import bootstrap_ci
 
-__all__ = ["PAPER_RC", "paper_style", "rate_plot", "convergence_plot", "band_plot", "save_figure"]
+__all__ = ["PAPER_RC", "STYLES", "COLUMNS", "PALETTE", "BAND_CI", "BAND_IQR", "paper_style", "subplots",
+           "rate_plot", "convergence_plot", "band_plot", "theory_line", "save_figure", "figure_width"]
+
+#: Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision
+#: deficiencies and in greyscale by lightness.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+
+BAND_CI = "90% bootstrap CI of the mean"
+BAND_IQR = "interquartile range"
+
+#: Venue -> (text width in inches, column width in inches, body font size in points), from
+#: the venues' LaTeX templates: NeurIPS and ICLR 5.5 in (one column, 10 pt), ICML 6.75 in text
+#: and 3.25 in columns (10 pt body, 9 pt captions), JMLR 6.0 in (one column, 11 pt).
+STYLES = {
+    "default": (6.8, 3.4, 9.0),
+    "neurips": (5.5, 5.5, 10.0),
+    "iclr": (5.5, 5.5, 10.0),
+    "icml": (6.75, 3.25, 9.0),
+    "jmlr": (6.0, 6.0, 10.95),
+}
+COLUMNS = ("single", "double", "half")
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 PAPER_RC = {
     "font.family": "serif",
@@ -39,12 +78,14 @@ PAPER_RC = {
     "mathtext.fontset": "dejavuserif",
     "font.size": 8,
     "axes.labelsize": 8,
-    "axes.titlesize": 9,
-    "legend.fontsize": 7,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
+    "axes.titlesize": 8,
+    "legend.fontsize": 6,
+    "xtick.labelsize": 6,
+    "ytick.labelsize": 6,
     "lines.linewidth": 1.0,
+    "lines.markersize": 3.0,
     "axes.linewidth": 0.6,
+    "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
     "xtick.major.width": 0.6,
     "ytick.major.width": 0.6,
     "xtick.minor.width": 0.4,
@@ -52,7 +93,8 @@ PAPER_RC = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "legend.frameon": False,
-    "figure.figsize": (3.4, 2.4),
+    "legend.handlelength": 1.6,
+    "figure.figsize": (3.4, 3.4 * _GOLDEN),
     "figure.constrained_layout.use": True,
     "savefig.dpi": 300,
     "savefig.bbox": "tight",
@@ -62,23 +104,69 @@ PAPER_RC = {
 }
 
 
+def figure_width(style: str = "default", column: str = "single") -> float:
+    """The width in inches of a figure for ``style`` (a key of :data:`STYLES`) and ``column``."""
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {sorted(STYLES)}, got {style!r}")
+    if column not in COLUMNS:
+        raise ValueError(f"column must be one of {COLUMNS}, got {column!r}")
+    text, col, _ = STYLES[style]
+    return {"single": col, "double": text, "half": 0.49 * text}[column]
+
+
 @contextlib.contextmanager
-def paper_style(**overrides):
-    """Context manager applying :data:`PAPER_RC` (plus ``overrides``) to figures made inside it."""
-    with mpl.rc_context({**PAPER_RC, **overrides}):
-        yield
+def paper_style(style: str = "default", column: str = "single", **overrides):
+    """Apply :data:`PAPER_RC` sized for ``style`` and ``column`` (plus ``overrides``).
+
+    Font sizes follow the venue's body size: labels one point below it, ticks and legends
+    three points below (captions in these venues are set one to two points below the body).
+    """
+    width = figure_width(style, column)
+    base = STYLES[style][2]
+    rc = dict(PAPER_RC)
+    if style != "default":
+        rc.update({"font.size": base - 1, "axes.labelsize": base - 1, "axes.titlesize": base - 1,
+                   "legend.fontsize": base - 3, "xtick.labelsize": base - 3, "ytick.labelsize": base - 3})
+    rc["figure.figsize"] = (width, width * _GOLDEN)
+    rc.update(overrides)
+    global _DEPTH
+    with mpl.rc_context(rc):
+        _DEPTH += 1
+        try:
+            yield
+        finally:
+            _DEPTH -= 1
+
+
+_DEPTH = 0
+
+
+def _styled():
+    """The default paper style, unless a :func:`paper_style` is already in force."""
+    return contextlib.nullcontext() if _DEPTH else paper_style()
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, panel_aspect: float = _GOLDEN, **kwargs):
+    """``plt.subplots`` at the current style's width; each row ``panel_aspect`` times a panel's
+    width tall (capped at 9 in, a page)."""
+    width = mpl.rcParams["figure.figsize"][0]
+    height = min(9.0, nrows * panel_aspect * width / ncols)
+    kwargs.setdefault("squeeze", False)
+    return plt.subplots(nrows, ncols, figsize=(width, height), **kwargs)
 
 
 def _axes(ax):
     if ax is None:
-        fig, ax = plt.subplots()
-        return fig, ax
+        fig, axes = subplots()
+        return fig, axes[0, 0]
     return ax.figure, ax
 
 
-def _legend(ax):
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend()
+def _legend(ax, **kw):
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        unique = dict(zip(labels, handles))  # one entry per series
+        ax.legend(unique.values(), unique.keys(), **kw)
 
 
 def _xy(x, Y, name_y="Y"):
@@ -101,32 +189,48 @@ def _mean_band(Y: np.ndarray, confidence: float, rng=0):
     return mean, (lo, hi)
 
 
+def theory_line(ax, x, y, *, label: str, color: str = "0.15", **kw):
+    """A theory curve: dashed, dark, above the data, with artist id ``"theory"``."""
+    kw.setdefault("linestyle", "--")
+    kw.setdefault("linewidth", 1.0)
+    kw.setdefault("zorder", 3)
+    (line,) = ax.plot(x, y, color=color, label=label, **kw)
+    line.set_gid("theory")
+    return line
+
+
 def rate_plot(x, Y, *, fit=None, theory_slope: float | None = None, xlabel: str, ylabel: str,
               title: str | None = None, label: str | None = None, ax=None, confidence: float = 0.9,
-              tail_decades: float = 1.0):
+              tail_decades: float = 1.0, color=None):
     """Log-log plot of a sublinear rate: data, fitted slope and the theorem's slope.
 
     Parameters
     ----------
     x : array_like, shape (n_x,)
     Y : array_like, shape (n_seeds, n_x) or (n_x,)
-        Positive metric; plotted as the mean over seeds with a ``confidence`` bootstrap band.
+        Positive metric; plotted as the mean over seeds with a ``confidence`` bootstrap band
+        (legend: :data:`BAND_CI`).
     fit : RateFit, optional
-        A power-law fit (e.g. from :func:`labkit.rates.fit_power_law` on the same data); drawn
-        as ``exp(intercept) x^estimate`` over ``fit.x_range`` with legend
-        ``"fit: slope {est:.3f} [{lo:.3f}, {hi:.3f}]"``.
+        The power-law fit the check's verdict used; drawn as ``exp(intercept) x^estimate``
+        over ``fit.x_range`` with legend ``"fit: slope {est:.3f} [{lo:.3f}, {hi:.3f}]"``.
     theory_slope : float, optional
         Drawn dashed over the tail, anchored at the mean at the tail's first point, legend
         ``"theory: slope {s}"``. The tail is ``fit.x_range`` if a fit is given, else
         ``x >= x.max() / 10**tail_decades``.
+    label : str, optional
+        The series' name; with several series on one axes, their fits and theory lines are
+        prefixed by it so that every legend entry is distinct.
     """
-    x, Y = _xy(x, Y)
-    with paper_style():
+    with _styled():
+        x, Y = _xy(x, Y)
         fig, ax = _axes(ax)
         mean, band = _mean_band(Y, confidence)
-        (line,) = ax.plot(x, mean, marker="o", markersize=2.5, label=label or "mean over seeds")
+        kw = {} if color is None else {"color": color}
+        (line,) = ax.plot(x, mean, marker="o", markersize=2.5, label=label or "mean over seeds", **kw)
+        prefix = f"{label}: " if label else ""
         if band is not None:
-            ax.fill_between(x, band[0], band[1], color=line.get_color(), alpha=0.25, linewidth=0)
+            ax.fill_between(x, band[0], band[1], color=line.get_color(), alpha=0.25, linewidth=0,
+                            label=BAND_CI if confidence == 0.9 else f"{confidence:.0%} bootstrap CI of the mean")
         if fit is not None:
             if getattr(fit, "kind", None) != "power_law":
                 raise ValueError(f"fit must be a power-law RateFit, got kind {getattr(fit, 'kind', None)!r}")
@@ -134,16 +238,15 @@ def rate_plot(x, Y, *, fit=None, theory_slope: float | None = None, xlabel: str,
             xt = x[(x >= lo) & (x <= hi)]
             if xt.size < 2:
                 xt = np.array([lo, hi])
-            ax.plot(xt, np.exp(fit.intercept) * xt ** fit.estimate, color="black", linewidth=0.9,
-                    label=f"fit: slope {fit.estimate:.3f} [{fit.ci_low:.3f}, {fit.ci_high:.3f}]")
+            ax.plot(xt, np.exp(fit.intercept) * xt ** fit.estimate, color=line.get_color(), linewidth=1.6,
+                    alpha=0.6, label=f"{prefix}fit: slope {fit.estimate:.3f} [{fit.ci_low:.3f}, {fit.ci_high:.3f}]")
         if theory_slope is not None:
             tail = (x >= fit.x_range[0]) & (x <= fit.x_range[1]) if fit is not None else \
                 x >= x[-1] / 10.0 ** tail_decades
             if not tail.any():
                 tail = np.ones_like(x, dtype=bool)
             xt, y0 = x[tail], mean[tail][0]
-            ax.plot(xt, y0 * (xt / xt[0]) ** theory_slope, linestyle="--", color="0.4",
-                    linewidth=0.9, label=f"theory: slope {theory_slope:g}")
+            theory_line(ax, xt, y0 * (xt / xt[0]) ** theory_slope, label=f"{prefix}theory: slope {theory_slope:g}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
@@ -151,7 +254,7 @@ def rate_plot(x, Y, *, fit=None, theory_slope: float | None = None, xlabel: str,
         if title:
             ax.set_title(title)
         _legend(ax)
-    return fig
+        return fig
 
 
 def _pad_rows(curve) -> np.ndarray:
@@ -168,7 +271,7 @@ def _pad_rows(curve) -> np.ndarray:
 
 def convergence_plot(curves: Mapping[str, object], *, theory: Mapping[str, object] | None = None,
                      logy: bool = True, xlabel: str = "iteration", ylabel: str, title: str | None = None,
-                     ax=None):
+                     ax=None, floor: float | None = None, markers: bool = False, theory_label: str = "theory"):
     """Error curves against the iteration: median over seeds and an interquartile band.
 
     Parameters
@@ -176,26 +279,32 @@ def convergence_plot(curves: Mapping[str, object], *, theory: Mapping[str, objec
     curves : dict label -> array (n_seeds, n_iter+1) or (n_iter+1,) or list of 1-D arrays
         Ragged rows are padded with NaN and summarized with NaN-aware quantiles.
     theory : dict label -> array (n,), optional
-        Reference curves (e.g. ``C gamma**k``), drawn dashed; a label shared with ``curves``
-        reuses that curve's colour and is shown as ``"theory: {label}"``.
+        Reference curves (e.g. ``C gamma**k``), drawn dashed and dark above the data; a label
+        shared with ``curves`` is shown as ``"{theory_label}: {label}"``.
+    floor : float, optional
+        Values at or below ``floor`` (the floating-point floor of the metric) are not drawn.
+    markers : bool
+        Draw the data as sparse markers (use when data and theory coincide).
     """
-    with paper_style():
+    with _styled():
         fig, ax = _axes(ax)
-        colors = {}
-        for name, curve in curves.items():
+        for i, (name, curve) in enumerate(curves.items()):
             A = _pad_rows(curve)
+            if floor is not None:
+                A = np.where(A > floor, A, np.nan)
             k = np.arange(A.shape[1])
+            style = dict(marker="o", linestyle="none", markersize=2.5, markevery=max(1, A.shape[1] // 25)) if markers else {}
             if A.shape[0] == 1:
-                (line,) = ax.plot(k, A[0], label=str(name))
+                ax.plot(k, A[0], label=str(name), color=PALETTE[i % len(PALETTE)], **style)
             else:
                 q25, med, q75 = np.nanpercentile(A, [25, 50, 75], axis=0)
-                (line,) = ax.plot(k, med, label=str(name))
-                ax.fill_between(k, q25, q75, color=line.get_color(), alpha=0.25, linewidth=0)
-            colors[name] = line.get_color()
+                (line,) = ax.plot(k, med, label=f"{name} (median)", color=PALETTE[i % len(PALETTE)], **style)
+                ax.fill_between(k, q25, q75, color=line.get_color(), alpha=0.2, linewidth=0, label=BAND_IQR)
         for name, ref in (theory or {}).items():
             ref = np.asarray(ref, dtype=float).ravel()
-            kw = {"color": colors[name]} if name in colors else {}
-            ax.plot(np.arange(ref.size), ref, linestyle="--", linewidth=0.9, label=f"theory: {name}", **kw)
+            if floor is not None:
+                ref = np.where(ref > floor, ref, np.nan)
+            theory_line(ax, np.arange(ref.size), ref, label=f"{theory_label}: {name}")
         if logy:
             ax.set_yscale("log")
         ax.set_xlabel(xlabel)
@@ -203,26 +312,28 @@ def convergence_plot(curves: Mapping[str, object], *, theory: Mapping[str, objec
         if title:
             ax.set_title(title)
         _legend(ax)
-    return fig
+        return fig
 
 
 def band_plot(x, Y, *, label: str, ax=None, confidence: float = 0.9):
     """Mean over seeds with a ``confidence`` bootstrap band (linear axes)."""
-    x, Y = _xy(x, Y)
-    with paper_style():
+    with _styled():
+        x, Y = _xy(x, Y)
         fig, ax = _axes(ax)
         mean, band = _mean_band(Y, confidence)
         (line,) = ax.plot(x, mean, label=label)
         if band is not None:
-            ax.fill_between(x, band[0], band[1], color=line.get_color(), alpha=0.25, linewidth=0)
+            ax.fill_between(x, band[0], band[1], color=line.get_color(), alpha=0.25, linewidth=0, label=BAND_CI)
         _legend(ax)
-    return fig
+        return fig
 
 
-def save_figure(fig, out_dir, name: str) -> list[Path]:
+def save_figure(fig, out_dir, name: str, *, metadata: Mapping[str, str] | None = None) -> list[Path]:
     """Write ``out_dir/name.pdf`` and ``out_dir/name.png`` (300 dpi); creates ``out_dir``.
 
-    The figure is left open. Returns the two paths, PDF first.
+    ``metadata`` (e.g. ``{"Title": check, "Subject": claim, "Keywords": "scale=quick; seed=0;
+    code=...; date=..."}``) goes into the PDF's document information and the PNG's text
+    chunks. The figure is left open. Returns the two paths, PDF first.
     """
     name = str(name)
     if not name or Path(name).name != name or name in (".", ".."):
@@ -230,7 +341,8 @@ def save_figure(fig, out_dir, name: str) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.pdf", out / f"{name}.png"]
-    with paper_style():
-        for p in paths:
-            fig.savefig(p, dpi=300, bbox_inches="tight")
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    pdf_keys = {"Title", "Author", "Subject", "Keywords", "Creator", "Producer"}
+    fig.savefig(paths[0], dpi=300, bbox_inches="tight", metadata={k: v for k, v in meta.items() if k in pdf_keys})
+    fig.savefig(paths[1], dpi=300, bbox_inches="tight", metadata=meta)
     return paths

@@ -87,10 +87,22 @@ class RateFit:
         return (self.ci_low, self.ci_high)
 
     def as_dict(self) -> dict:
+        """Plain JSON data (for :class:`labkit.Outcome` extras); :meth:`from_dict` inverts it."""
         d = asdict(self)
-        d["x_range"] = list(self.x_range)
-        d["per_seed"] = list(self.per_seed)
+        d["x_range"] = [float(v) for v in self.x_range]
+        d["per_seed"] = [float(v) for v in self.per_seed]
+        for k in ("estimate", "ci_low", "ci_high", "intercept", "confidence"):
+            d[k] = float(d[k])
+        d["n_points"], d["n_seeds"] = int(self.n_points), int(self.n_seeds)
         return d
+
+    @classmethod
+    def from_dict(cls, d) -> "RateFit":
+        """The fit stored by :meth:`as_dict` (e.g. in a stored check result's extras)."""
+        return cls(estimate=float(d["estimate"]), ci_low=float(d["ci_low"]), ci_high=float(d["ci_high"]),
+                   kind=d["kind"], n_points=int(d["n_points"]), n_seeds=int(d["n_seeds"]),
+                   x_range=tuple(float(v) for v in d["x_range"]), intercept=float(d["intercept"]),
+                   confidence=float(d.get("confidence", 0.9)), per_seed=tuple(float(v) for v in d.get("per_seed", ())))
 
 
 def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,16 +1,26 @@
-"""proofs_checks: theorems as executable checks, one module per paper or textbook topic.
+"""proofs_checks: theorems as executable checks, one package per algorithm family.
 
-``register()`` is the ``labkit.checks`` entry point: importing a module registers its checks.
+Each family package (:mod:`proofs_checks.planning`, :mod:`proofs_checks.nash`, ...) holds one
+module per paper or theorem group and lists them in its ``MODULES``; importing a module
+registers its checks. :func:`register` is the ``labkit.checks`` entry point: it imports every
+module through :func:`labkit.load_modules`, so a module that fails to import (a missing
+optional package, say) is reported by name and the other families still load.
 """
 
 from __future__ import annotations
 
 import importlib
 
-#: modules whose import registers checks
-MODULES = ("proofs_checks.planning", "proofs_checks.nash")
+import labkit
+
+#: the family packages, in the order ``labkit list`` shows them
+FAMILIES = ("proofs_checks.planning", "proofs_checks.nash")
+
+
+def modules() -> list[str]:
+    """Every check module of every family."""
+    return [m for fam in FAMILIES for m in importlib.import_module(fam).MODULES]
 
 
 def register() -> None:
-    for name in MODULES:
-        importlib.import_module(name)
+    labkit.load_modules(modules())

@@ -162,3 +162,22 @@ def test_json_maps_non_finite_to_null():
     rec = res.to_json()
     assert rec["measured"] is None and rec["ci"] == [None, None]
     assert set(rec) >= {"name", "passed", "measured", "expected", "ci", "seconds"}
+
+
+def test_a_check_module_that_fails_to_import_is_reported_and_skipped(tmp_path, monkeypatch):
+    from labkit.check import _LOAD_ERRORS, _REGISTRY
+
+    (tmp_path / "half_broken_checks.py").write_text(
+        "import labkit\n"
+        "labkit.register(labkit.Check('zz_half.first', 'p', 'c', 'R', lambda ctx: None))\n"
+        "import torch_that_is_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    n_errors = len(_LOAD_ERRORS)
+    try:
+        errors = labkit.load_modules(["half_broken_checks"])
+        assert len(errors) == 1 and "module half_broken_checks" in str(errors[0])
+        assert "ModuleNotFoundError" in errors[0].error
+        assert "zz_half.first" not in _REGISTRY  # nothing half-registered
+        assert errors[0] in labkit.load_errors()
+    finally:
+        del _LOAD_ERRORS[n_errors:]

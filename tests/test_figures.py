@@ -52,10 +52,11 @@ def test_rate_plot_with_fit_and_theory():
     assert len(ax.collections) == 1  # the bootstrap band
     texts = _legend_texts(fig)
     assert texts[0] == "data"
-    assert texts[1] == f"fit: slope {fit.estimate:.3f} [{fit.ci_low:.3f}, {fit.ci_high:.3f}]"
-    assert f"{fit.estimate:.3f}" in texts[1]
-    assert texts[2] == "theory: slope -0.5"
+    assert texts[1] == "90% bootstrap CI of the mean"  # every band says what it is
+    assert texts[2] == f"data: fit: slope {fit.estimate:.3f} [{fit.ci_low:.3f}, {fit.ci_high:.3f}]"
+    assert texts[3] == "data: theory: slope -0.5"
     theory = ax.get_lines()[2]
+    assert theory.get_gid() == "theory" and theory.get_linestyle() == "--" and theory.get_zorder() > 2
     x0 = theory.get_xdata()[0]
     assert x0 == fit.x_range[0]  # anchored at the tail's first point, on the mean curve
     assert theory.get_ydata()[0] == pytest.approx(Y.mean(axis=0)[X == x0][0])
@@ -84,10 +85,10 @@ def test_convergence_plot_curves_and_theory():
     assert ax.get_yscale() == "log" and ax.get_xlabel() == "iteration"
     assert len(ax.get_lines()) == 4
     assert len(ax.collections) == 2  # interquartile bands for the multi-seed curves
-    assert _legend_texts(fig) == ["VI", "PI", "ragged", "theory: VI"]
+    assert _legend_texts(fig) == ["VI (median)", "interquartile range", "PI", "ragged (median)", "theory: VI"]
     theory = ax.get_lines()[3]
-    assert theory.get_linestyle() == "--"
-    assert theory.get_color() == ax.get_lines()[0].get_color()
+    assert theory.get_linestyle() == "--" and theory.get_gid() == "theory"
+    assert theory.get_zorder() > ax.get_lines()[0].get_zorder()  # drawn above the data it may coincide with
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), np.median(curves["VI"], axis=0))
     lin = convergence_plot({"a": k * 1.0}, logy=False, ylabel="y", xlabel="step")
     assert lin.axes[0].get_yscale() == "linear" and lin.axes[0].get_xlabel() == "step"
@@ -99,7 +100,7 @@ def test_band_plot_mean_and_band_contains_mean():
     fig = band_plot(x, Y, label="metric")
     ax = fig.axes[0]
     assert len(ax.get_lines()) == 1 and len(ax.collections) == 1
-    assert _legend_texts(fig) == ["metric"]
+    assert _legend_texts(fig) == ["metric", "90% bootstrap CI of the mean"]
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), Y.mean(axis=0))
     with pytest.raises(ValueError, match="Y must have shape"):
         band_plot(x, Y[:, :-1], label="bad")
@@ -117,6 +118,34 @@ def test_save_figure_writes_pdf_and_png(tmp_path):
     assert plt.fignum_exists(fig.number)  # left open
     with pytest.raises(ValueError, match="name"):
         save_figure(fig, out, "../escape")
+
+
+def test_styles_size_figures_for_venues(tmp_path):
+    from labkit.figures import STYLES, figure_width, subplots
+
+    with paper_style("icml", "single"):
+        fig, axes = subplots(2, 1)
+        assert fig.get_size_inches()[0] == pytest.approx(3.25)
+        assert matplotlib.rcParams["font.size"] == 8.0
+    with paper_style("icml", "double"):
+        assert matplotlib.rcParams["figure.figsize"][0] == pytest.approx(6.75)
+    assert figure_width("neurips", "single") == figure_width("neurips", "double") == 5.5
+    assert figure_width("jmlr", "half") == pytest.approx(0.49 * 6.0)
+    with pytest.raises(ValueError, match="style must be one of"):
+        figure_width("nature")
+    with pytest.raises(ValueError, match="column must be one of"):
+        figure_width("icml", "triple")
+    assert set(STYLES) >= {"neurips", "icml", "iclr", "jmlr"}
+
+
+def test_saved_figures_carry_provenance_metadata(tmp_path):
+    from PIL import Image
+
+    fig = band_plot(np.arange(5.0), np.ones((3, 5)), label="flat")
+    meta = {"Title": "demo.check", "Subject": "a claim", "Keywords": "scale=quick; seed=0; code=abc"}
+    pdf, png = save_figure(fig, tmp_path, "demo", metadata=meta)
+    assert b"demo.check" in pdf.read_bytes() and b"scale=quick" in pdf.read_bytes()
+    assert Image.open(png).text["Keywords"] == "scale=quick; seed=0; code=abc"
 
 
 def test_rate_plot_rejects_linear_fit_and_empty_convergence_plot_has_no_legend():

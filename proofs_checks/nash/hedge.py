@@ -1,0 +1,160 @@
+r"""Hedge self-play on preference games: the average iterate's exploitability bound, and the
+last iterate's drift away from an interior equilibrium.
+
+References: N. Cesa-Bianchi and G. Lugosi, *Prediction, Learning, and Games* (2006), Thm 2.2
+(exponentially weighted forecaster: regret <= sqrt(T log K / 2) with eta = sqrt(8 log K / T)
+for payoffs in [0, 1]); in self-play ``pi_t^T P pi_t = 1/2``, so ``E_0(average) = regret / T``
+(theory notes 2.5, 2.6, 3.4). Bailey & Piliouras 2018 for the last iterate: for Hedge on a
+zero-sum game with an interior equilibrium ``pi*``,
+``KL(pi*, pi_{t+1}) - KL(pi*, pi_t) = log sum_y pi_t(y) e^{eta (P pi_t)_y} - eta <pi*, P pi_t>``,
+which is ``>= 0`` by Jensen's inequality when ``<pi*, P pi_t> = 1/2 = <pi_t, P pi_t>`` (true for
+rock-paper-scissors with ``pi*`` uniform).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+import labkit
+import mdps
+from algorithms import nash
+from labkit.check import Check, Outcome, register, worst_case
+from mdps import preference_generators as pg
+from proofs_checks.nash._instances import game, kl_path
+
+__all__ = ["hedge_bound", "hedge_average_iterate", "hedge_last_iterate_cycles"]
+
+CL06 = "N. Cesa-Bianchi and G. Lugosi 2006, Thm 2.2"
+
+
+def hedge_bound(K: int, T) -> np.ndarray:
+    """Exploitability bound of Hedge self-play's average iterate with eta = sqrt(8 log K / T):
+    regret <= sqrt(T log K / 2) for payoffs in [0, 1] [CL06, Thm 2.2], and in self-play
+    E_0(avg) = regret / T because pi_t^T P pi_t = 1/2."""
+    return np.sqrt(math.log(K) / (2 * np.asarray(T, dtype=float)))
+
+
+def _hedge_run(config, rng):
+    K, T = config["K"], config["T"]
+    g = game(config["game"], K, rng)
+    K = g.n_responses
+    eta = math.sqrt(8 * math.log(K) / T)
+    res = nash.online_mirror_descent(g, 0.0, eta, T, init=np.full(K, 1.0 / K))
+    # the average iterate, computed here from the played iterates pi_0 .. pi_{T-1} (constant step)
+    average = res.policies[:-1].mean(axis=0)
+    return {"K_eff": K, "eta": eta, "avg_exploitability": g.exploitability(average),
+            "reported_average_gap": float(np.abs(average - res.average_policy).max()),
+            "last_exploitability": g.exploitability(res.policy), "bound": float(hedge_bound(K, T))}
+
+
+def _hedge_measure(ctx) -> Outcome:
+    Ts = ctx.pick([100, 1000, 10000], [100, 1000, 10000, 100000])
+    grid = labkit.expand_grid(game=["tournament"], K=[3, 10, 50], T=Ts)
+    grid += labkit.expand_grid(game=["rps"], K=[3], T=Ts)
+    frame = ctx.sweep(_hedge_run, grid, n_seeds=ctx.pick(3, 10))
+    ratio = (frame["avg_exploitability"] / frame["bound"]).to_numpy()
+    return worst_case(
+        ratio, "<=", 1.0, 0.0, frame,
+        f"E_0(average of the played iterates) / sqrt(log K / (2T)) for Hedge self-play with eta = "
+        f"sqrt(8 log K/T), uniform start, over {len(frame)} runs (uniform tournaments K in {{3, 10, 50}}, "
+        f"rock-paper-scissors; T up to {frame['T'].max()}); the average is computed by the check from the "
+        f"iterates (the algorithm's own average_policy differs from it by at most "
+        f"{frame.reported_average_gap.max():.1e}); the last iterate's exploitability stays up to "
+        f"{frame.last_exploitability.max():.3f}.",
+    )
+
+
+def _hedge_plot(result):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3.8, 3.2))
+    for (kind, K), g in result.data.groupby(["game", "K"]):
+        med = g.groupby("T")["avg_exploitability"].median()
+        ax.plot(med.index, med.to_numpy(), "o-", ms=3, lw=1, label=f"{kind} K={K} (average)")
+        ax.plot(med.index, hedge_bound(K, med.index.to_numpy()), "--", lw=0.8, color=ax.lines[-1].get_color())
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("T")
+    ax.set_ylabel(r"$E_0(\bar\pi_T)$ (dashed: $\sqrt{\log K/(2T)}$)")
+    ax.legend(fontsize=5)
+    return fig
+
+
+hedge_average_iterate = register(Check(
+    name="hedge.average_iterate_exploitability",
+    paper=CL06 + "; SPO/DNO self-play (theory notes 2.5, 2.6, 3.4)",
+    claim="Hedge self-play with eta = sqrt(8 log K/T) has average-iterate exploitability at most "
+          "sqrt(log K/(2T)) on any preference game.",
+    tag="R", family="nash", cost=(3, 30),
+    measure=_hedge_measure, plot=_hedge_plot,
+))
+
+
+#: The identity for the KL increment holds to round-off of logs of O(1) numbers.
+IDENTITY_TOL = 1e-12
+
+
+def _cycle_run(config, rng):
+    g = pg.rock_paper_scissors(config["p"])
+    eta, T = config["eta"], config["T"]
+    init = mdps.softmax(rng.standard_normal(3))
+    res = nash.online_mirror_descent(g, 0.0, eta, T, init=init)
+    pi_star = np.full(3, 1 / 3)
+    kl = kl_path(pi_star, res.policies)
+    pis = res.policies[:-1]
+    v = pis @ np.asarray(g.Pref).T  # (P pi_t)_y
+    predicted = np.log((pis * np.exp(eta * v)).sum(axis=1)) - eta * (v @ pi_star)
+    ts = labkit.checkpoints(T, 60)
+    return pd.DataFrame({"t": ts, "kl": kl[ts], "min_increment": float(np.diff(kl).min()),
+                         "identity_error": float(np.abs(np.diff(kl) - predicted).max()),
+                         "exploitability": [g.exploitability(res.policies[t]) for t in ts]})
+
+
+def _cycle_measure(ctx) -> Outcome:
+    grid = labkit.expand_grid(p=[1.0, 0.8], eta=[0.05, 0.5], T=[ctx.pick(2000, 20000)])
+    frame = ctx.sweep(_cycle_run, grid, n_seeds=ctx.pick(3, 10))
+    runs = frame.groupby(["p", "eta", "replicate"])
+    incr = runs["min_increment"].first().to_numpy()
+    ident = runs["identity_error"].first().to_numpy()
+    final_expl = runs["exploitability"].last()
+    # every run must have non-decreasing KL, and increments equal to the Jensen gap
+    worst = np.maximum(-incr, ident)
+    return worst_case(
+        worst, "<=", 0.0, IDENTITY_TOL, frame,
+        "max over runs of the largest of -(smallest one-step change of KL) and the largest deviation of an "
+        "increment from the Jensen-gap identity, for Hedge self-play (beta = 0) on rock-paper-scissors (p in "
+        "{1, 0.8}), "
+        f"{len(incr)} runs: smallest one-step change of KL(uniform, pi_t) {incr.min():.2e} (>= 0: KL to the "
+        "interior equilibrium never decreases, so the last iterate cannot converge); largest deviation of "
+        f"each increment from the exact Jensen-gap identity {ident.max():.1e}; final exploitability "
+        f"{final_expl.min():.3f}..{final_expl.max():.3f}.",
+    )
+
+
+def _cycle_plot(result):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3.8, 3.2))
+    for (p, eta), g in result.data.groupby(["p", "eta"]):
+        med = g.groupby("t")["kl"].median()
+        ax.plot(med.index, med.to_numpy(), lw=1, label=f"p={p:g}, eta={eta:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration t")
+    ax.set_ylabel(r"$KL(\pi^*, \pi_t)$, last iterate")
+    ax.legend(fontsize=6)
+    return fig
+
+
+hedge_last_iterate_cycles = register(Check(
+    name="hedge.last_iterate_cycles",
+    paper="Bailey & Piliouras 2018 (MWU in zero-sum games); theory notes 3.1, 3.5 (invariant 8)",
+    claim="Hedge self-play's last iterate never approaches the interior equilibrium of "
+          "rock-paper-scissors: each step raises KL(pi*, pi_t) by exactly the Jensen gap "
+          "log E_pi exp(eta P pi) - eta/2 >= 0.",
+    tag="R", family="nash", cost=(2, 10),
+    measure=_cycle_measure, plot=_cycle_plot,
+))

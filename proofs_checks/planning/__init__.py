@@ -1,0 +1,10 @@
+"""Checks of exact planning: the textbook theorems behind value, policy, modified policy and
+relative value iteration.
+
+One module per solver: :mod:`.value_iteration`, :mod:`.policy_iteration`,
+:mod:`.modified_policy_iteration`, :mod:`.relative_value_iteration`. Shared instances and
+ground truth: :mod:`._instances`.
+"""
+
+MODULES = tuple(f"{__name__}.{m}" for m in ("value_iteration", "policy_iteration", "modified_policy_iteration",
+                                             "relative_value_iteration"))
