@@ -24,7 +24,7 @@ _LAZY = {
     "value_iteration": "discounted", "policy_iteration": "discounted",
     "modified_policy_iteration": "discounted", "linear_programming": "discounted",
     "evaluate_policy": "discounted", "q_values": "discounted", "bellman_operator": "discounted",
-    "greedy_policy": "discounted",
+    "greedy_policy": "discounted", "pi_iteration_bound": "discounted",
     # finite horizon
     "backward_induction": "finite_horizon", "evaluate_finite_horizon": "finite_horizon",
     # average reward
@@ -32,6 +32,7 @@ _LAZY = {
     "gain_bias": "average_reward", "aperiodic_transform": "average_reward",
     "span_contraction_coefficient": "average_reward", "recurrent_classes": "average_reward",
     "is_communicating": "average_reward", "GainBias": "average_reward",
+    "multichain_gain": "average_reward", "ConvergenceWarning": "results",
     # occupancy measures
     "occupancy_measure": "occupancy", "stationary_distribution": "occupancy",
     "policy_from_occupancy": "occupancy",

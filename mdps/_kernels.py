@@ -80,16 +80,37 @@ def dense_policy_backup(P2, R, V, sigma, gamma, out):
         out[s] = R[s, sigma[s]] + gamma * acc
 
 
+@nb.njit(cache=True)
+def csr_row_dot(indptr, indices, data, r, V):
+    """``P[r, :] @ V`` for row ``r`` of a CSR matrix, summed in storage order (the one order
+    every sparse kernel below uses, so that they agree bit for bit)."""
+    acc = 0.0
+    for k in range(indptr[r], indptr[r + 1]):
+        acc += data[k] * V[indices[k]]
+    return acc
+
+
 @nb.njit(cache=True, parallel=True)
 def csr_policy_backup(indptr, indices, data, R, V, sigma, gamma, out):
     """Sparse twin of :func:`dense_policy_backup`: one CSR row per state, ``O(nnz / A)``."""
     S, A = R.shape
     for s in nb.prange(S):
-        r = s * A + sigma[s]
-        acc = 0.0
-        for k in range(indptr[r], indptr[r + 1]):
-            acc += data[k] * V[indices[k]]
-        out[s] = R[s, sigma[s]] + gamma * acc
+        out[s] = R[s, sigma[s]] + gamma * csr_row_dot(indptr, indices, data, s * A + sigma[s], V)
+
+
+@nb.njit(cache=True)
+def csr_policy_sweeps(indptr, indices, data, R, V, sigma, gamma, n_sweeps, work):
+    """``V <- (T^sigma)^n_sweeps V`` in place (``work``: scratch of shape ``(S,)``).
+
+    The same arithmetic as ``n_sweeps`` calls of :func:`csr_policy_backup`, hence the same bits,
+    without a Python call per sweep (modified policy iteration's ``m - 1`` evaluation sweeps).
+    """
+    S, A = R.shape
+    for _ in range(n_sweeps):
+        for s in range(S):
+            work[s] = R[s, sigma[s]] + gamma * csr_row_dot(indptr, indices, data, s * A + sigma[s], V)
+        for s in range(S):
+            V[s] = work[s]
 
 
 @nb.njit(cache=True)

@@ -34,6 +34,13 @@ def csr_policy_backup(indptr, indices, data, R, V, sigma, gamma):
     return R[np.arange(S), sigma] + gamma * PV[np.arange(S) * A + sigma]
 
 
+def csr_policy_sweeps(indptr, indices, data, R, V, sigma, gamma, n_sweeps):
+    V = np.array(V, dtype=np.float64)
+    for _ in range(n_sweeps):
+        V = csr_policy_backup(indptr, indices, data, R, V, sigma, gamma)
+    return V
+
+
 def sup_diff(x, y):
     return float(np.abs(np.asarray(x) - np.asarray(y)).max()) if len(x) else 0.0
 

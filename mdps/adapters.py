@@ -37,8 +37,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from mdps._validation import as_float_array, check_choice, check_gamma, check_int
 from mdps.tabular import TabularMDP
+from mdps.validation import as_float_array, check_choice, check_gamma, check_int, check_mdp
 
 __all__ = [
     "to_mdptoolbox",
@@ -51,8 +51,7 @@ __all__ = [
 
 
 def _require_stationary(mdp, fn: str) -> None:
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
+    check_mdp(mdp)
     if mdp.stage_dependent:
         raise ValueError(f"{fn}() needs stationary P and R; mdp is stage dependent ({mdp!r})")
 

@@ -39,21 +39,11 @@ from __future__ import annotations
 import numpy as np
 
 from mdps._backup import q_values
-from mdps.occupancy import _as_policy, _check_mdp
 from mdps.results import Solution
 from mdps.tabular import TabularMDP
+from mdps.validation import as_stochastic_policy, check_mdp, check_policy
 
 __all__ = ["backward_induction", "evaluate_finite_horizon"]
-
-
-def _check_finite_horizon(mdp, func: str) -> TabularMDP:
-    _check_mdp(mdp)
-    if mdp.criterion != "finite_horizon":
-        raise ValueError(
-            f"{func} needs a finite-horizon mdp (criterion 'finite_horizon'), got mdp.criterion="
-            f"{mdp.criterion!r}; build it with TabularMDP(P, R, horizon=H) or mdp.with_criterion(horizon=H)"
-        )
-    return mdp
 
 
 def backward_induction(mdp: TabularMDP) -> Solution:
@@ -82,7 +72,7 @@ def backward_induction(mdp: TabularMDP) -> Solution:
     >>> sol.V[:, 0].round(6).tolist(), sol.policy[:, 0].tolist()
     ([2.1, 1.4, 0.7], [1, 1, 1])
     """
-    _check_finite_horizon(mdp, "backward_induction")
+    check_mdp(mdp, criterion="finite_horizon")
     H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
     V = np.empty((H, S))
     Q = np.empty((H, S, A))
@@ -119,9 +109,9 @@ def evaluate_finite_horizon(mdp: TabularMDP, pi) -> np.ndarray:
         If ``mdp`` is not finite-horizon or ``pi`` has a wrong shape, a row off the simplex, or
         an action out of range (the message names ``pi`` and the offending entry).
     """
-    _check_finite_horizon(mdp, "evaluate_finite_horizon")
+    check_mdp(mdp, criterion="finite_horizon")
     H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
-    pol = _as_policy(pi, S, A, horizon=H, name="pi")
+    pol = as_stochastic_policy(check_policy(pi, S, A, horizon=H), A)
     V = np.empty((H, S))
     V_next = np.zeros(S)
     for h in range(H - 1, -1, -1):

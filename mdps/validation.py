@@ -28,6 +28,7 @@ __all__ = [
     "check_atol",
     "check_rng",
     "check_sparse_matrix",
+    "check_stochastic_matrix",
     "check_mdp",
     "check_value",
     "check_policy",
@@ -409,6 +410,37 @@ def check_sparse_matrix(M, name: str) -> "scipy.sparse.csr_array":
     out.sum_duplicates()
     out.sort_indices()
     return out
+
+
+def check_stochastic_matrix(M, name: str, *, atol: float = ROW_SUM_ATOL):
+    """A square row-stochastic matrix ``(S, S)``, dense or SciPy sparse, with ``S >= 1``.
+
+    Returns a float64 ndarray for dense input and a canonical CSR array (structure checked by
+    :func:`check_sparse_matrix`) for sparse input; entries finite and ``>= 0``, every row
+    summing to 1 within ``atol``.
+    """
+    import scipy.sparse as sp
+
+    if sp.issparse(M):
+        csr = check_sparse_matrix(M, name)
+        if csr.shape[0] != csr.shape[1] or csr.shape[0] < 1:
+            raise ValueError(f"{name} must be a square (S, S) matrix with S >= 1, got shape {csr.shape}")
+        neg = np.flatnonzero(csr.data < 0)
+        if neg.size:
+            row = int(np.searchsorted(csr.indptr, neg[0], side="right") - 1)
+            raise ValueError(
+                f"{name}[{row}, {int(csr.indices[neg[0]])}] is {csr.data[neg[0]]:.6g}, expected >= 0"
+            )
+        sums = np.asarray(csr.sum(axis=1)).ravel()
+        bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}, :] sums to {sums[bad[0]]:.12g}, expected 1 within {atol:g}")
+        return csr
+    arr = as_float_array(M, name, ndim=2)
+    if arr.shape[0] != arr.shape[1] or arr.shape[0] < 1:
+        raise ValueError(f"{name} must be a square (S, S) matrix with S >= 1, got shape {arr.shape}")
+    check_rows_stochastic(arr, name, atol=atol)
+    return arr
 
 
 # -- lab objects: MDPs, values, policies -----------------------------------------------------------

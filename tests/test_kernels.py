@@ -97,6 +97,23 @@ def test_csr_policy_backup(case):
     _close(out, _reference.dense_policy_backup(P2, R, V, sigma, gamma))
 
 
+@settings(max_examples=30)
+@given(kernel_case(), st.integers(0, 6))
+def test_csr_policy_sweeps(case, n_sweeps):
+    """``n`` compiled sweeps equal the NumPy twin, and are bit for bit ``n`` calls of the
+    parallel one-sweep kernel (modified PI relies on this: hostile review D13)."""
+    _, csr, R, V, gamma, sigma = case
+    S = R.shape[0]
+    fused = V.copy()
+    _kernels.csr_policy_sweeps(csr.indptr, csr.indices, csr.data, R, fused, sigma, gamma, n_sweeps, np.empty(S))
+    _close(fused, _reference.csr_policy_sweeps(csr.indptr, csr.indices, csr.data, R, V, sigma, gamma, n_sweeps))
+    looped, out = V.copy(), np.empty(S)
+    for _ in range(n_sweeps):
+        _kernels.csr_policy_backup(csr.indptr, csr.indices, csr.data, R, looped, sigma, gamma, out)
+        looped, out = out, looped
+    np.testing.assert_array_equal(fused, looped)
+
+
 @given(value_vector(7), value_vector(7))
 def test_sup_diff(x, y):
     assert _kernels.sup_diff(x, y) == _reference.sup_diff(x, y)
