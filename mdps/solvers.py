@@ -36,6 +36,7 @@ METHODS = {
 }
 _DEFAULT = {"discounted": "pi", "finite_horizon": "backward_induction", "average": "lp"}
 _MODULE = {"discounted": "discounted", "finite_horizon": "finite_horizon", "average": "average_reward"}
+_LABEL = {"discounted": "a discounted", "finite_horizon": "a finite-horizon", "average": "an average-reward"}
 
 
 def _check_keywords(func, kwargs: dict, method: str, criterion: str) -> None:
@@ -46,7 +47,7 @@ def _check_keywords(func, kwargs: dict, method: str, criterion: str) -> None:
     if unknown:
         takes = ", ".join(accepted) if accepted else "no keywords"
         raise ValueError(
-            f"solve(method={method!r}) on a {criterion} mdp runs {func.__name__}, which takes no "
+            f"solve(method={method!r}) on {_LABEL[criterion]} mdp runs {func.__name__}, which takes no "
             f"keyword {unknown[0]!r}; it accepts: {takes}"
         )
 
