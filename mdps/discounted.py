@@ -43,6 +43,16 @@ so the rule must fire by
 sweeps in exact arithmetic (the ``+ 10`` absorbs round-off). If ``tol`` is below the floating
 point floor of the residual (about :math:`10^{-16} \|V^*\|_\infty \gamma / (1-\gamma)`), the
 cap is reached and ``converged`` is ``False``: the solver never claims a bound it did not see.
+The count is evaluated as a sum of logarithms (rewards near ``1e308``, ``tol = 5e-324`` and
+``gamma`` within ``1e-16`` of 1 give a finite number, never an overflow) and capped at
+``2**53``. Near :math:`\gamma = 1` it is huge (``~ 2e10`` sweeps at ``gamma = 1 - 1e-9``):
+value iteration is then the wrong tool and ``method="pi"`` the right one. The residual and
+error traces grow with the sweeps actually done (doubling buffers), so a generous cap costs no
+memory.
+
+**Overflow.** Values are linear in ``R`` and may leave the float64 range when
+``max |R| / (1 - gamma)`` approaches ``1.8e308``; every solver then raises ``ValueError``
+(naming that ratio) instead of returning ``inf`` or ``nan``.
 
 Policy iteration (``policy_iteration``), Howard 1960; Puterman sec 6.4
 -----------------------------------------------------------------------
@@ -58,6 +68,12 @@ policy-changing iterations (theory note A.1, a safety factor 2 over Scherrer's b
 
 Modified policy iteration (``modified_policy_iteration``), Puterman & Shin 1978; Puterman sec 6.5
 -------------------------------------------------------------------------------------------------
+**One loop.** Value iteration *is* the ``m = 1`` preset of modified policy iteration: both run
+the same loop (``_iterate``) with the same stopping helper (``_stopping_statistic``, the sup
+and span rules below); they differ only in their defaults (``v0 = 0`` for VI, the monotone
+start below for MPI) and in the name and settings they report. Sparse instances run the
+``m - 1`` evaluation sweeps of each step in one compiled call.
+
 :math:`\pi_{k+1} = G(v_k)`, :math:`v_{k+1} = (T^{\pi_{k+1}})^m v_k` (:math:`m = 1` is VI,
 :math:`m \to \infty` is PI). Note :math:`T^{\pi_{k+1}} v_k = T v_k`, so each step is one full
 Bellman backup followed by :math:`m - 1` cheap policy backups. From a :math:`v_0` with
@@ -74,6 +90,16 @@ Linear programming (``linear_programming``), Puterman sec 6.9
 ``mdp.rho`` when it is strictly positive and uniform weights otherwise (a zero weight leaves
 the value of that state undetermined by the objective). Solved by HiGHS through
 :func:`scipy.optimize.linprog`, with a sparse constraint matrix for sparse instances.
+
+*Numerical range.* HiGHS reads any bound or right-hand side of magnitude ``>= 1e20`` as
+infinite, so the LP is solved for ``R / 2**e`` (an exact power-of-two rescaling with
+``max |R| / 2**e`` in ``[0.5, 1)``) and ``V`` multiplied back: the reward scale never matters.
+The discount does: as :math:`\gamma \to 1` the constraint matrix :math:`\gamma P - E` becomes
+singular within HiGHS's feasibility tolerance (``1e-7``); the values lose digits from
+``1 - gamma ~ 1e-7`` and HiGHS fails or reports "infeasible" from about ``1e-9``. Below
+``LP_MIN_ONE_MINUS_GAMMA = 1e-9`` the LP refuses up front, and a HiGHS failure with
+``1 - gamma < 1e-6`` is reported as out of range; both messages point to ``method="pi"``,
+whose linear solves stay accurate up to ``gamma = 1 - 1e-16``.
 
 References
 ----------
@@ -552,7 +578,7 @@ def pi_iteration_bound(n_states: int, n_actions: int, gamma: float) -> int:
     Examples
     --------
     >>> pi_iteration_bound(10, 2, 0.9)
-    480
+    500
     """
     S = check_int(n_states, "n_states", low=1)
     A = check_int(n_actions, "n_actions", low=1)

@@ -2,7 +2,35 @@
 
 One error style for the whole lab: the message names the argument, the violated condition and
 the offending value, e.g. ``"P[3, 1, :] sums to 0.97, expected 1 within 1e-09"``. Kernels never
-validate; they trust what passes through here.
+validate; they trust what passes through here. Every public function of :mod:`mdps` (and of
+the rooms built on it) checks its arguments with these, so that no input can crash a kernel,
+hang, or come back as NaN without a word.
+
+=============================  ===========================================================
+validator                      accepts (and returns)
+=============================  ===========================================================
+:func:`as_float_array`         real numeric array -> float64 copy (refuses complex, strings,
+                               masked and object arrays, NaN/inf)
+:func:`check_real`             finite real number in an (open or closed) interval -> float
+:func:`check_positive`         finite real ``> 0`` (or ``>= 0``) -> float
+:func:`check_int`              integer (not bool) with bounds -> int
+:func:`check_gamma`            discount factor in ``[0, 1)``
+:func:`check_atol`             validation tolerance in ``[0, ATOL_MAX]`` (``1e-3``)
+:func:`check_rng`              ``None``, int ``>= 0``, ``SeedSequence``, ``Generator`` ->
+                               ``numpy.random.Generator``
+:func:`check_choice`           one of a set of strings
+:func:`check_distribution`     probability vector of a given length
+:func:`check_rows_stochastic`  entries ``>= 0``, last-axis sums 1
+:func:`check_stochastic_matrix` square row-stochastic matrix, dense or sparse
+:func:`check_sparse_matrix`    SciPy sparse matrix with a sound structure -> canonical CSR
+:func:`check_mdp`              :class:`mdps.TabularMDP`, optionally of given criteria
+:func:`check_value`            finite value vector ``(S,)``
+:func:`check_policy`           deterministic ``(S,)``/``(H, S)`` int or stochastic
+                               ``(S, A)``/``(H, S, A)`` float policy
+=============================  ===========================================================
+
+:func:`as_stochastic_policy` turns a validated policy into its stochastic form, and
+:func:`readonly` freezes validated arrays in containers and records.
 """
 
 from __future__ import annotations
@@ -250,7 +278,7 @@ def check_rng(rng, name: str = "rng") -> np.random.Generator:
 
     Examples
     --------
-    >>> check_rng(0).integers(10) == check_rng(0).integers(10)
+    >>> bool(check_rng(0).integers(10) == check_rng(0).integers(10))
     True
     """
     if rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence,

@@ -7,6 +7,8 @@ mutated index arrays: it must refuse each malformed structure before SciPy reads
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -181,3 +183,12 @@ def test_sparse_matrix_type_errors():
     M.data = np.array([1.0, np.nan])
     with pytest.raises(ValueError, match=r"^P\.data\[1\] is nan"):
         v.check_sparse_matrix(M, "P")
+
+
+@pytest.mark.parametrize("module", ["mdps.validation", "mdps.discounted", "mdps.average_reward",
+                                    "mdps.occupancy", "mdps.finite_horizon", "mdps.solvers"])
+def test_doctests(module):
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.failed == 0 and res.attempted > 0
