@@ -3,7 +3,9 @@
 Tabular MDPs under the discounted, finite-horizon and average-reward criteria (dense or
 sparse transitions), instance generators, exact solvers used as ground truth, occupancy
 measures, adapters to peer libraries' layouts and a compiled episodic simulator; preference
-games with their exact (regularised) Nash equilibria and compiled duel oracles.
+games with their exact (regularised) Nash equilibria and compiled duel oracles; a catalogue of
+instances with known exact answers (:mod:`mdps.catalogue`) and the lab's public validation
+layer (:mod:`mdps.validation`).
 
 The public API is listed in ``__all__``; submodules load on first use, so ``import mdps`` is
 cheap and compiles nothing.
@@ -57,10 +59,17 @@ _LAZY = {
     "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",
 }
 
-__all__ = ["TabularMDP", "Solution", *_LAZY]
+#: public submodules reachable as attributes (``mdps.catalogue.get(...)``, ``mdps.validation``)
+_SUBMODULES = ("catalogue", "validation")
+
+__all__ = ["TabularMDP", "Solution", *_LAZY, *_SUBMODULES]
 
 
 def __getattr__(name):
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"mdps.{name}")
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'mdps' has no attribute {name!r}")
