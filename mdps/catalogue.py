@@ -166,10 +166,11 @@ def tight_vi(gamma: float = 0.9) -> TabularMDP:
 
     Value iteration from :math:`V_0 = 0` gives :math:`V_k = (1-\gamma^k)/(1-\gamma)`, so its
     error :math:`\gamma^k/(1-\gamma)` meets the a-priori bound with equality (theory note A.1's
-    tight instance; same arrays as :func:`mdps.tight_vi_instance`).
+    tight instance; built by :func:`mdps.tight_vi_instance`).
     """
-    g = check_gamma(gamma)
-    return TabularMDP(np.ones((1, 1, 1)), np.ones((1, 1)), gamma=g)
+    from mdps.generators import tight_vi_instance
+
+    return tight_vi_instance(gamma)
 
 
 def deterministic_two_state() -> TabularMDP:

@@ -158,10 +158,6 @@ _VI_SLACK = 10
 _MAX_ITER_CEILING = 2**53
 #: Initial capacity of the growing residual / error traces (doubled when full).
 _TRACE_CAPACITY = 256
-#: Sparse MPI runs its ``m - 1`` evaluation sweeps in one compiled call when ``S`` is at most
-#: this (per-sweep Python overhead would dominate); larger instances use the parallel one-sweep
-#: kernel per sweep. Both give the same bits.
-_FUSED_SWEEPS_MAX_STATES = 4096
 #: The LP's range (HiGHS, scipy.optimize.linprog): below ``1 - gamma = 1e-9`` the constraint
 #: matrix ``gamma P - E`` is singular within HiGHS's feasibility tolerance 1e-7 and HiGHS fails
 #: or reports "infeasible" (and from about 1e-7 on the values lose digits).
@@ -426,7 +422,10 @@ def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarr
     if errors is not None:
         errors.append(_kernels.sup_diff(a, ref))
     bellman_max, policy_backup, sup_diff = _backup.bellman_max, _backup.policy_backup, _kernels.sup_diff
-    fused = sparse and S <= _FUSED_SWEEPS_MAX_STATES
+    # sparse MPI: the m - 1 evaluation sweeps in one compiled call below the parallel threshold
+    # (per-sweep Python calls dominated: hostile review D13), one parallel kernel call per sweep
+    # above it (where a sweep costs far more than the call); both give the same bits
+    fused = sparse and P2.nnz < _backup.PARALLEL_MIN_NNZ
     if not sparse and m > 1:  # buffers for the gathered policy kernel (memory: S^2, i.e. P / A)
         row0 = np.arange(S, dtype=np.int64) * mdp.n_actions
         rows, r_sigma = np.empty(S, dtype=np.int64), np.empty(S)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mdps
+import mdps.catalogue as cat
 from mdps.average_reward import is_communicating, recurrent_classes
 from tests.strategies import stochastic_policy, unichain_average_mdp
 
@@ -23,29 +24,10 @@ def random_unichain(seed, S=6, A=3):
     return mdps.TabularMDP(rng.dirichlet(np.ones(S), size=(S, A)), rng.random((S, A)))
 
 
-def river_swim(S=6, p_right=0.35, p_left=0.05, r_left=0.005, r_right=1.0):
-    """RiverSwim-like chain built inline: action 0 swims left (deterministic), action 1 swims
-    right against the current. Every policy is unichain (state 0 is reachable from everywhere)."""
-    P = np.zeros((S, 2, S))
-    R = np.zeros((S, 2))
-    for s in range(S):
-        P[s, 0, max(s - 1, 0)] = 1.0
-        if s == S - 1:
-            P[s, 1, s] = 1 - p_left
-            P[s, 1, s - 1] = p_left
-        else:
-            P[s, 1, s + 1] = p_right
-            P[s, 1, max(s - 1, 0)] += p_left
-            P[s, 1, s] += 1 - p_right - p_left
-    R[0, 0] = r_left
-    R[S - 1, 1] = r_right
-    return mdps.TabularMDP(P, R)
-
-
 INSTANCES = [pytest.param(lambda s=s: random_unichain(s), id=f"dirichlet{s}") for s in range(4)] + [
     pytest.param(lambda: random_unichain(10, S=12, A=4), id="dirichlet12x4"),
-    pytest.param(lambda: river_swim(6), id="riverswim6"),
-    pytest.param(lambda: river_swim(10, r_left=0.05), id="riverswim10"),
+    pytest.param(lambda: cat.river_swim_average(6), id="riverswim6"),
+    pytest.param(lambda: cat.river_swim_average(10), id="riverswim10"),
 ]
 
 
@@ -138,7 +120,7 @@ def test_aperiodic_transform_arrays():
 
 
 def test_periodic_chain_needs_the_transform():
-    swap = mdps.TabularMDP(np.array([[[0.0, 1.0]], [[1.0, 0.0]]]), np.array([[1.0], [0.0]]))
+    swap = cat.periodic_swap()
     with pytest.warns(mdps.ConvergenceWarning, match=r"did not converge in max_iter=200.*bracket \[0, 1\]"):
         plain = mdps.relative_value_iteration(swap, tau=1.0, max_iter=200)
     assert not plain.converged and plain.n_iter == 200
@@ -234,10 +216,10 @@ def test_gain_bias_solves_poisson_equation(mdp, data):
 
 
 def test_gain_bias_closed_form_and_frozen():
-    swap = mdps.TabularMDP(np.array([[[0.0, 1.0]], [[1.0, 0.0]]]), np.array([[1.0], [0.0]]))
-    gb = mdps.gain_bias(swap, np.zeros(2, dtype=int))
-    assert gb.gain == 0.5
-    np.testing.assert_allclose(gb.bias, [0.25, -0.25])
+    swap = cat.get("periodic_swap")
+    gb = mdps.gain_bias(swap.build(), np.zeros(2, dtype=int))
+    assert gb.gain == swap.answer.gain
+    np.testing.assert_allclose(gb.bias, swap.answer.bias)
     with pytest.raises(ValueError):
         gb.bias[0] = 1.0
 
@@ -319,14 +301,8 @@ def test_bad_policy_and_tau_in_transform():
 
 # -- hostile review D11: multichain models, RVI's silent non-convergence ----------------------------
 def three_absorbing():
-    """States 0, 1, 2 absorbing with rewards 1, 2, 3 (under both actions); state 3 chooses to
-    enter 1 (action 0) or 2 (action 1), reward 0. By hand: g* = (1, 2, 3, 3)."""
-    P = np.zeros((4, 2, 4))
-    for s in range(3):
-        P[s, :, s] = 1.0
-    P[3, 0, 1] = P[3, 1, 2] = 1.0
-    R = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [0.0, 0.0]])
-    return mdps.TabularMDP(P, R), np.array([1.0, 2.0, 3.0, 3.0])
+    entry = cat.get("three_absorbing")  # g* = (1, 2, 3, 3) by hand
+    return entry.build(), entry.answer.gain
 
 
 def test_rvi_refuses_multichain_models_and_names_the_method_that_works():

@@ -218,3 +218,18 @@ def test_vi_equals_mpi_with_m_one_from_the_same_start(name):
     for field in ("V", "Q", "policy", "residuals"):
         np.testing.assert_array_equal(getattr(vi, field), getattr(mpi, field))
     assert vi.n_iter == mpi.n_iter
+
+
+@pytest.mark.parametrize("name", ["garnet0_sparse", "garnet1_sparse"])
+@pytest.mark.parametrize("m", [1, 7])
+def test_parallel_and_serial_sparse_paths_give_the_same_bits(name, m, monkeypatch):
+    """Large sparse instances use the parallel kernels and one kernel call per evaluation
+    sweep; small ones the serial twins and one fused call. Forcing the large-instance path on
+    a small instance must not change a bit."""
+    mdp = INSTANCES[name]
+    v_star = mdps.policy_iteration(mdp).V
+    small = mdps.modified_policy_iteration(mdp, m=m, tol=1e-6, v_star=v_star)
+    monkeypatch.setattr(_backup, "PARALLEL_MIN_NNZ", 0)  # each parallel launch costs ~1 ms
+    large = mdps.modified_policy_iteration(mdp, m=m, tol=1e-6, v_star=v_star)
+    for field in ("V", "Q", "policy", "residuals", "errors"):
+        np.testing.assert_array_equal(getattr(large, field), getattr(small, field))
