@@ -195,6 +195,16 @@ def _require_finite(mdp: TabularMDP, arr: np.ndarray, what: str) -> np.ndarray:
 
 
 # -- operators --------------------------------------------------------------------------------
+def _operator_output(mdp: TabularMDP, V: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Refuse an operator value that overflowed (finite ``R`` and ``V`` near ``1e308``)."""
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            f"R + gamma * P V exceeds the float64 range (max |R| = {float(np.abs(mdp.R).max()):.3g}, "
+            f"max |V| = {float(np.abs(V).max()):.3g}); rescale R and V"
+        )
+    return out
+
+
 def q_values(mdp: TabularMDP, V) -> np.ndarray:
     r"""State-action values :math:`Q = R + \gamma P V`.
 
@@ -212,7 +222,9 @@ def q_values(mdp: TabularMDP, V) -> np.ndarray:
     """
     mdp = _check_discounted(mdp)
     V = check_value(V, "V", mdp.n_states)
-    return _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma)
+    with np.errstate(over="ignore", invalid="ignore"):
+        Q = _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma)
+    return _operator_output(mdp, V, Q)
 
 
 def bellman_operator(mdp: TabularMDP, V, pi=None) -> np.ndarray:
@@ -236,13 +248,17 @@ def bellman_operator(mdp: TabularMDP, V, pi=None) -> np.ndarray:
     S, A = mdp.n_states, mdp.n_actions
     V = check_value(V, "V", S)
     P2 = mdp.P_matrix()
-    if pi is None:
-        return _backup.bellman_max(P2, mdp.R, V, mdp.gamma)[0]
-    pol = check_policy(pi, S, A)
-    if pol.dtype.kind == "i":
-        return _backup.policy_backup(P2, mdp.R, V, pol, mdp.gamma)
-    Q = _backup.q_values(P2, mdp.R, V, mdp.gamma)
-    return np.einsum("sa,sa->s", pol, Q)
+    pol = None if pi is None else check_policy(pi, S, A)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if pol is None:
+            out = _backup.bellman_max(P2, mdp.R, V, mdp.gamma)[0]
+        elif pol.dtype.kind == "i":
+            out = _backup.policy_backup(P2, mdp.R, V, pol, mdp.gamma)
+        else:
+            # sum over the policy's support only: 0 * inf would be NaN where pi puts no mass
+            Q = _backup.q_values(P2, mdp.R, V, mdp.gamma)
+            out = np.einsum("sa,sa->s", pol, np.where(pol > 0, Q, 0.0))
+    return _operator_output(mdp, V, out)
 
 
 def greedy_policy(mdp: TabularMDP, V) -> np.ndarray:

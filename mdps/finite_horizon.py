@@ -21,7 +21,8 @@ Backward induction (Puterman §4.5; Bellman's principle of optimality)
     Cost ``O(H S^2 A)`` dense (one BLAS product per stage), ``O(H nnz)`` sparse.
 
 Ties go to the lowest action index (``numpy.argmax``). With rewards in ``[0, 1]``,
-:math:`0 \le V_h \le H - h`.
+:math:`0 \le V_h \le H - h`. Values that leave the float64 range (rewards near ``1e308``)
+raise ``ValueError`` instead of coming back as ``inf``.
 
 Policies accepted by :func:`evaluate_finite_horizon`: stochastic ``(H, S, A)`` or stationary
 ``(S, A)`` float arrays (rows on the simplex), deterministic int ``(H, S)`` or ``(S,)``.
@@ -44,6 +45,16 @@ from mdps.tabular import TabularMDP
 from mdps.validation import as_stochastic_policy, check_mdp, check_policy
 
 __all__ = ["backward_induction", "evaluate_finite_horizon"]
+
+
+def _require_finite(mdp: TabularMDP, arr: np.ndarray) -> None:
+    """Values are sums of up to ``H`` rewards: near ``1e308`` they leave the float64 range."""
+    if not np.all(np.isfinite(arr)):
+        r = float(np.abs(mdp.R).max())
+        raise ValueError(
+            f"the values exceed the float64 range (max |R| = {r:.3g} over horizon H = {mdp.horizon}: "
+            f"up to H * max |R| = {mdp.horizon * r:.3g}); rescale R (values are linear in R)"
+        )
 
 
 def backward_induction(mdp: TabularMDP) -> Solution:
@@ -78,11 +89,13 @@ def backward_induction(mdp: TabularMDP) -> Solution:
     Q = np.empty((H, S, A))
     policy = np.empty((H, S), dtype=np.int64)
     V_next = np.zeros(S)
-    for h in range(H - 1, -1, -1):
-        Q[h] = q_values(mdp.P_matrix(h), mdp.R_stage(h), V_next, 1.0)
-        policy[h] = Q[h].argmax(axis=1)
-        V[h] = Q[h].max(axis=1)
-        V_next = V[h]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for h in range(H - 1, -1, -1):
+            Q[h] = q_values(mdp.P_matrix(h), mdp.R_stage(h), V_next, 1.0)
+            policy[h] = Q[h].argmax(axis=1)
+            V[h] = Q[h].max(axis=1)
+            V_next = V[h]
+    _require_finite(mdp, Q)
     return Solution(V=V, Q=Q, policy=policy, n_iter=H, method="backward_induction",
                     converged=True, settings={"horizon": H})
 
@@ -114,9 +127,11 @@ def evaluate_finite_horizon(mdp: TabularMDP, pi) -> np.ndarray:
     pol = as_stochastic_policy(check_policy(pi, S, A, horizon=H), A)
     V = np.empty((H, S))
     V_next = np.zeros(S)
-    for h in range(H - 1, -1, -1):
-        Qh = q_values(mdp.P_matrix(h), mdp.R_stage(h), V_next, 1.0)
-        pih = pol[h] if pol.ndim == 3 else pol
-        V[h] = np.einsum("sa,sa->s", pih, Qh)
-        V_next = V[h]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for h in range(H - 1, -1, -1):
+            Qh = q_values(mdp.P_matrix(h), mdp.R_stage(h), V_next, 1.0)
+            pih = pol[h] if pol.ndim == 3 else pol
+            V[h] = np.einsum("sa,sa->s", pih, Qh)
+            V_next = V[h]
+    _require_finite(mdp, V)
     return V

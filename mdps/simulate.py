@@ -40,6 +40,9 @@ __all__ = ["Trajectories", "rollout"]
 
 #: Uniforms drawn per chunk (bounds the simulator's extra memory to ~32 MiB).
 _CHUNK_UNIFORMS = 1 << 22
+#: Largest trajectory array one call may allocate (NumPy's limit on the size of an int64 array);
+#: beyond it NumPy would raise its own "maximum allowed dimension exceeded".
+_MAX_ENTRIES = np.iinfo(np.intp).max // 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,6 +164,11 @@ def rollout(mdp: TabularMDP, policy, n_episodes, *, horizon=None, rng=None) -> T
         H = check_int(horizon, "horizon", low=1)
         if mdp.stage_dependent and H != mdp.horizon:
             raise ValueError(f"horizon must equal mdp.horizon = {mdp.horizon} for a stage-dependent mdp, got {H}")
+    if K * (H + 1) > _MAX_ENTRIES:
+        raise ValueError(
+            f"n_episodes * (horizon + 1) = {K} * {H + 1} states exceed what can be stored "
+            f"({_MAX_ENTRIES} entries); simulate in batches of episodes"
+        )
     rng = check_rng(rng)
     S, A = mdp.n_states, mdp.n_actions
 

@@ -579,10 +579,12 @@ def check_policy(pi, n_states: int, n_actions: int, *, horizon: int | None = Non
     sto_shapes = [(S, A)] + ([(horizon, S, A)] if horizon is not None else [])
     det_want = " or ".join(str(s) for s in det_shapes)
     sto_want = " or ".join(str(s) for s in sto_shapes)
-    if isinstance(pi, (np.ndarray, list, tuple)) or np.isscalar(pi):
-        raw = np.asarray(pi) if not isinstance(pi, np.ma.MaskedArray) else pi
-    else:
-        raw = pi
+    raw = pi
+    if not isinstance(pi, np.ma.MaskedArray) and (isinstance(pi, (np.ndarray, list, tuple)) or np.isscalar(pi)):
+        try:
+            raw = np.asarray(pi)
+        except (TypeError, ValueError):  # ragged nestings: as_float_array words the refusal
+            raw = pi
     kind_of = getattr(getattr(raw, "dtype", None), "kind", None)
     if kind_of == "b":
         raise TypeError(
