@@ -1,4 +1,9 @@
-"""Plain NumPy references for every kernel in :mod:`mdps._kernels` (used by the tests)."""
+"""Plain NumPy references for every kernel in :mod:`mdps._kernels` (used by the tests).
+
+The serial twins of the sparse kernels (``csr_matvec_serial``, ``csr_bellman_max_serial``,
+``csr_policy_backup_serial``) share these references: the tests check them bit for bit against
+the parallel kernels, which are checked against the functions below.
+"""
 
 from __future__ import annotations
 
