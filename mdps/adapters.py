@@ -38,7 +38,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from mdps.tabular import TabularMDP
-from mdps.validation import as_float_array, check_choice, check_gamma, check_int, check_mdp, check_real
+from mdps.validation import (
+    as_float_array,
+    check_choice,
+    check_gamma,
+    check_int,
+    check_mdp,
+    check_real,
+    check_sparse_matrix,
+)
 
 __all__ = [
     "to_mdptoolbox",
@@ -54,6 +62,16 @@ def _require_stationary(mdp, fn: str) -> None:
     check_mdp(mdp)
     if mdp.stage_dependent:
         raise ValueError(f"{fn}() needs stationary P and R; mdp is stage dependent ({mdp!r})")
+
+
+def _is_matrix(x) -> bool:
+    """Whether ``x`` looks like one 2-d matrix (sparse, or array-like of ndim 2)."""
+    if sp.issparse(x):
+        return True
+    try:
+        return np.ndim(x) == 2
+    except (TypeError, ValueError):  # ragged nestings
+        return False
 
 
 # ------------------------------------------------------------------------------ pymdptoolbox
@@ -112,7 +130,9 @@ def from_mdptoolbox(P, R, *, gamma=None, horizon=None, rho=None) -> TabularMDP:
     if isinstance(P, (list, tuple)):
         if len(P) == 0:
             raise ValueError("P must hold at least one action's (S, S) matrix, got an empty sequence")
-        mats = [m if sp.issparse(m) else as_float_array(m, f"P[{a}]", ndim=2) for a, m in enumerate(P)]
+        # sparse blocks: structure checked before SciPy stacks them (malformed CSR corrupts memory)
+        mats = [check_sparse_matrix(m, f"P[{a}]") if sp.issparse(m) else as_float_array(m, f"P[{a}]", ndim=2)
+                for a, m in enumerate(P)]
     else:
         if sp.issparse(P):
             raise TypeError("a sparse P must be given as a list/tuple of A sparse (S, S) matrices")
@@ -136,19 +156,20 @@ def from_mdptoolbox(P, R, *, gamma=None, horizon=None, rho=None) -> TabularMDP:
         P_out = np.stack([as_float_array(m, f"P[{a}]", ndim=2) for a, m in enumerate(mats)])
         P_out = np.ascontiguousarray(P_out.transpose(1, 0, 2))
 
-    if isinstance(R, (list, tuple)) and len(R) > 0 and (sp.issparse(R[0]) or np.ndim(R[0]) == 2):
+    if isinstance(R, (list, tuple)) and len(R) > 0 and _is_matrix(R[0]):
         if len(R) != A:
             raise ValueError(f"R given per action must hold A = {A} matrices, got {len(R)}")
         R_out = np.empty((S, A))
         for a in range(A):
-            Pa, Ra = mats[a], R[a]
+            Pa = mats[a]
+            Ra = (check_sparse_matrix(R[a], f"R[{a}]") if sp.issparse(R[a])
+                  else as_float_array(R[a], f"R[{a}]", ndim=2))
+            if Ra.shape != (S, S):
+                raise ValueError(f"R[{a}] must have shape (S, S) = ({S}, {S}), got {Ra.shape}")
             if sp.issparse(Pa) or sp.issparse(Ra):
                 prod = sp.csr_array(Pa).multiply(sp.csr_array(Ra))
                 R_out[:, a] = np.asarray(prod.sum(axis=1)).ravel()
             else:
-                Ra = as_float_array(Ra, f"R[{a}]", ndim=2)
-                if Ra.shape != (S, S):
-                    raise ValueError(f"R[{a}] must have shape (S, S) = ({S}, {S}), got {Ra.shape}")
                 R_out[:, a] = (np.asarray(Pa, dtype=np.float64) * Ra).sum(axis=1)
     else:
         Rarr = as_float_array(R, "R", ndim=(1, 2, 3))

@@ -412,8 +412,15 @@ def test_adapters(kernel, data):
     S, A = R0.shape
     which = data.draw(st.sampled_from(["from_mdptoolbox", "from_quantecon", "from_gymnasium", "to_all"]))
     if which == "from_mdptoolbox":
-        P = data.draw(hostile_array((A, S, S), good=P0.transpose(1, 0, 2)))
-        R = data.draw(hostile_array((S, A), good=R0))
+        if data.draw(st.booleans()):
+            P = data.draw(hostile_array((A, S, S), good=P0.transpose(1, 0, 2)))
+        else:  # pymdptoolbox's sparse form: a list of A matrices, possibly malformed CSR
+            P = [data.draw(st.one_of(st.just(sp.csr_array(P0[:, a, :])), malformed_csr(P0[:, a, :])))
+                 for a in range(A)]
+        R = data.draw(st.one_of(hostile_array((S, A), good=R0),
+                                st.just([sp.csr_array(np.ones((S, S)))] * A),
+                                st.builds(lambda M: [M] * A, malformed_csr(np.ones((S, S)))),
+                                st.just([np.ones((S, S + 1))] * A)))
         call = lambda: mdps.from_mdptoolbox(P, R, gamma=data.draw(gamma_values()))  # noqa: E731
     elif which == "from_quantecon":
         R = data.draw(hostile_array((S, A), good=R0))
@@ -432,7 +439,8 @@ def test_adapters(kernel, data):
     else:
         mdp = mdps.TabularMDP(P0, R0, gamma=0.9)
         call = lambda: (mdps.to_mdptoolbox(mdp), mdps.to_quantecon(mdp), mdps.to_gymnasium(mdp))  # noqa: E731
-    check(call, MDP_PARTS + ("Q", "beta", "P_dict", "terminal", "mdp") + tuple(f"P[{a}]" for a in range(A)))
+    check(call, MDP_PARTS + ("Q", "beta", "P_dict", "terminal", "mdp") + tuple(f"P[{a}]" for a in range(A))
+          + tuple(f"R[{a}]" for a in range(A)))
 
 
 # -- spot checks the property would miss if the strategies drifted ----------------------------------
