@@ -57,6 +57,7 @@ _LAZY = {
     # numerics
     "span": "numerics", "sup_norm": "numerics", "logsumexp": "numerics", "log_softmax": "numerics",
     "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",
+    "binary_exponent": "numerics",
 }
 
 #: public submodules reachable as attributes (``mdps.catalogue.get(...)``, ``mdps.validation``)

@@ -128,7 +128,7 @@ from scipy.optimize import linprog
 
 from mdps import _chains
 from mdps._backup import apply_P, bellman_max
-from mdps.numerics import span
+from mdps.numerics import binary_exponent, span
 from mdps.occupancy import recurrent_classes
 from mdps.results import ConvergenceWarning, Solution
 from mdps.tabular import TabularMDP
@@ -165,14 +165,6 @@ def _closed_sets(mdp: TabularMDP) -> list[np.ndarray]:
     communicating (in particular a communicating or unichain) MDP has exactly one; with two or
     more, no state of one can reach another and the optimal gain may differ between them."""
     return _chains.closed_classes(_chains.union_graph(mdp.P_matrix(), mdp.n_states, mdp.n_actions))
-
-
-def _power_of_two_scale(R: np.ndarray) -> int:
-    """``e`` with ``max |R| / 2**e`` in ``[0.5, 1)`` (0 for ``R == 0``): an exact rescaling that
-    keeps the LP's costs in HiGHS's range (it reads ``|c| >= 1e20`` as infinite and loses
-    accuracy well before)."""
-    r = float(np.abs(R).max())
-    return math.frexp(r)[1] if r > 0.0 else 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -259,7 +251,10 @@ def gain_bias(mdp: TabularMDP, pi) -> GainBias:
     pol = as_stochastic_policy(check_policy(pi, S, A), A)
     P_pi = _chains.policy_kernel(mdp.P_matrix(), pol, S, A)
     r_pi = np.einsum("sa,sa->s", pol, mdp.R)
-    return _gain_bias_chain(P_pi, r_pi, "pi")
+    with np.errstate(over="ignore", invalid="ignore"):
+        gb = _gain_bias_chain(P_pi, r_pi, "pi")
+    _require_finite(mdp.R, (np.array([gb.gain]), gb.bias), "gain_bias")
+    return gb
 
 
 def aperiodic_transform(mdp: TabularMDP, tau: float = 0.5) -> TabularMDP:
@@ -519,7 +514,7 @@ def average_reward_lp(mdp: TabularMDP) -> Solution:
     _check_average(mdp)
     S, A = mdp.n_states, mdp.n_actions
     P2, R = mdp.P_matrix(), mdp.R
-    e = _power_of_two_scale(R)
+    e = binary_exponent(R)
     SA = S * A
     E = sp.csr_array((np.ones(SA), (np.repeat(np.arange(S), A), np.arange(SA))), shape=(S, SA))
     PT = sp.csr_array(P2.T) if sp.issparse(P2) else sp.csr_array(np.asarray(P2).T)
@@ -621,7 +616,7 @@ def multichain_gain(mdp: TabularMDP) -> np.ndarray:
     _check_average(mdp)
     S, A = mdp.n_states, mdp.n_actions
     P2 = mdp.P_matrix()
-    e = _power_of_two_scale(mdp.R)
+    e = binary_exponent(mdp.R)
     SA = S * A
     E = sp.csr_array((np.ones(SA), (np.arange(SA), np.repeat(np.arange(S), A))), shape=(SA, S))
     Pm = sp.csr_array(P2) if sp.issparse(P2) else sp.csr_array(np.asarray(P2))

@@ -124,6 +124,7 @@ import scipy.sparse.linalg
 from scipy.optimize import linprog
 
 from mdps import _backup, _kernels
+from mdps.numerics import binary_exponent
 from mdps.results import Solution
 from mdps.tabular import TabularMDP
 from mdps.validation import (
@@ -725,13 +726,6 @@ def modified_policy_iteration(mdp: TabularMDP, *, m: int = 10, tol: float = 1e-8
 _LP_SOLVERS = ("highs", "highs-ds", "highs-ipm")
 
 
-def _power_of_two_scale(R: np.ndarray) -> int:
-    """The exponent ``e`` with ``max |R| / 2**e`` in ``[0.5, 1)`` (0 for ``R == 0``): dividing by
-    a power of two is exact, so the scaled LP sees the same digits in HiGHS's range."""
-    r = float(np.abs(R).max())
-    return math.frexp(r)[1] if r > 0.0 else 0
-
-
 def linear_programming(mdp: TabularMDP, *, solver: str = "highs") -> Solution:
     r"""Primal LP :math:`\min_V \rho^\top V` s.t. :math:`V(s) \ge R(s,a) + \gamma P[s,a,:] V`.
 
@@ -783,7 +777,7 @@ def linear_programming(mdp: TabularMDP, *, solver: str = "highs") -> Solution:
     weights = "rho"
     if np.any(rho <= 0):
         rho, weights = np.full(S, 1.0 / S), "uniform"
-    e = _power_of_two_scale(mdp.R)
+    e = binary_exponent(mdp.R)
     b_ub = -np.ldexp(mdp.R.ravel(), -e)
     # constraint rows (s, a): gamma P[s, a, :] V - V(s) <= -R(s, a)
     E_rows = np.arange(S * A)
