@@ -136,6 +136,7 @@ from mdps.validation import (
     as_stochastic_policy,
     check_int,
     check_mdp,
+    check_float64_range,
     check_policy,
     check_positive,
     check_real,
@@ -431,10 +432,8 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
         dmin, dmax = float(diff.min()), float(diff.max())
         r_k = t * (dmax - dmin)            # sp(T~ u - u), transformed scale
         if not math.isfinite(r_k):
-            raise ValueError(
-                f"relative_value_iteration: the iterates exceed the float64 range at sweep {len(res) + 1} "
-                f"(max |R| = {float(np.abs(R).max()):.3g}); rescale R (gain and bias are linear in R)"
-            )
+            check_float64_range(np.array([r_k]), f"relative_value_iteration: the relative values at sweep "
+                                f"{len(res) + 1}", R=R, hint="rescale R (gain and bias are linear in R)")
         res.append(r_k)
         gains.append(float(d_ref))
         lo.append(dmin)
@@ -567,11 +566,8 @@ def average_reward_lp(mdp: TabularMDP) -> Solution:
 
 
 def _require_finite(R, arrays, func: str) -> None:
-    if not all(np.all(np.isfinite(a)) for a in arrays):
-        raise ValueError(
-            f"{func}: the bias or Q values exceed the float64 range (max |R| = "
-            f"{float(np.abs(R).max()):.3g}); rescale R (gain and bias are linear in R)"
-        )
+    check_float64_range(list(arrays), f"{func}: the gain, bias or Q values", R=R,
+                        hint="rescale R (gain and bias are linear in R)")
 
 
 def multichain_gain(mdp: TabularMDP) -> np.ndarray:

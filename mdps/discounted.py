@@ -129,6 +129,7 @@ from mdps.results import Solution
 from mdps.tabular import TabularMDP
 from mdps.validation import (
     check_choice,
+    check_float64_range,
     check_gamma,
     check_int,
     check_mdp,
@@ -178,31 +179,18 @@ def _check_tol(tol) -> float:
     return check_positive(tol, "tol")
 
 
-def _values_out_of_range(mdp: TabularMDP, what: str) -> ValueError:
-    """The error for values that leave the float64 range (hostile review D7)."""
-    r = float(np.abs(mdp.R).max())
-    bound = math.inf if mdp.gamma >= 1.0 else r / (1.0 - mdp.gamma)
-    return ValueError(
-        f"{what} exceed the float64 range (max |R| = {r:.3g}, max |R| / (1 - gamma) = {bound:.3g} "
-        f"against the largest float {np.finfo(np.float64).max:.3g}); rescale R (values are "
-        f"linear in R: V*(c R) = c V*(R))"
-    )
-
-
-def _require_finite(mdp: TabularMDP, arr: np.ndarray, what: str) -> np.ndarray:
-    if not np.all(np.isfinite(arr)):
-        raise _values_out_of_range(mdp, what)
+def _require_finite(mdp: TabularMDP, arr, what: str):
+    """Values leave float64 when ``max |R| / (1 - gamma)`` nears 1.8e308 (hostile review D7)."""
+    bound = float(np.abs(mdp.R).max()) / (1.0 - mdp.gamma)
+    check_float64_range(arr, what, R=mdp.R, detail=f", max |R| / (1 - gamma) = {bound:.3g}")
     return arr
 
 
 # -- operators --------------------------------------------------------------------------------
 def _operator_output(mdp: TabularMDP, V: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Refuse an operator value that overflowed (finite ``R`` and ``V`` near ``1e308``)."""
-    if not np.all(np.isfinite(out)):
-        raise ValueError(
-            f"R + gamma * P V exceeds the float64 range (max |R| = {float(np.abs(mdp.R).max()):.3g}, "
-            f"max |V| = {float(np.abs(V).max()):.3g}); rescale R and V"
-        )
+    check_float64_range(out, "R + gamma * P V", R=mdp.R, detail=f", max |V| = {float(np.abs(V).max()):.3g}",
+                        hint="rescale R and V")
     return out
 
 
@@ -452,7 +440,7 @@ def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarr
         bellman_max(P2, R, a, gamma, b, sigma, work)  # b = T v_k, sigma = G(v_k)
         res, bound, shift = _stopping_statistic(b, a, coef, span_rule)
         if not math.isfinite(res):
-            raise _values_out_of_range(mdp, f"the iterates (sweep {k + 1})")
+            _require_finite(mdp, np.array([res]), f"the iterates (sweep {k + 1})")
         converged = bound <= tol
         residuals.append(res)
         n = k + 1

@@ -42,19 +42,16 @@ import numpy as np
 from mdps._backup import q_values
 from mdps.results import Solution
 from mdps.tabular import TabularMDP
-from mdps.validation import as_stochastic_policy, check_mdp, check_policy
+from mdps.validation import as_stochastic_policy, check_float64_range, check_mdp, check_policy
 
 __all__ = ["backward_induction", "evaluate_finite_horizon"]
 
 
 def _require_finite(mdp: TabularMDP, arr: np.ndarray) -> None:
     """Values are sums of up to ``H`` rewards: near ``1e308`` they leave the float64 range."""
-    if not np.all(np.isfinite(arr)):
-        r = float(np.abs(mdp.R).max())
-        raise ValueError(
-            f"the values exceed the float64 range (max |R| = {r:.3g} over horizon H = {mdp.horizon}: "
-            f"up to H * max |R| = {mdp.horizon * r:.3g}); rescale R (values are linear in R)"
-        )
+    check_float64_range(arr, "the values", R=mdp.R,
+                        detail=f" over horizon H = {mdp.horizon}: up to H max |R| = "
+                               f"{mdp.horizon * float(np.abs(mdp.R).max()):.3g}")
 
 
 def backward_induction(mdp: TabularMDP) -> Solution:

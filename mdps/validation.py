@@ -27,6 +27,7 @@ validator                      accepts (and returns)
 :func:`check_value`            finite value vector ``(S,)``
 :func:`check_policy`           deterministic ``(S,)``/``(H, S)`` int or stochastic
                                ``(S, A)``/``(H, S, A)`` float policy
+:func:`check_float64_range`    a solver's result did not overflow (values linear in ``R``)
 =============================  ===========================================================
 
 :func:`as_stochastic_policy` turns a validated policy into its stochastic form, and
@@ -57,6 +58,7 @@ __all__ = [
     "check_rng",
     "check_sparse_matrix",
     "check_stochastic_matrix",
+    "check_float64_range",
     "check_mdp",
     "check_value",
     "check_policy",
@@ -469,6 +471,34 @@ def check_stochastic_matrix(M, name: str, *, atol: float = ROW_SUM_ATOL):
         raise ValueError(f"{name} must be a square (S, S) matrix with S >= 1, got shape {arr.shape}")
     check_rows_stochastic(arr, name, atol=atol)
     return arr
+
+
+def check_float64_range(values, what: str, *, R, detail: str = "",
+                        hint: str = "rescale R (values are linear in R)") -> None:
+    """Refuse a result that overflowed: every array in ``values`` must be finite.
+
+    Values, gains and biases are linear in the rewards ``R``; with rewards near ``1e308`` (or a
+    discount close to 1) they leave the float64 range, and a solver must say so instead of
+    returning ``inf`` or ``nan``. The message reads ``"{what} exceed the float64 range (max |R| =
+    ...{detail}); {hint}"``.
+
+    Parameters
+    ----------
+    values : ndarray or sequence of ndarrays (or floats)
+    what : str
+        What the values are (``"the values"``, ``"the iterates (sweep 12)"``, ...).
+    R : ndarray
+        The rewards, whose scale the message reports.
+    detail : str
+        Extra figures for the message (e.g. ``", max |R| / (1 - gamma) = 1.7e+309"``).
+    hint : str
+        How to fix it.
+    """
+    arrays = values if isinstance(values, (list, tuple)) else (values,)
+    if all(np.all(np.isfinite(a)) for a in arrays):
+        return
+    r = float(np.abs(np.asarray(R)).max(initial=0.0))
+    raise ValueError(f"{what} exceed the float64 range (max |R| = {r:.3g}{detail}); {hint}")
 
 
 # -- lab objects: MDPs, values, policies -----------------------------------------------------------

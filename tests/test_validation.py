@@ -126,6 +126,15 @@ def test_check_stochastic_matrix():
         v.check_stochastic_matrix(np.ones((2, 3)) / 3, "P_pi")
 
 
+def test_check_float64_range():
+    v.check_float64_range([np.ones(2), np.zeros(1)], "the values", R=np.ones(1))
+    with pytest.raises(ValueError, match=r"^the values exceed the float64 range \(max \|R\| = 1e\+308, "
+                                         r"x = 3\); rescale R \(values are linear in R\)$"):
+        v.check_float64_range(np.array([np.inf]), "the values", R=np.array([1e308]), detail=", x = 3")
+    with pytest.raises(ValueError, match="fix it"):
+        v.check_float64_range((np.ones(1), np.array([np.nan])), "Q", R=np.ones(1), hint="fix it")
+
+
 # -- the sparse structure: valid matrices round-trip, mutated ones are refused -----------------------
 @st.composite
 def csr_case(draw):
