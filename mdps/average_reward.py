@@ -80,6 +80,10 @@ Conventions of :func:`relative_value_iteration` (read before comparing numbers):
   ``bias[s_ref] = 0``; ``V = bias``; ``Q = R + P bias - gain``; ``policy`` greedy in ``Q``;
 * one entry of ``residuals``, ``errors`` and each trace per sweep (one application of T):
   ``len == n_iter``; the returned ``u`` is the iterate whose sweep met the stopping test.
+* it refuses (``ValueError``) an mdp with two or more sets of states closed under every
+  policy -- multichain, where the optimal gain may depend on the start state and one gain is
+  wrong -- and it warns (:class:`~mdps.results.ConvergenceWarning`) whenever it stops at
+  ``max_iter`` without meeting the stopping test (``converged=False``).
 
 Ground truth (:func:`average_reward_lp`): the LP over stationary state-action frequencies
 (Manne 1960; Puterman §8.8, §9.3),
@@ -91,6 +95,13 @@ Ground truth (:func:`average_reward_lp`): the LP over stationary state-action fr
 
 whose value is :math:`g^*` for unichain and weakly communicating MDPs. See its docstring for
 how the policy and bias are extracted.
+
+Multichain MDPs (:func:`multichain_gain`): when several sets of states are closed under every
+policy the optimal gain :math:`g^*(s)` depends on the start state; it is the ``g`` part of the
+multichain LP (Puterman §9.3), which the lab solves for the gain of every state.
+
+Both LPs are solved on ``R / 2**e`` (:func:`mdps.numerics.binary_exponent`, an exact rescaling),
+since HiGHS loses accuracy on large costs and reads ``|c| >= 1e20`` as infinite.
 
 The discounted approximation (Puterman §8.2 Laurent expansion; used as a test):
 :math:`|(1-\gamma) V^*_\gamma(s) - g^*| \le (1-\gamma)\,\mathrm{sp}(u^*)`, and
