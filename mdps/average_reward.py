@@ -350,7 +350,8 @@ def is_communicating(mdp: TabularMDP) -> bool:
 
 
 def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: int = 100_000,
-                             s_ref: int = 0, tau: float = 0.5, gain_star=None) -> Solution:
+                             s_ref: int = 0, tau: float = 0.5, gain_star=None,
+                             keep_iterates: bool = False) -> Solution:
     r"""Relative value iteration on the aperiodicity-transformed MDP.
 
     Iterates :math:`u_{k+1} = \tilde T u_k - (\tilde T u_k)(s_\mathrm{ref})` from
@@ -376,6 +377,10 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     gain_star : None, float or "exact"
         Reference optimal gain for ``errors``; ``"exact"`` computes it with
         :func:`average_reward_lp`.
+    keep_iterates : bool
+        Also return ``trace["iterates"]`` of shape ``(n_iter, S)``: the iterate ``u_k`` each sweep
+        was applied to (the last one is the returned ``bias``), so that a check can recompute
+        spans, brackets and ratios itself. Memory ``O(n_iter S)``.
 
     Returns
     -------
@@ -435,7 +440,12 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     res, gains, lo, hi = [], [], [], []
     converged = False
     threshold = tol * t
+    if not isinstance(keep_iterates, (bool, np.bool_)):
+        raise TypeError(f"keep_iterates must be a bool, got {keep_iterates!r}")
+    iterates = [] if keep_iterates else None
     for _ in range(max_iter):
+        if iterates is not None:
+            iterates.append(u.copy())
         with np.errstate(over="ignore", invalid="ignore"):
             bellman_max(P2, R, u, 1.0, Tu, sigma, work)
             diff = Tu - u                      # T u - u, original scale
@@ -472,7 +482,8 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     return Solution(
         V=bias.copy(), Q=Q, policy=policy, n_iter=len(res), method="rvi", errors=errors,
         residuals=np.array(res), converged=converged, gain=gain, bias=bias,
-        trace={"gain": gains_a, "gain_lower": np.array(lo), "gain_upper": np.array(hi)},
+        trace={"gain": gains_a, "gain_lower": np.array(lo), "gain_upper": np.array(hi),
+               **({} if iterates is None else {"iterates": np.array(iterates)})},
         settings={"tol": tol, "max_iter": max_iter, "s_ref": s_ref, "tau": t,
                   "gain_star": g_star},
     )

@@ -179,6 +179,12 @@ def _check_tol(tol) -> float:
     return check_positive(tol, "tol")
 
 
+def _check_flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
 def _require_finite(mdp: TabularMDP, arr, what: str):
     """Values leave float64 when ``max |R| / (1 - gamma)`` nears 1.8e308 (hostile review D7)."""
     bound = float(np.abs(mdp.R).max()) / (1.0 - mdp.gamma)
@@ -408,12 +414,14 @@ class _Trace:
         return self.buf[: self.n].copy()
 
 
-def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarray, ref, span_rule: bool):
+def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarray, ref, span_rule: bool,
+             keep_iterates: bool = False):
     r"""Modified policy iteration's loop; ``m = 1`` is value iteration, bit for bit.
 
     Step ``k``: ``b = T v_k`` with greedy ``sigma = G(v_k)`` (one Bellman backup), the stopping
     statistic of ``(b, v_k)``, and unless stopping, ``m - 1`` policy backups
-    ``b <- T^sigma b``; then ``v_{k+1} = b``. Returns ``(V, n_iter, converged, residuals, errors)``.
+    ``b <- T^sigma b``; then ``v_{k+1} = b``. Returns ``(V, n_iter, converged, residuals, errors,
+    iterates)`` with ``iterates`` the list ``v_0 .. v_n`` (``None`` unless ``keep_iterates``).
     """
     S, gamma = mdp.n_states, mdp.gamma
     coef = gamma / (1.0 - gamma)
@@ -426,6 +434,7 @@ def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarr
     errors = _Trace() if ref is not None else None
     if errors is not None:
         errors.append(_kernels.sup_diff(a, ref))
+    iterates = [a.copy()] if keep_iterates else None
     bellman_max, policy_backup, sup_diff = _backup.bellman_max, _backup.policy_backup, _kernels.sup_diff
     # sparse MPI: the m - 1 evaluation sweeps in one compiled call below the parallel threshold
     # (per-sweep Python calls dominated: hostile review D13), one parallel kernel call per sweep
@@ -466,11 +475,14 @@ def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarr
         a, b = b, a  # a = v_{k+1} (or T v_k on stopping)
         if errors is not None:
             errors.append(sup_diff(a, ref))
+        if iterates is not None:
+            iterates.append(a.copy())
         if converged:
             if span_rule:
                 a = a + shift
             break
-    return a, n, converged, residuals.array(), (errors.array() if errors is not None else np.empty(0))
+    return (a, n, converged, residuals.array(), (errors.array() if errors is not None else np.empty(0)),
+            iterates)
 
 
 def _finish(mdp, V, **kwargs) -> Solution:
@@ -481,7 +493,7 @@ def _finish(mdp, V, **kwargs) -> Solution:
     return Solution(V=V, Q=Q, policy=Q.argmax(axis=1).astype(np.int64), **kwargs)
 
 
-def _run(mdp, *, method: str, m: int, tol, max_iter, v0, v_star, stopping) -> Solution:
+def _run(mdp, *, method: str, m: int, tol, max_iter, v0, v_star, stopping, keep_iterates) -> Solution:
     """Validate, pick the cap, run :func:`_iterate` and package the record (VI and MPI)."""
     tol = _check_tol(tol)
     max_iter = _check_max_iter(max_iter)
@@ -490,18 +502,20 @@ def _run(mdp, *, method: str, m: int, tol, max_iter, v0, v_star, stopping) -> So
     if max_iter is None:
         max_iter = _default_max_iter(mdp, v0, tol)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected and reported
-        V, n, converged, residuals, errors = _iterate(mdp, m=m, tol=tol, max_iter=max_iter, v0=v0,
-                                                      ref=ref, span_rule=span_rule)
+        V, n, converged, residuals, errors, iterates = _iterate(
+            mdp, m=m, tol=tol, max_iter=max_iter, v0=v0, ref=ref, span_rule=span_rule,
+            keep_iterates=_check_flag(keep_iterates, "keep_iterates"))
     settings = {"tol": tol, "max_iter": max_iter, "gamma": mdp.gamma, "stopping": stopping,
                 "stopping_rule": _RULES[method, stopping]}
     if method == "mpi":
         settings = {"m": m, **settings}
+    trace = {} if iterates is None else {"iterates": np.array(iterates)}
     return _finish(mdp, V, n_iter=n, method=method, errors=errors, residuals=residuals,
-                   converged=converged, settings=settings)
+                   converged=converged, trace=trace, settings=settings)
 
 
 def value_iteration(mdp: TabularMDP, *, tol: float = 1e-8, max_iter: int | None = None,
-                    v0=None, v_star=None, stopping: str = "sup") -> Solution:
+                    v0=None, v_star=None, stopping: str = "sup", keep_iterates: bool = False) -> Solution:
     r"""Value iteration :math:`V_{k+1} = T V_k` with a certified a-posteriori stopping rule.
 
     The ``m = 1`` preset of :func:`modified_policy_iteration` (one loop, one stopping rule),
@@ -532,6 +546,10 @@ def value_iteration(mdp: TabularMDP, *, tol: float = 1e-8, max_iter: int | None 
         contracts faster than the sup norm whenever the error is mostly a constant shift, so
         this rule stops much earlier at the same certified error. ``errors`` still trace the
         raw iterates and ``residuals`` hold the spans.
+    keep_iterates : bool
+        Also return every iterate, ``trace["iterates"]`` of shape ``(n + 1, S)`` (``V_0 .. V_n``,
+        before the MacQueen shift), so that a check can measure errors, bounds and identities
+        itself instead of trusting the solver's traces. Memory ``O(n S)``.
 
     Returns
     -------
@@ -556,7 +574,7 @@ def value_iteration(mdp: TabularMDP, *, tol: float = 1e-8, max_iter: int | None 
     mdp = _check_discounted(mdp)
     v0 = np.zeros(mdp.n_states) if v0 is None else check_value(v0, "v0", mdp.n_states)
     return _run(mdp, method="vi", m=1, tol=tol, max_iter=max_iter, v0=v0, v_star=v_star,
-                stopping=stopping)
+                stopping=stopping, keep_iterates=keep_iterates)
 
 
 # -- policy iteration -------------------------------------------------------------------------
@@ -668,7 +686,7 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int | None = None, pi0=None) 
 # -- modified policy iteration ----------------------------------------------------------------
 def modified_policy_iteration(mdp: TabularMDP, *, m: int = 10, tol: float = 1e-8,
                               max_iter: int | None = None, v0=None, v_star=None,
-                              stopping: str = "sup") -> Solution:
+                              stopping: str = "sup", keep_iterates: bool = False) -> Solution:
     r"""Modified policy iteration (Puterman & Shin 1978): :math:`v_{k+1} = (T^{G(v_k)})^m v_k`.
 
     Parameters
@@ -690,6 +708,9 @@ def modified_policy_iteration(mdp: TabularMDP, *, m: int = 10, tol: float = 1e-8
     stopping : {"sup", "span"}
         As in :func:`value_iteration`; with ``"span"`` the returned value is the MacQueen
         midpoint ``T v_k + c (min + max)(T v_k - v_k) / 2``, certified within ``tol`` of ``V*``.
+    keep_iterates : bool
+        ``trace["iterates"]`` of shape ``(n + 1, S)``: ``v_0 .. v_{n-1}`` and the returned
+        ``T v_{n-1}`` (before the MacQueen shift), as in :func:`value_iteration`.
 
     Returns
     -------
@@ -707,7 +728,7 @@ def modified_policy_iteration(mdp: TabularMDP, *, m: int = 10, tol: float = 1e-8
     else:
         v0 = check_value(v0, "v0", S)
     return _run(mdp, method="mpi", m=m, tol=tol, max_iter=max_iter, v0=v0, v_star=v_star,
-                stopping=stopping)
+                stopping=stopping, keep_iterates=keep_iterates)
 
 
 # -- linear programming -----------------------------------------------------------------------

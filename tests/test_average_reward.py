@@ -376,3 +376,18 @@ def test_rvi_overflow_is_an_error_not_nan():
         mdps.relative_value_iteration(mdp)
     same_gain = mdps.TabularMDP(random_unichain(0).P, np.full((6, 3), 1e308))  # finite: g* = 1e308
     assert mdps.relative_value_iteration(same_gain).gain == 1e308
+
+
+def test_rvi_kept_iterates_reproduce_its_traces():
+    mdp = random_unichain(3)
+    plain = mdps.relative_value_iteration(mdp, tol=1e-10)
+    kept = mdps.relative_value_iteration(mdp, tol=1e-10, keep_iterates=True)
+    U = kept.trace["iterates"]
+    assert U.shape == (kept.n_iter, mdp.n_states) and "iterates" not in plain.trace
+    np.testing.assert_array_equal(U[-1], kept.bias)
+    np.testing.assert_array_equal(kept.bias, plain.bias)
+    diffs = np.array([(mdp.R + np.asarray(mdp.P) @ u).max(axis=1) - u for u in U])  # T u_k - u_k
+    np.testing.assert_allclose(diffs.min(axis=1), kept.trace["gain_lower"], atol=1e-12)
+    np.testing.assert_allclose(diffs.max(axis=1), kept.trace["gain_upper"], atol=1e-12)
+    with pytest.raises(TypeError, match="keep_iterates must be a bool"):
+        mdps.relative_value_iteration(mdp, keep_iterates=1)

@@ -233,3 +233,30 @@ def test_parallel_and_serial_sparse_paths_give_the_same_bits(name, m, monkeypatc
     large = mdps.modified_policy_iteration(mdp, m=m, tol=1e-6, v_star=v_star)
     for field in ("V", "Q", "policy", "residuals", "errors"):
         np.testing.assert_array_equal(getattr(large, field), getattr(small, field))
+
+
+@pytest.mark.parametrize("name", ["garnet1_dense", "garnet1_sparse", "river_swim_0.95"])
+@pytest.mark.parametrize("m, stopping", [(1, "sup"), (4, "sup"), (4, "span")])
+def test_kept_iterates_reproduce_the_traces_and_change_nothing(name, m, stopping):
+    """``keep_iterates`` returns v_0 .. v_n; the errors and residuals the solver reports are
+    recomputed from them, and keeping them does not change a bit of the solution."""
+    mdp = INSTANCES[name]
+    v_star = mdps.policy_iteration(mdp).V
+    plain = mdps.modified_policy_iteration(mdp, m=m, tol=1e-9, v_star=v_star, stopping=stopping)
+    kept = mdps.modified_policy_iteration(mdp, m=m, tol=1e-9, v_star=v_star, stopping=stopping,
+                                          keep_iterates=True)
+    for field in ("V", "Q", "policy", "residuals", "errors"):
+        np.testing.assert_array_equal(getattr(kept, field), getattr(plain, field))
+    it = kept.trace["iterates"]
+    assert it.shape == (kept.n_iter + 1, mdp.n_states) and "iterates" not in plain.trace
+    np.testing.assert_array_equal(np.abs(it - v_star).max(axis=1), kept.errors)
+    T_it = np.array([mdps.bellman_operator(mdp, v) for v in it[:-1]])
+    res = (T_it - it[:-1]).max(axis=1) - (T_it - it[:-1]).min(axis=1) if stopping == "span" else \
+        np.abs(T_it - it[:-1]).max(axis=1)
+    np.testing.assert_allclose(res, kept.residuals, rtol=1e-12, atol=1e-12)
+    if m == 1:  # MPI(1) is VI, whose iterates are V_{k+1} = T V_k, bit for bit
+        np.testing.assert_array_equal(it[1:], T_it)
+        vi = mdps.value_iteration(mdp, tol=1e-9, v0=it[0], stopping=stopping, keep_iterates=True)
+        np.testing.assert_array_equal(vi.trace["iterates"], it)
+    with pytest.raises(TypeError, match="keep_iterates must be a bool"):
+        mdps.value_iteration(mdp, keep_iterates="yes")
