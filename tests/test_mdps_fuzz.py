@@ -195,7 +195,7 @@ def test_tabular_mdp_constructor(data):
 
 
 # -- discounted planning --------------------------------------------------------------------------
-DISCOUNTED_NAMES = MDP_PARTS + ("tol", "max_iter", "v0", "v_star", "stopping", "m", "solver", "pi0", "pi",
+DISCOUNTED_NAMES = MDP_PARTS + ("tol", "max_iter", "v0", "v_star", "stopping", "m", "solver", "pi0", "pi", "keep_iterates",
                                 "V", "method", "values", "iterates", "sweep", "Q")
 
 
@@ -212,11 +212,13 @@ def test_discounted_solvers(mdp, data):
     v_star = data.draw(st.one_of(st.none(), st.just("exact"), st.just("optimal"), hostile_array((S,), good=np.zeros(S))))
     stopping = data.draw(st.sampled_from(["sup", "sup", "span", "", None, 3]))
     m = data.draw(st.one_of(st.integers(1, 8), st.sampled_from([0, -2, 1.5, True, "5"] + ([10**6] if mdp.is_sparse else []))))
+    keep = data.draw(st.sampled_from([False, True, "yes", None]))
     if which == "vi":
-        call = lambda: mdps.value_iteration(mdp, tol=tol, max_iter=max_iter, v0=v0, v_star=v_star, stopping=stopping)  # noqa: E731
+        call = lambda: mdps.value_iteration(mdp, tol=tol, max_iter=max_iter, v0=v0, v_star=v_star,  # noqa: E731
+                                            stopping=stopping, keep_iterates=keep)
     elif which == "mpi":
         call = lambda: mdps.modified_policy_iteration(mdp, m=m, tol=tol, max_iter=max_iter, v0=v0,  # noqa: E731
-                                                      v_star=v_star, stopping=stopping)
+                                                      v_star=v_star, stopping=stopping, keep_iterates=keep)
     elif which == "pi":
         pi0 = data.draw(st.one_of(st.none(), policy_argument(S, A)))
         call = lambda: mdps.policy_iteration(mdp, max_iter=max_iter, pi0=pi0)  # noqa: E731
