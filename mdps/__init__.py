@@ -3,7 +3,9 @@
 Tabular MDPs under the discounted, finite-horizon and average-reward criteria (dense or
 sparse transitions), instance generators, exact solvers used as ground truth, occupancy
 measures, adapters to peer libraries' layouts and a compiled episodic simulator; preference
-games with their exact (regularised) Nash equilibria and compiled duel oracles.
+games with their exact (regularised) Nash equilibria and compiled duel oracles; a catalogue of
+instances with known exact answers (:mod:`mdps.catalogue`) and the lab's public validation
+layer (:mod:`mdps.validation`).
 
 The public API is listed in ``__all__``; submodules load on first use, so ``import mdps`` is
 cheap and compiles nothing.
@@ -24,7 +26,7 @@ _LAZY = {
     "value_iteration": "discounted", "policy_iteration": "discounted",
     "modified_policy_iteration": "discounted", "linear_programming": "discounted",
     "evaluate_policy": "discounted", "q_values": "discounted", "bellman_operator": "discounted",
-    "greedy_policy": "discounted",
+    "greedy_policy": "discounted", "pi_iteration_bound": "discounted",
     # finite horizon
     "backward_induction": "finite_horizon", "evaluate_finite_horizon": "finite_horizon",
     # average reward
@@ -32,6 +34,7 @@ _LAZY = {
     "gain_bias": "average_reward", "aperiodic_transform": "average_reward",
     "span_contraction_coefficient": "average_reward", "recurrent_classes": "average_reward",
     "is_communicating": "average_reward", "GainBias": "average_reward",
+    "multichain_gain": "average_reward", "ConvergenceWarning": "results",
     # occupancy measures
     "occupancy_measure": "occupancy", "stationary_distribution": "occupancy",
     "policy_from_occupancy": "occupancy",
@@ -54,12 +57,20 @@ _LAZY = {
     # numerics
     "span": "numerics", "sup_norm": "numerics", "logsumexp": "numerics", "log_softmax": "numerics",
     "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",
+    "binary_exponent": "numerics",
 }
 
-__all__ = ["TabularMDP", "Solution", *_LAZY]
+#: public submodules reachable as attributes (``mdps.catalogue.get(...)``, ``mdps.validation``)
+_SUBMODULES = ("catalogue", "validation")
+
+__all__ = ["TabularMDP", "Solution", *_LAZY, *_SUBMODULES]
 
 
 def __getattr__(name):
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"mdps.{name}")
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'mdps' has no attribute {name!r}")

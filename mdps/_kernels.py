@@ -32,35 +32,61 @@ def greedy_max(PV, R, gamma, V_out, sigma_out):
         sigma_out[s] = arg
 
 
+# -- sparse kernels ----------------------------------------------------------------------------
+# Each sparse kernel comes as a parallel loop (``prange``, for large matrices) and a serial loop
+# (for small ones: launching a parallel region costs ~1 ms on two cores, a thousand times a
+# 3-state backup). Both loops call the same per-row helper, so they return the same bits.
+
+@nb.njit(cache=True)
+def csr_row_dot(indptr, indices, data, r, V):
+    """``P[r, :] @ V`` for row ``r`` of a CSR matrix, summed in storage order (the one order
+    every sparse kernel below uses, so that they agree bit for bit)."""
+    acc = 0.0
+    for k in range(indptr[r], indptr[r + 1]):
+        acc += data[k] * V[indices[k]]
+    return acc
+
+
+@nb.njit(cache=True)
+def csr_bellman_row(indptr, indices, data, R, V, gamma, s):
+    """``(max_a Q[s, a], lowest maximiser)`` with ``Q[s, a] = R[s, a] + gamma * P[s, a, :] @ V``."""
+    A = R.shape[1]
+    best = -np.inf
+    arg = 0
+    for a in range(A):
+        q = R[s, a] + gamma * csr_row_dot(indptr, indices, data, s * A + a, V)
+        if q > best:
+            best = q
+            arg = a
+    return best, arg
+
+
 @nb.njit(cache=True, parallel=True)
 def csr_matvec(indptr, indices, data, V, out):
     """``out = P @ V`` for a CSR matrix (one row per state-action pair)."""
-    n_rows = indptr.shape[0] - 1
-    for r in nb.prange(n_rows):
-        acc = 0.0
-        for k in range(indptr[r], indptr[r + 1]):
-            acc += data[k] * V[indices[k]]
-        out[r] = acc
+    for r in nb.prange(indptr.shape[0] - 1):
+        out[r] = csr_row_dot(indptr, indices, data, r, V)
+
+
+@nb.njit(cache=True)
+def csr_matvec_serial(indptr, indices, data, V, out):
+    """Serial twin of :func:`csr_matvec` (same bits)."""
+    for r in range(indptr.shape[0] - 1):
+        out[r] = csr_row_dot(indptr, indices, data, r, V)
 
 
 @nb.njit(cache=True, parallel=True)
 def csr_bellman_max(indptr, indices, data, R, V, gamma, V_out, sigma_out):
     """Fused sparse Bellman optimality backup: ``V_out[s] = max_a R[s,a] + gamma * P[s,a,:] @ V``."""
-    S, A = R.shape
-    for s in nb.prange(S):
-        best = -np.inf
-        arg = 0
-        for a in range(A):
-            r = s * A + a
-            acc = 0.0
-            for k in range(indptr[r], indptr[r + 1]):
-                acc += data[k] * V[indices[k]]
-            q = R[s, a] + gamma * acc
-            if q > best:
-                best = q
-                arg = a
-        V_out[s] = best
-        sigma_out[s] = arg
+    for s in nb.prange(R.shape[0]):
+        V_out[s], sigma_out[s] = csr_bellman_row(indptr, indices, data, R, V, gamma, s)
+
+
+@nb.njit(cache=True)
+def csr_bellman_max_serial(indptr, indices, data, R, V, gamma, V_out, sigma_out):
+    """Serial twin of :func:`csr_bellman_max` (same bits)."""
+    for s in range(R.shape[0]):
+        V_out[s], sigma_out[s] = csr_bellman_row(indptr, indices, data, R, V, gamma, s)
 
 
 @nb.njit(cache=True)
@@ -85,11 +111,30 @@ def csr_policy_backup(indptr, indices, data, R, V, sigma, gamma, out):
     """Sparse twin of :func:`dense_policy_backup`: one CSR row per state, ``O(nnz / A)``."""
     S, A = R.shape
     for s in nb.prange(S):
-        r = s * A + sigma[s]
-        acc = 0.0
-        for k in range(indptr[r], indptr[r + 1]):
-            acc += data[k] * V[indices[k]]
-        out[s] = R[s, sigma[s]] + gamma * acc
+        out[s] = R[s, sigma[s]] + gamma * csr_row_dot(indptr, indices, data, s * A + sigma[s], V)
+
+
+@nb.njit(cache=True)
+def csr_policy_backup_serial(indptr, indices, data, R, V, sigma, gamma, out):
+    """Serial twin of :func:`csr_policy_backup` (same bits)."""
+    S, A = R.shape
+    for s in range(S):
+        out[s] = R[s, sigma[s]] + gamma * csr_row_dot(indptr, indices, data, s * A + sigma[s], V)
+
+
+@nb.njit(cache=True)
+def csr_policy_sweeps(indptr, indices, data, R, V, sigma, gamma, n_sweeps, work):
+    """``V <- (T^sigma)^n_sweeps V`` in place (``work``: scratch of shape ``(S,)``).
+
+    The same arithmetic as ``n_sweeps`` calls of :func:`csr_policy_backup`, hence the same bits,
+    without a Python call per sweep (modified policy iteration's ``m - 1`` evaluation sweeps).
+    """
+    S, A = R.shape
+    for _ in range(n_sweeps):
+        for s in range(S):
+            work[s] = R[s, sigma[s]] + gamma * csr_row_dot(indptr, indices, data, s * A + sigma[s], V)
+        for s in range(S):
+            V[s] = work[s]
 
 
 @nb.njit(cache=True)

@@ -1,4 +1,9 @@
-"""Plain NumPy references for every kernel in :mod:`mdps._kernels` (used by the tests)."""
+"""Plain NumPy references for every kernel in :mod:`mdps._kernels` (used by the tests).
+
+The serial twins of the sparse kernels (``csr_matvec_serial``, ``csr_bellman_max_serial``,
+``csr_policy_backup_serial``) share these references: the tests check them bit for bit against
+the parallel kernels, which are checked against the functions below.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,13 @@ def csr_policy_backup(indptr, indices, data, R, V, sigma, gamma):
     S, A = R.shape
     PV = csr_matvec(indptr, indices, data, V)
     return R[np.arange(S), sigma] + gamma * PV[np.arange(S) * A + sigma]
+
+
+def csr_policy_sweeps(indptr, indices, data, R, V, sigma, gamma, n_sweeps):
+    V = np.array(V, dtype=np.float64)
+    for _ in range(n_sweeps):
+        V = csr_policy_backup(indptr, indices, data, R, V, sigma, gamma)
+    return V
 
 
 def sup_diff(x, y):

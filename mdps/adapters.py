@@ -37,8 +37,16 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from mdps._validation import as_float_array, check_choice, check_gamma, check_int
 from mdps.tabular import TabularMDP
+from mdps.validation import (
+    as_float_array,
+    check_choice,
+    check_gamma,
+    check_int,
+    check_mdp,
+    check_real,
+    check_sparse_matrix,
+)
 
 __all__ = [
     "to_mdptoolbox",
@@ -51,10 +59,19 @@ __all__ = [
 
 
 def _require_stationary(mdp, fn: str) -> None:
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
+    check_mdp(mdp)
     if mdp.stage_dependent:
         raise ValueError(f"{fn}() needs stationary P and R; mdp is stage dependent ({mdp!r})")
+
+
+def _is_matrix(x) -> bool:
+    """Whether ``x`` looks like one 2-d matrix (sparse, or array-like of ndim 2)."""
+    if sp.issparse(x):
+        return True
+    try:
+        return np.ndim(x) == 2
+    except (TypeError, ValueError):  # ragged nestings
+        return False
 
 
 # ------------------------------------------------------------------------------ pymdptoolbox
@@ -113,7 +130,9 @@ def from_mdptoolbox(P, R, *, gamma=None, horizon=None, rho=None) -> TabularMDP:
     if isinstance(P, (list, tuple)):
         if len(P) == 0:
             raise ValueError("P must hold at least one action's (S, S) matrix, got an empty sequence")
-        mats = list(P)
+        # sparse blocks: structure checked before SciPy stacks them (malformed CSR corrupts memory)
+        mats = [check_sparse_matrix(m, f"P[{a}]") if sp.issparse(m) else as_float_array(m, f"P[{a}]", ndim=2)
+                for a, m in enumerate(P)]
     else:
         if sp.issparse(P):
             raise TypeError("a sparse P must be given as a list/tuple of A sparse (S, S) matrices")
@@ -137,19 +156,20 @@ def from_mdptoolbox(P, R, *, gamma=None, horizon=None, rho=None) -> TabularMDP:
         P_out = np.stack([as_float_array(m, f"P[{a}]", ndim=2) for a, m in enumerate(mats)])
         P_out = np.ascontiguousarray(P_out.transpose(1, 0, 2))
 
-    if isinstance(R, (list, tuple)) and len(R) > 0 and (sp.issparse(R[0]) or np.ndim(R[0]) == 2):
+    if isinstance(R, (list, tuple)) and len(R) > 0 and _is_matrix(R[0]):
         if len(R) != A:
             raise ValueError(f"R given per action must hold A = {A} matrices, got {len(R)}")
         R_out = np.empty((S, A))
         for a in range(A):
-            Pa, Ra = mats[a], R[a]
+            Pa = mats[a]
+            Ra = (check_sparse_matrix(R[a], f"R[{a}]") if sp.issparse(R[a])
+                  else as_float_array(R[a], f"R[{a}]", ndim=2))
+            if Ra.shape != (S, S):
+                raise ValueError(f"R[{a}] must have shape (S, S) = ({S}, {S}), got {Ra.shape}")
             if sp.issparse(Pa) or sp.issparse(Ra):
                 prod = sp.csr_array(Pa).multiply(sp.csr_array(Ra))
                 R_out[:, a] = np.asarray(prod.sum(axis=1)).ravel()
             else:
-                Ra = as_float_array(Ra, f"R[{a}]", ndim=2)
-                if Ra.shape != (S, S):
-                    raise ValueError(f"R[{a}] must have shape (S, S) = ({S}, {S}), got {Ra.shape}")
                 R_out[:, a] = (np.asarray(Pa, dtype=np.float64) * Ra).sum(axis=1)
     else:
         Rarr = as_float_array(R, "R", ndim=(1, 2, 3))
@@ -229,23 +249,24 @@ def from_quantecon(R, Q, beta, *, horizon=None, rho=None) -> TabularMDP:
     0.5
     """
     try:
-        R_arr = np.array(R, dtype=np.float64)
+        raw = np.asarray(R) if not isinstance(R, np.ma.MaskedArray) else None
     except (TypeError, ValueError) as exc:
         raise TypeError(f"R must be a numeric array, got {type(R).__name__}: {exc}") from None
-    if R_arr.ndim == 2:
-        inf = np.argwhere(np.isneginf(R_arr))
+    if raw is not None and raw.dtype.kind in "biuf" and raw.ndim == 2:
+        inf = np.argwhere(np.isneginf(raw))
         if inf.size:
             s, a = (int(i) for i in inf[0])
             raise ValueError(
                 f"R[{s}, {a}] is -inf (QuantEcon's mark of an infeasible action); TabularMDP needs "
                 "every action feasible: remove the action or give it a finite reward"
             )
-    if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
-        raise TypeError(f"beta must be a real number, got {beta!r}")
+    if raw is not None and raw.dtype.kind in "US":
+        raise TypeError(f"R must be a numeric array, got strings (dtype {raw.dtype})")
+    R_arr = as_float_array(R, "R")
     if horizon is None:
-        return TabularMDP(Q, R_arr, gamma=check_gamma(float(beta)), rho=rho)
+        return TabularMDP(Q, R_arr, gamma=check_gamma(beta, "beta"), rho=rho)
     H = check_int(horizon, "horizon", low=1)
-    if float(beta) != 1.0:
+    if check_real(beta, "beta") != 1.0:
         raise ValueError(f"with horizon given, beta must be 1 (undiscounted finite horizon), got {beta!r}")
     return TabularMDP(Q, R_arr, horizon=H, rho=rho)
 
@@ -347,31 +368,39 @@ def from_gymnasium(P_dict, *, gamma=None, horizon=None, rho=None, terminal: str 
         if len(table[s]) != A:
             raise ValueError(f"every state must have the same actions; P_dict[0] has {A}, P_dict[{s}] has {len(table[s])}")
 
+    # parse and validate every transition first (the terminal flags decide the state count)
+    parsed = [[[] for _ in range(A)] for _ in range(S)]
+    for s in range(S):
+        for a in range(A):
+            trs = table[s][a]
+            try:
+                n_tr = len(trs)
+            except TypeError:
+                raise TypeError(f"P_dict[{s}][{a}] must be a list of (p, s', r, done) tuples, got {trs!r}") from None
+            if n_tr == 0:
+                raise ValueError(f"P_dict[{s}][{a}] lists no transitions")
+            for i, tr in enumerate(trs):
+                where = f"P_dict[{s}][{a}][{i}]"
+                try:
+                    p, nxt, r, done = tuple(tr)[:4]
+                except (TypeError, ValueError):
+                    raise TypeError(f"{where} must be a (p, s', r, done) tuple, got {tr!r}") from None
+                if isinstance(nxt, bool) or not isinstance(nxt, numbers.Integral) or not 0 <= int(nxt) < S:
+                    raise ValueError(f"{where} has next state {nxt!r}, expected an int in [0, {S - 1}]")
+                p = check_real(p, f"{where} probability", low=0.0)
+                r = check_real(r, f"{where} reward")
+                parsed[s][a].append((p, int(nxt), r, bool(done)))
     absorbing = terminal == "absorbing" and any(
-        bool(tr[3]) for acts in table for trs in acts for tr in trs
+        tr[3] for acts in parsed for trs in acts for tr in trs
     )
     S_out = S + 1 if absorbing else S
     P = np.zeros((S_out, A, S_out))
     R = np.zeros((S_out, A))
     for s in range(S):
         for a in range(A):
-            trs = table[s][a]
-            if len(trs) == 0:
-                raise ValueError(f"P_dict[{s}][{a}] lists no transitions")
             rewards = []
-            for i, tr in enumerate(trs):
-                try:
-                    p, nxt, r, done = tr[:4]
-                except (TypeError, ValueError):
-                    raise TypeError(f"P_dict[{s}][{a}][{i}] must be a (p, s', r, done) tuple, got {tr!r}") from None
-                if isinstance(nxt, bool) or not isinstance(nxt, numbers.Integral) or not 0 <= int(nxt) < S:
-                    raise ValueError(f"P_dict[{s}][{a}][{i}] has next state {nxt!r}, expected an int in [0, {S - 1}]")
-                p, r = float(p), float(r)
-                if not np.isfinite(p) or p < 0:
-                    raise ValueError(f"P_dict[{s}][{a}][{i}] has probability {p!r}, expected a finite number >= 0")
-                if not np.isfinite(r):
-                    raise ValueError(f"P_dict[{s}][{a}][{i}] has reward {r!r}, expected a finite number")
-                target = S if (absorbing and bool(done)) else int(nxt)
+            for p, nxt, r, done in parsed[s][a]:
+                target = S if (absorbing and done) else nxt
                 P[s, a, target] += p
                 rewards.append((p, r))
             rs = [r for _, r in rewards]

@@ -80,6 +80,10 @@ Conventions of :func:`relative_value_iteration` (read before comparing numbers):
   ``bias[s_ref] = 0``; ``V = bias``; ``Q = R + P bias - gain``; ``policy`` greedy in ``Q``;
 * one entry of ``residuals``, ``errors`` and each trace per sweep (one application of T):
   ``len == n_iter``; the returned ``u`` is the iterate whose sweep met the stopping test.
+* it refuses (``ValueError``) an mdp with two or more sets of states closed under every
+  policy -- multichain, where the optimal gain may depend on the start state and one gain is
+  wrong -- and it warns (:class:`~mdps.results.ConvergenceWarning`) whenever it stops at
+  ``max_iter`` without meeting the stopping test (``converged=False``).
 
 Ground truth (:func:`average_reward_lp`): the LP over stationary state-action frequencies
 (Manne 1960; Puterman §8.8, §9.3),
@@ -91,6 +95,13 @@ Ground truth (:func:`average_reward_lp`): the LP over stationary state-action fr
 
 whose value is :math:`g^*` for unichain and weakly communicating MDPs. See its docstring for
 how the policy and bias are extracted.
+
+Multichain MDPs (:func:`multichain_gain`): when several sets of states are closed under every
+policy the optimal gain :math:`g^*(s)` depends on the start state; it is the ``g`` part of the
+multichain LP (Puterman §9.3), which the lab solves for the gain of every state.
+
+Both LPs are solved on ``R / 2**e`` (:func:`mdps.numerics.binary_exponent`, an exact rescaling),
+since HiGHS loses accuracy on large costs and reads ``|c| >= 1e20`` as infinite.
 
 The discounted approximation (Puterman §8.2 Laurent expansion; used as a test):
 :math:`|(1-\gamma) V^*_\gamma(s) - g^*| \le (1-\gamma)\,\mathrm{sp}(u^*)`, and
@@ -116,7 +127,9 @@ References
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import networkx as nx
@@ -124,22 +137,24 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from mdps import _chains
 from mdps._backup import apply_P, bellman_max
-from mdps.numerics import span
-from mdps.occupancy import (
-    _as_policy,
-    _check_mdp,
-    _policy_kernel,
-    _recurrent_classes,
-    _solve,
-    _stationary_on_class,
-    recurrent_classes,
-)
-from mdps.results import Solution
+from mdps.numerics import binary_exponent, span
+from mdps.occupancy import recurrent_classes
+from mdps.results import ConvergenceWarning, Solution
 from mdps.tabular import TabularMDP
+from mdps.validation import (
+    as_stochastic_policy,
+    check_int,
+    check_mdp,
+    check_float64_range,
+    check_policy,
+    check_positive,
+    check_real,
+)
 
-__all__ = ["relative_value_iteration", "average_reward_lp", "gain_bias", "GainBias",
-           "aperiodic_transform", "span_contraction_coefficient", "recurrent_classes",
+__all__ = ["relative_value_iteration", "average_reward_lp", "multichain_gain", "gain_bias",
+           "GainBias", "aperiodic_transform", "span_contraction_coefficient", "recurrent_classes",
            "is_communicating"]
 
 #: Howard-improvement threshold in the LP's policy refinement: an action replaces the current
@@ -148,23 +163,20 @@ __all__ = ["relative_value_iteration", "average_reward_lp", "gain_bias", "GainBi
 _IMPROVE_RTOL = 1e-10
 
 
-def _check_average(mdp, func: str) -> TabularMDP:
-    _check_mdp(mdp)
-    if mdp.criterion != "average":
-        raise ValueError(
-            f"{func} needs an average-reward mdp (criterion 'average'), got mdp.criterion="
-            f"{mdp.criterion!r}; use mdp.with_criterion() (no gamma, no horizon) to get one"
-        )
-    return mdp
+def _check_average(mdp) -> TabularMDP:
+    return check_mdp(mdp, criterion="average")
 
 
 def _check_tau(tau) -> float:
-    if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
-        raise TypeError(f"tau must be a real number in (0, 1], got {tau!r}")
-    t = float(tau)
-    if not (0.0 < t <= 1.0):
-        raise ValueError(f"tau must lie in (0, 1], got {tau!r}")
-    return t
+    return check_real(tau, "tau", low=0.0, high=1.0, low_open=True)
+
+
+def _closed_sets(mdp: TabularMDP) -> list[np.ndarray]:
+    """The sets of states closed under *every* policy that contain no smaller such set: the
+    closed strongly connected components of the union support graph (Puterman §8.3). A weakly
+    communicating (in particular a communicating or unichain) MDP has exactly one; with two or
+    more, no state of one can reach another and the optimal gain may differ between them."""
+    return _chains.closed_classes(_chains.union_graph(mdp.P_matrix(), mdp.n_states, mdp.n_actions))
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,15 +204,15 @@ class GainBias:
 
 
 def _gain_bias_chain(P_pi, r_pi: np.ndarray, name: str) -> GainBias:
-    classes = _recurrent_classes(P_pi)
+    classes = _chains.recurrent_classes(P_pi)
     if len(classes) > 1:
         raise ValueError(
             f"{name} is not unichain: its chain P_pi has {len(classes)} recurrent classes "
-            f"({', '.join(str(c.tolist()) for c in classes[:4])}{', ...' if len(classes) > 4 else ''}); "
-            f"gain and bias need exactly one (the gain would depend on the start state)"
+            f"({_chains.describe_classes(classes)}); gain and bias need exactly one (the gain would "
+            f"depend on the start state)"
         )
     S = r_pi.shape[0]
-    mu = _stationary_on_class(P_pi, classes[0])
+    mu = _chains.stationary_on_class(P_pi, classes[0])
     g = float(mu @ r_pi)
     # bordered system [[I - P, 1], [mu^T, 0]] [u; g] = [r; 0] (nonsingular for unichain P)
     if sp.issparse(P_pi):
@@ -212,7 +224,7 @@ def _gain_bias_chain(P_pi, r_pi: np.ndarray, name: str) -> GainBias:
         M[:S, :S] = np.eye(S) - P_pi
         M[:S, S] = 1.0
         M[S, :S] = mu
-    sol = _solve(M, np.concatenate([r_pi, [0.0]]))
+    sol = _chains.linear_solve(M, np.concatenate([r_pi, [0.0]]))
     return GainBias(gain=g, bias=np.ascontiguousarray(sol[:S]), stationary=mu)
 
 
@@ -246,12 +258,15 @@ def gain_bias(mdp: TabularMDP, pi) -> GainBias:
     >>> gb.gain, gb.bias.tolist()
     (0.5, [0.25, -0.25])
     """
-    _check_average(mdp, "gain_bias")
+    _check_average(mdp)
     S, A = mdp.n_states, mdp.n_actions
-    pol = _as_policy(pi, S, A, name="pi")
-    P_pi = _policy_kernel(mdp.P_matrix(), pol, S, A)
+    pol = as_stochastic_policy(check_policy(pi, S, A), A)
+    P_pi = _chains.policy_kernel(mdp.P_matrix(), pol, S, A)
     r_pi = np.einsum("sa,sa->s", pol, mdp.R)
-    return _gain_bias_chain(P_pi, r_pi, "pi")
+    with np.errstate(over="ignore", invalid="ignore"):
+        gb = _gain_bias_chain(P_pi, r_pi, "pi")
+    _require_finite(mdp.R, (np.array([gb.gain]), gb.bias), "gain_bias")
+    return gb
 
 
 def aperiodic_transform(mdp: TabularMDP, tau: float = 0.5) -> TabularMDP:
@@ -273,7 +288,7 @@ def aperiodic_transform(mdp: TabularMDP, tau: float = 0.5) -> TabularMDP:
     TabularMDP
         Average-reward instance with the same ``rho``.
     """
-    _check_average(mdp, "aperiodic_transform")
+    _check_average(mdp)
     t = _check_tau(tau)
     S, A = mdp.n_states, mdp.n_actions
     rows = np.arange(S * A)
@@ -311,7 +326,7 @@ def span_contraction_coefficient(mdp: TabularMDP) -> float:
     float
         ``gamma'``; ``< 1`` means RVI converges geometrically at rate at most ``gamma'``.
     """
-    _check_average(mdp, "span_contraction_coefficient")
+    _check_average(mdp)
     P2 = mdp.P_matrix()
     P2 = P2.toarray() if sp.issparse(P2) else np.asarray(P2)
     n, S = P2.shape
@@ -330,23 +345,13 @@ def is_communicating(mdp: TabularMDP) -> bool:
     ``P[s, a, s'] > 0`` for some ``a``; Puterman §8.3.2). Communicating MDPs are weakly
     communicating, so RVI (with the aperiodicity transform) and :func:`average_reward_lp` apply.
     """
-    _check_average(mdp, "is_communicating")
-    S, A = mdp.n_states, mdp.n_actions
-    P2 = mdp.P_matrix()
-    G = nx.DiGraph()
-    G.add_nodes_from(range(S))
-    if sp.issparse(P2):
-        coo = sp.coo_array(P2)
-        keep = coo.data > 0
-        G.add_edges_from(zip((coo.row[keep] // A).tolist(), coo.col[keep].tolist()))
-    else:
-        r, c = np.nonzero(P2 > 0)
-        G.add_edges_from(zip((r // A).tolist(), c.tolist()))
-    return nx.is_strongly_connected(G)
+    _check_average(mdp)
+    return nx.is_strongly_connected(_chains.union_graph(mdp.P_matrix(), mdp.n_states, mdp.n_actions))
 
 
 def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: int = 100_000,
-                             s_ref: int = 0, tau: float = 0.5, gain_star=None) -> Solution:
+                             s_ref: int = 0, tau: float = 0.5, gain_star=None,
+                             keep_iterates: bool = False) -> Solution:
     r"""Relative value iteration on the aperiodicity-transformed MDP.
 
     Iterates :math:`u_{k+1} = \tilde T u_k - (\tilde T u_k)(s_\mathrm{ref})` from
@@ -372,6 +377,10 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     gain_star : None, float or "exact"
         Reference optimal gain for ``errors``; ``"exact"`` computes it with
         :func:`average_reward_lp`.
+    keep_iterates : bool
+        Also return ``trace["iterates"]`` of shape ``(n_iter, S)``: the iterate ``u_k`` each sweep
+        was applied to (the last one is the returned ``bias``), so that a check can recompute
+        spans, brackets and ratios itself. Memory ``O(n_iter S)``.
 
     Returns
     -------
@@ -382,7 +391,21 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
         (empty without ``gain_star``), ``trace`` with ``"gain"`` (``g_k``), ``"gain_lower"``,
         ``"gain_upper"`` (Odoni bracket ``min/max (T u_k - u_k)``), all in the original scale
         and of length ``n_iter``. ``converged`` is False if ``max_iter`` sweeps did not meet
-        the stopping test.
+        the stopping test; a :class:`~mdps.results.ConvergenceWarning` then says so.
+
+    Raises
+    ------
+    ValueError
+        Invalid arguments; an ``mdp`` with two or more sets of states closed under every
+        policy (multichain: the optimal gain can depend on the start state, RVI's single gain
+        would be wrong; :func:`multichain_gain` computes the gain of every state); iterates
+        leaving the float64 range.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When ``converged`` is False: the gain is not certified within ``tol`` (periodic chains
+        with ``tau = 1``, too small ``max_iter``, or a model that is not weakly communicating).
 
     Examples
     --------
@@ -392,14 +415,21 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     >>> round(sol.gain, 9), sol.bias.round(9).tolist()
     (0.5, [0.0, -0.5])
     """
-    _check_average(mdp, "relative_value_iteration")
+    _check_average(mdp)
     S, A = mdp.n_states, mdp.n_actions
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
-    tol = float(tol)
-    max_iter = _check_int_arg(max_iter, "max_iter", 1, None)
-    s_ref = _check_int_arg(s_ref, "s_ref", 0, S - 1)
+    tol = check_positive(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    s_ref = check_int(s_ref, "s_ref", low=0, high=S - 1)
     t = _check_tau(tau)
+    closed = _closed_sets(mdp)
+    if len(closed) > 1:  # hostile review D11: RVI returned one wrong gain, converged=False, silently
+        raise ValueError(
+            f"relative_value_iteration needs a weakly communicating mdp, but mdp is multichain: "
+            f"{len(closed)} sets of states are closed under every policy ({_chains.describe_classes(closed)}), "
+            f"so the optimal gain can differ between them and RVI's single gain would be wrong; use "
+            f"mdps.multichain_gain(mdp) for the optimal gain of every state (or solve each closed set "
+            f"as its own mdp)"
+        )
     g_star = _resolve_gain_star(mdp, gain_star)
 
     P2, R = mdp.P_matrix(), mdp.R
@@ -410,12 +440,21 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     res, gains, lo, hi = [], [], [], []
     converged = False
     threshold = tol * t
+    if not isinstance(keep_iterates, (bool, np.bool_)):
+        raise TypeError(f"keep_iterates must be a bool, got {keep_iterates!r}")
+    iterates = [] if keep_iterates else None
     for _ in range(max_iter):
-        bellman_max(P2, R, u, 1.0, Tu, sigma, work)
-        diff = Tu - u                      # T u - u, original scale
+        if iterates is not None:
+            iterates.append(u.copy())
+        with np.errstate(over="ignore", invalid="ignore"):
+            bellman_max(P2, R, u, 1.0, Tu, sigma, work)
+            diff = Tu - u                      # T u - u, original scale
         d_ref = diff[s_ref]
         dmin, dmax = float(diff.min()), float(diff.max())
         r_k = t * (dmax - dmin)            # sp(T~ u - u), transformed scale
+        if not math.isfinite(r_k):
+            check_float64_range(np.array([r_k]), f"relative_value_iteration: the relative values at sweep "
+                                f"{len(res) + 1}", R=R, hint="rescale R (gain and bias are linear in R)")
         res.append(r_k)
         gains.append(float(d_ref))
         lo.append(dmin)
@@ -432,23 +471,22 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     policy = Q.argmax(axis=1).astype(np.int64)
     gains_a = np.array(gains)
     errors = np.abs(gains_a - g_star) if g_star is not None else np.empty(0)
+    if not converged:
+        warnings.warn(
+            f"relative_value_iteration did not converge in max_iter={max_iter} sweeps: the last span "
+            f"sp(T u - u) = {res[-1] / t:.3g} >= tol = {tol:g}, so the gain {gain:.6g} is only known "
+            f"to lie in the Odoni bracket [{lo[-1]:.6g}, {hi[-1]:.6g}] (periodic chains need tau < 1; "
+            f"average_reward_lp is exact)",
+            ConvergenceWarning, stacklevel=2,
+        )
     return Solution(
         V=bias.copy(), Q=Q, policy=policy, n_iter=len(res), method="rvi", errors=errors,
         residuals=np.array(res), converged=converged, gain=gain, bias=bias,
-        trace={"gain": gains_a, "gain_lower": np.array(lo), "gain_upper": np.array(hi)},
+        trace={"gain": gains_a, "gain_lower": np.array(lo), "gain_upper": np.array(hi),
+               **({} if iterates is None else {"iterates": np.array(iterates)})},
         settings={"tol": tol, "max_iter": max_iter, "s_ref": s_ref, "tau": t,
                   "gain_star": g_star},
     )
-
-
-def _check_int_arg(v, name, low, high):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {v!r}")
-    v = int(v)
-    if v < low or (high is not None and v > high):
-        rng = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {'in ' + rng if high is not None else rng}, got {v}")
-    return v
 
 
 def _resolve_gain_star(mdp, gain_star):
@@ -458,9 +496,9 @@ def _resolve_gain_star(mdp, gain_star):
         if gain_star != "exact":
             raise ValueError(f"gain_star must be None, a float or 'exact', got {gain_star!r}")
         return float(average_reward_lp(mdp).gain)
-    if isinstance(gain_star, bool) or not isinstance(gain_star, numbers.Real) or not np.isfinite(gain_star):
-        raise ValueError(f"gain_star must be None, a finite float or 'exact', got {gain_star!r}")
-    return float(gain_star)
+    if isinstance(gain_star, bool) or not isinstance(gain_star, numbers.Real):
+        raise TypeError(f"gain_star must be None, a finite float or 'exact', got {gain_star!r}")
+    return check_real(gain_star, "gain_star")
 
 
 def average_reward_lp(mdp: TabularMDP) -> Solution:
@@ -494,9 +532,10 @@ def average_reward_lp(mdp: TabularMDP) -> Solution:
         ``settings["refinement_steps"]`` counts the policy-iteration steps of step 3 and
         ``settings["lp_objective"]`` is the raw LP value.
     """
-    _check_average(mdp, "average_reward_lp")
+    _check_average(mdp)
     S, A = mdp.n_states, mdp.n_actions
     P2, R = mdp.P_matrix(), mdp.R
+    e = binary_exponent(R)
     SA = S * A
     E = sp.csr_array((np.ones(SA), (np.repeat(np.arange(S), A), np.arange(SA))), shape=(S, SA))
     PT = sp.csr_array(P2.T) if sp.issparse(P2) else sp.csr_array(np.asarray(P2).T)
@@ -504,9 +543,12 @@ def average_reward_lp(mdp: TabularMDP) -> Solution:
     A_eq = sp.vstack([(E - PT)[: S - 1], sp.csr_array(np.ones((1, SA)))]).tocsr()
     b_eq = np.zeros(S)
     b_eq[S - 1] = 1.0
-    lp = linprog(-R.ravel(), A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    lp = linprog(-np.ldexp(R.ravel(), -e), A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
     if lp.status != 0:
-        raise RuntimeError(f"average_reward_lp: HiGHS failed (status {lp.status}): {lp.message}")
+        raise RuntimeError(
+            f"average_reward_lp: HiGHS failed (status {lp.status}): {lp.message}; "
+            f"relative_value_iteration(mdp) solves weakly communicating instances iteratively"
+        )
     x = np.clip(lp.x, 0.0, None).reshape(S, A)
     mass = x.sum(axis=1)
     support = np.flatnonzero(mass > 1e-12)
@@ -518,7 +560,7 @@ def average_reward_lp(mdp: TabularMDP) -> Solution:
     rows_sel = support * A + sigma[support]
     sub = (sp.csr_array(P2[rows_sel]) if sp.issparse(P2) else P3[support, sigma[support]])
     sub = sub[:, support]
-    classes = _recurrent_classes(sub if not sp.issparse(sub) else sp.csr_array(sub))
+    classes = _chains.recurrent_classes(sub if not sp.issparse(sub) else sp.csr_array(sub))
     target = support[max(classes, key=lambda c: mass[support[c]].sum())]
     sigma = _reach(P2, S, A, target, sigma)
 
@@ -527,7 +569,7 @@ def average_reward_lp(mdp: TabularMDP) -> Solution:
     while True:
         pol = np.zeros((S, A))
         pol[np.arange(S), sigma] = 1.0
-        gb = _gain_bias_chain(_policy_kernel(P2, pol, S, A), R[np.arange(S), sigma], "the LP policy")
+        gb = _gain_bias_chain(_chains.policy_kernel(P2, pol, S, A), R[np.arange(S), sigma], "the LP policy")
         Q = R + apply_P(P2, gb.bias).reshape(S, A)
         cur = Q[np.arange(S), sigma]
         better = Q.max(axis=1) > cur + _IMPROVE_RTOL * scale
@@ -536,10 +578,75 @@ def average_reward_lp(mdp: TabularMDP) -> Solution:
         sigma = np.where(better, Q.argmax(axis=1), sigma)
         steps += 1
     bias = np.array(gb.bias)
-    Qg = R + apply_P(P2, bias).reshape(S, A) - gb.gain
+    with np.errstate(over="ignore", invalid="ignore"):
+        Qg = R + apply_P(P2, bias).reshape(S, A) - gb.gain
+    _require_finite(R, (bias, Qg), "average_reward_lp")
     return Solution(V=bias.copy(), Q=Qg, policy=sigma, n_iter=1, method="lp", gain=gb.gain,
                     bias=bias, converged=not better.any(),
-                    settings={"refinement_steps": steps, "lp_objective": float(-lp.fun)})
+                    settings={"refinement_steps": steps, "lp_objective": float(np.ldexp(-lp.fun, e)),
+                              "reward_scale_log2": e})
+
+
+def _require_finite(R, arrays, func: str) -> None:
+    check_float64_range(list(arrays), f"{func}: the gain, bias or Q values", R=R,
+                        hint="rescale R (gain and bias are linear in R)")
+
+
+def multichain_gain(mdp: TabularMDP) -> np.ndarray:
+    r"""The optimal gain of every state, :math:`g^*(s)`, for any finite MDP (multichain too).
+
+    In a multichain MDP (for instance several absorbing regions no policy can leave) the
+    optimal gain depends on the start state, and neither :func:`relative_value_iteration` nor
+    :func:`average_reward_lp` applies. The multichain linear program (Puterman 1994, §9.3)
+
+    .. math::
+
+        \min_{g, h} \sum_s lpha(s) g(s) \quad 	ext{s.t.}\quad
+        g(s) \ge \sum_{s'} P(s' \mid s,a)\, g(s'), \qquad
+        g(s) + h(s) \ge R(s,a) + \sum_{s'} P(s' \mid s,a)\, h(s')
+        \quad orall (s,a),
+
+    with any weights :math:`lpha > 0` (uniform here), has :math:`g = g^*` at its optimum:
+    every feasible ``g`` dominates :math:`g^*` (the two inequalities are the multichain
+    optimality equations relaxed to ``>=``), and :math:`(g^*, h^*)` from the optimality
+    equations is feasible (Puterman §9.1, §9.3). Solved by HiGHS on ``R / 2**e`` (exact
+    rescaling into the solver's range). Only the gain is returned: extracting an optimal
+    policy from the dual is more delicate in the multichain case (Puterman §9.3.2).
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Average-reward instance, dense or sparse.
+
+    Returns
+    -------
+    g : ndarray, shape (S,)
+        ``g[s]`` the optimal long-run reward rate from ``s`` (constant for weakly
+        communicating MDPs, where it equals :func:`average_reward_lp`'s ``gain``).
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> P = np.zeros((2, 1, 2)); P[0, 0, 0] = P[1, 0, 1] = 1.0   # two absorbing states
+    >>> multichain_gain(mdps.TabularMDP(P, np.array([[1.0], [2.0]]))).round(9).tolist()
+    [1.0, 2.0]
+    """
+    _check_average(mdp)
+    S, A = mdp.n_states, mdp.n_actions
+    P2 = mdp.P_matrix()
+    e = binary_exponent(mdp.R)
+    SA = S * A
+    E = sp.csr_array((np.ones(SA), (np.arange(SA), np.repeat(np.arange(S), A))), shape=(SA, S))
+    Pm = sp.csr_array(P2) if sp.issparse(P2) else sp.csr_array(np.asarray(P2))
+    zero = sp.csr_array((SA, S))
+    # variables (g, h): P g - g <= 0 and P h - h - g <= -R, rows per (s, a)
+    A_ub = sp.vstack([sp.hstack([Pm - E, zero]), sp.hstack([-E, Pm - E])]).tocsr()
+    b_ub = np.concatenate([np.zeros(SA), -np.ldexp(mdp.R.ravel(), -e)])
+    c = np.concatenate([np.full(S, 1.0 / S), np.zeros(S)])
+    lp = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs")
+    if lp.status != 0:
+        raise RuntimeError(f"multichain_gain: HiGHS failed (status {lp.status}): {lp.message}")
+    return np.ldexp(np.asarray(lp.x[:S], dtype=np.float64), e)
 
 
 def _reach(P2, S, A, target: np.ndarray, sigma: np.ndarray) -> np.ndarray:

@@ -43,6 +43,16 @@ so the rule must fire by
 sweeps in exact arithmetic (the ``+ 10`` absorbs round-off). If ``tol`` is below the floating
 point floor of the residual (about :math:`10^{-16} \|V^*\|_\infty \gamma / (1-\gamma)`), the
 cap is reached and ``converged`` is ``False``: the solver never claims a bound it did not see.
+The count is evaluated as a sum of logarithms (rewards near ``1e308``, ``tol = 5e-324`` and
+``gamma`` within ``1e-16`` of 1 give a finite number, never an overflow) and capped at
+``2**53``. Near :math:`\gamma = 1` it is huge (``~ 2e10`` sweeps at ``gamma = 1 - 1e-9``):
+value iteration is then the wrong tool and ``method="pi"`` the right one. The residual and
+error traces grow with the sweeps actually done (doubling buffers), so a generous cap costs no
+memory.
+
+**Overflow.** Values are linear in ``R`` and may leave the float64 range when
+``max |R| / (1 - gamma)`` approaches ``1.8e308``; every solver then raises ``ValueError``
+(naming that ratio) instead of returning ``inf`` or ``nan``.
 
 Policy iteration (``policy_iteration``), Howard 1960; Puterman sec 6.4
 -----------------------------------------------------------------------
@@ -58,6 +68,12 @@ policy-changing iterations (theory note A.1, a safety factor 2 over Scherrer's b
 
 Modified policy iteration (``modified_policy_iteration``), Puterman & Shin 1978; Puterman sec 6.5
 -------------------------------------------------------------------------------------------------
+**One loop.** Value iteration *is* the ``m = 1`` preset of modified policy iteration: both run
+the same loop (``_iterate``) with the same stopping helper (``_stopping_statistic``, the sup
+and span rules below); they differ only in their defaults (``v0 = 0`` for VI, the monotone
+start below for MPI) and in the name and settings they report. Sparse instances run the
+``m - 1`` evaluation sweeps of each step in one compiled call.
+
 :math:`\pi_{k+1} = G(v_k)`, :math:`v_{k+1} = (T^{\pi_{k+1}})^m v_k` (:math:`m = 1` is VI,
 :math:`m \to \infty` is PI). Note :math:`T^{\pi_{k+1}} v_k = T v_k`, so each step is one full
 Bellman backup followed by :math:`m - 1` cheap policy backups. From a :math:`v_0` with
@@ -75,6 +91,16 @@ Linear programming (``linear_programming``), Puterman sec 6.9
 the value of that state undetermined by the objective). Solved by HiGHS through
 :func:`scipy.optimize.linprog`, with a sparse constraint matrix for sparse instances.
 
+*Numerical range.* HiGHS reads any bound or right-hand side of magnitude ``>= 1e20`` as
+infinite, so the LP is solved for ``R / 2**e`` (an exact power-of-two rescaling with
+``max |R| / 2**e`` in ``[0.5, 1)``) and ``V`` multiplied back: the reward scale never matters.
+The discount does: as :math:`\gamma \to 1` the constraint matrix :math:`\gamma P - E` becomes
+singular within HiGHS's feasibility tolerance (``1e-7``); the values lose digits from
+``1 - gamma ~ 1e-7`` and HiGHS fails or reports "infeasible" from about ``1e-9``. Below
+``LP_MIN_ONE_MINUS_GAMMA = 1e-9`` the LP refuses up front, and a HiGHS failure with
+``1 - gamma < 1e-6`` is reported as out of range; both messages point to ``method="pi"``,
+whose linear solves stay accurate up to ``gamma = 1 - 1e-16``.
+
 References
 ----------
 .. [1] M. L. Puterman, *Markov Decision Processes*, Wiley 1994, sections 6.2-6.5 and 6.9.
@@ -90,7 +116,6 @@ References
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import scipy.linalg
@@ -99,9 +124,19 @@ import scipy.sparse.linalg
 from scipy.optimize import linprog
 
 from mdps import _backup, _kernels
-from mdps._validation import ROW_SUM_ATOL, as_float_array, check_choice, check_int, check_positive
+from mdps.numerics import binary_exponent
 from mdps.results import Solution
 from mdps.tabular import TabularMDP
+from mdps.validation import (
+    check_choice,
+    check_float64_range,
+    check_gamma,
+    check_int,
+    check_mdp,
+    check_policy,
+    check_positive,
+    check_value,
+)
 
 __all__ = [
     "q_values",
@@ -112,6 +147,7 @@ __all__ = [
     "policy_iteration",
     "modified_policy_iteration",
     "linear_programming",
+    "pi_iteration_bound",
 ]
 
 #: Relative tolerance defining a tie in PI's improvement step: the round-off level of the
@@ -119,71 +155,51 @@ __all__ = [
 PI_TIE_RTOL = 1e-12
 #: Extra sweeps on top of the a-priori iteration count (absorbs round-off in the residual).
 _VI_SLACK = 10
+#: Ceiling of the default sweep cap: 2^53 sweeps is beyond any run (and beyond the integers a
+#: float counts exactly), so a larger a-priori count carries no information.
+_MAX_ITER_CEILING = 2**53
+#: Initial capacity of the growing residual / error traces (doubled when full).
+_TRACE_CAPACITY = 256
+#: The LP's range (HiGHS, scipy.optimize.linprog): below ``1 - gamma = 1e-9`` the constraint
+#: matrix ``gamma P - E`` is singular within HiGHS's feasibility tolerance 1e-7 and HiGHS fails
+#: or reports "infeasible" (and from about 1e-7 on the values lose digits).
+LP_MIN_ONE_MINUS_GAMMA = 1e-9
 
 
 # -- validation -------------------------------------------------------------------------------
-def _check_mdp(mdp) -> TabularMDP:
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"mdp must be a mdps.TabularMDP, got {type(mdp).__name__}")
-    if mdp.criterion != "discounted":
-        raise ValueError(
-            f"mdp must be discounted (built with gamma=...), got criterion {mdp.criterion!r}"
-        )
-    return mdp
-
-
-def _check_value(V, name: str, S: int) -> np.ndarray:
-    arr = as_float_array(V, name, ndim=1)
-    if arr.shape != (S,):
-        raise ValueError(f"{name} must have shape ({S},), got {arr.shape}")
-    return arr
+def _check_discounted(mdp) -> TabularMDP:
+    return check_mdp(mdp, criterion="discounted")
 
 
 def _check_max_iter(max_iter):
     return None if max_iter is None else check_int(max_iter, "max_iter", low=1)
 
 
-def _check_policy(pi, S: int, A: int, name: str = "pi"):
-    """Return ``(sigma, None)`` for a deterministic policy or ``(None, pi)`` for a stochastic one."""
-    arr = np.asarray(pi)
-    if arr.dtype == np.bool_ or arr.dtype == object:
-        raise TypeError(f"{name} must be an int array (S,) or a float array (S, A), got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.integer):
-        if arr.ndim == 2:
-            raise TypeError(
-                f"{name} of shape {arr.shape} has integer dtype; a stochastic policy must be a float "
-                f"array ({S}, {A}), a deterministic one an int array ({S},)"
-            )
-        if arr.shape != (S,):
-            raise ValueError(f"deterministic {name} must have shape ({S},), got {arr.shape}")
-        bad = np.flatnonzero((arr < 0) | (arr >= A))
-        if bad.size:
-            s = int(bad[0])
-            raise ValueError(f"{name}[{s}] is {int(arr[s])}, expected an action in [0, {A - 1}]")
-        return np.ascontiguousarray(arr, dtype=np.int64), None
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise TypeError(f"{name} must be an int array (S,) or a float array (S, A), got dtype {arr.dtype}")
-    if arr.ndim == 1:
-        raise ValueError(
-            f"{name} of shape {arr.shape} has float dtype; a deterministic policy must be an int "
-            f"array (S,), a stochastic one a float array ({S}, {A})"
-        )
-    if arr.shape != (S, A):
-        raise ValueError(f"stochastic {name} must have shape ({S}, {A}), got {arr.shape}")
-    arr = as_float_array(arr, name)
-    neg = np.argwhere(arr < 0)
-    if neg.size:
-        s, a = (int(i) for i in neg[0])
-        raise ValueError(f"{name}[{s}, {a}] is {arr[s, a]:.6g}, expected >= 0")
-    sums = arr.sum(axis=1)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_ATOL)
-    if bad.size:
-        s = int(bad[0])
-        raise ValueError(f"{name}[{s}, :] sums to {sums[s]:.12g}, expected 1 within {ROW_SUM_ATOL:g}")
-    return None, arr
+def _check_tol(tol) -> float:
+    return check_positive(tol, "tol")
+
+
+def _check_flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _require_finite(mdp: TabularMDP, arr, what: str):
+    """Values leave float64 when ``max |R| / (1 - gamma)`` nears 1.8e308 (hostile review D7)."""
+    bound = float(np.abs(mdp.R).max()) / (1.0 - mdp.gamma)
+    check_float64_range(arr, what, R=mdp.R, detail=f", max |R| / (1 - gamma) = {bound:.3g}")
+    return arr
 
 
 # -- operators --------------------------------------------------------------------------------
+def _operator_output(mdp: TabularMDP, V: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Refuse an operator value that overflowed (finite ``R`` and ``V`` near ``1e308``)."""
+    check_float64_range(out, "R + gamma * P V", R=mdp.R, detail=f", max |V| = {float(np.abs(V).max()):.3g}",
+                        hint="rescale R and V")
+    return out
+
+
 def q_values(mdp: TabularMDP, V) -> np.ndarray:
     r"""State-action values :math:`Q = R + \gamma P V`.
 
@@ -199,9 +215,11 @@ def q_values(mdp: TabularMDP, V) -> np.ndarray:
     Q : ndarray, shape (S, A)
         ``Q[s, a] = R[s, a] + gamma * sum_s' P[s, a, s'] V[s']``.
     """
-    mdp = _check_mdp(mdp)
-    V = _check_value(V, "V", mdp.n_states)
-    return _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma)
+    mdp = _check_discounted(mdp)
+    V = check_value(V, "V", mdp.n_states)
+    with np.errstate(over="ignore", invalid="ignore"):
+        Q = _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma)
+    return _operator_output(mdp, V, Q)
 
 
 def bellman_operator(mdp: TabularMDP, V, pi=None) -> np.ndarray:
@@ -221,17 +239,21 @@ def bellman_operator(mdp: TabularMDP, V, pi=None) -> np.ndarray:
     -------
     TV : ndarray, shape (S,)
     """
-    mdp = _check_mdp(mdp)
+    mdp = _check_discounted(mdp)
     S, A = mdp.n_states, mdp.n_actions
-    V = _check_value(V, "V", S)
+    V = check_value(V, "V", S)
     P2 = mdp.P_matrix()
-    if pi is None:
-        return _backup.bellman_max(P2, mdp.R, V, mdp.gamma)[0]
-    sigma, pi_arr = _check_policy(pi, S, A)
-    if sigma is not None:
-        return _backup.policy_backup(P2, mdp.R, V, sigma, mdp.gamma)
-    Q = _backup.q_values(P2, mdp.R, V, mdp.gamma)
-    return np.einsum("sa,sa->s", pi_arr, Q)
+    pol = None if pi is None else check_policy(pi, S, A)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if pol is None:
+            out = _backup.bellman_max(P2, mdp.R, V, mdp.gamma)[0]
+        elif pol.dtype.kind == "i":
+            out = _backup.policy_backup(P2, mdp.R, V, pol, mdp.gamma)
+        else:
+            # sum over the policy's support only: 0 * inf would be NaN where pi puts no mass
+            Q = _backup.q_values(P2, mdp.R, V, mdp.gamma)
+            out = np.einsum("sa,sa->s", pol, np.where(pol > 0, Q, 0.0))
+    return _operator_output(mdp, V, out)
 
 
 def greedy_policy(mdp: TabularMDP, V) -> np.ndarray:
@@ -247,32 +269,36 @@ def greedy_policy(mdp: TabularMDP, V) -> np.ndarray:
 
 
 # -- exact evaluation -------------------------------------------------------------------------
-def _policy_matrices(mdp: TabularMDP, sigma, pi):
-    """``(P_pi, r_pi)``: dense ``(S, S)`` array or CSR matrix (never densified), and ``(S,)``."""
+def _policy_matrices(mdp: TabularMDP, pol: np.ndarray):
+    """``(P_pi, r_pi)`` of a validated policy (int ``(S,)`` or float ``(S, A)``): dense ``(S, S)``
+    array or CSR matrix (never densified), and ``(S,)``."""
     S, A = mdp.n_states, mdp.n_actions
     P2, R = mdp.P_matrix(), mdp.R
     states = np.arange(S)
-    if sigma is not None:
-        rows = states * A + sigma
-        r_pi = R[states, sigma]
+    if pol.dtype.kind == "i":
+        rows = states * A + pol
+        r_pi = R[states, pol]
         P_pi = P2[rows] if not sp.issparse(P2) else sp.csr_array(P2[rows])
         return P_pi, r_pi
-    r_pi = np.einsum("sa,sa->s", pi, R)
+    r_pi = np.einsum("sa,sa->s", pol, R)
     if sp.issparse(P2):
-        W = sp.csr_array((pi.ravel(), np.arange(S * A), np.arange(0, S * A + 1, A)), shape=(S, S * A))
+        W = sp.csr_array((pol.ravel(), np.arange(S * A), np.arange(0, S * A + 1, A)), shape=(S, S * A))
         return sp.csr_array(W @ P2), r_pi
-    return np.einsum("sa,sat->st", pi, mdp.P), r_pi
+    return np.einsum("sa,sat->st", pol, mdp.P), r_pi
 
 
-def _solve_policy(mdp: TabularMDP, sigma, pi) -> np.ndarray:
-    P_pi, r_pi = _policy_matrices(mdp, sigma, pi)
+def _solve_policy(mdp: TabularMDP, pol: np.ndarray) -> np.ndarray:
+    P_pi, r_pi = _policy_matrices(mdp, pol)
     S, gamma = mdp.n_states, mdp.gamma
-    if sp.issparse(P_pi):
-        M = sp.identity(S, format="csc") - gamma * sp.csc_array(P_pi)
-        return np.asarray(scipy.sparse.linalg.splu(M).solve(r_pi), dtype=np.float64)
-    M = np.eye(S) - gamma * P_pi
-    # I - gamma P_pi is strictly diagonally dominant by rows (margin 1 - gamma): well conditioned.
-    return scipy.linalg.solve(M, r_pi, check_finite=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if sp.issparse(P_pi):
+            M = sp.identity(S, format="csc") - gamma * sp.csc_array(P_pi)
+            V = np.asarray(scipy.sparse.linalg.splu(M).solve(r_pi), dtype=np.float64)
+        else:
+            M = np.eye(S) - gamma * P_pi
+            # I - gamma P_pi is strictly diagonally dominant by rows (margin 1 - gamma)
+            V = scipy.linalg.solve(M, r_pi, check_finite=False)
+    return _require_finite(mdp, V, "the policy's values")
 
 
 def evaluate_policy(mdp: TabularMDP, pi) -> np.ndarray:
@@ -284,11 +310,17 @@ def evaluate_policy(mdp: TabularMDP, pi) -> np.ndarray:
         Discounted MDP. Dense instances use :func:`scipy.linalg.solve`; sparse ones build the CSR
         ``P_pi`` without densifying and factor with :func:`scipy.sparse.linalg.splu`.
     pi : int array (S,) or float array (S, A)
-        Deterministic policy ``sigma[s]`` or stochastic ``pi[s, a]`` (rows on the simplex).
+        Deterministic policy ``sigma[s]`` or stochastic ``pi[s, a]`` (rows on the simplex),
+        validated by :func:`mdps.validation.check_policy`.
 
     Returns
     -------
     V : ndarray, shape (S,)
+
+    Raises
+    ------
+    ValueError
+        If ``pi`` is invalid, or the values exceed the float64 range (rewards near ``1e308``).
 
     Examples
     --------
@@ -297,21 +329,32 @@ def evaluate_policy(mdp: TabularMDP, pi) -> np.ndarray:
     >>> mdps.evaluate_policy(mdp, np.array([0]))
     array([2.])
     """
-    mdp = _check_mdp(mdp)
-    sigma, pi_arr = _check_policy(pi, mdp.n_states, mdp.n_actions)
-    return _solve_policy(mdp, sigma, pi_arr)
+    mdp = _check_discounted(mdp)
+    return _solve_policy(mdp, check_policy(pi, mdp.n_states, mdp.n_actions))
 
 
-# -- value iteration --------------------------------------------------------------------------
+# -- value iteration and modified policy iteration: one loop ----------------------------------
+def _log_abs_max(x) -> float:
+    m = float(np.abs(x).max()) if np.size(x) else 0.0
+    return math.log(m) if m > 0.0 else -math.inf
+
+
 def _default_max_iter(mdp: TabularMDP, v0: np.ndarray, tol: float) -> int:
-    """A-priori sweep count after which the a-posteriori rule must have fired (module doc)."""
+    """A-priori sweep count after which the rule must have fired (module doc), in log space.
+
+    ``log(2 gamma D0 / ((1 - gamma) tol)) / log(1 / gamma)`` with ``D0 = ||v0|| + ||R|| / (1 -
+    gamma)`` is evaluated as a sum of logarithms, so rewards near 1e308, ``tol = 5e-324`` or
+    ``gamma`` within 1e-16 of 1 give a finite count instead of an overflow; the count is capped
+    at ``2**53``.
+    """
     g = mdp.gamma
     if g == 0.0:
         return 1 + _VI_SLACK
-    D0 = float(np.abs(v0).max()) + float(np.abs(mdp.R).max()) / (1.0 - g)
-    target = 2.0 * g * D0 / ((1.0 - g) * tol)
-    k = math.ceil(math.log(target) / math.log(1.0 / g)) if target > 1.0 else 0
-    return max(k, 1) + _VI_SLACK
+    log_1mg = math.log1p(-g)
+    log_D0 = float(np.logaddexp(_log_abs_max(v0), _log_abs_max(mdp.R) - log_1mg))
+    log_target = math.log(2.0) + math.log(g) + log_D0 - log_1mg - math.log(tol)
+    k = math.ceil(log_target / -math.log(g)) if log_target > 0.0 else 0
+    return min(max(k, 1) + _VI_SLACK, _MAX_ITER_CEILING)
 
 
 def _reference_value(mdp, v_star):
@@ -322,11 +365,7 @@ def _reference_value(mdp, v_star):
         if v_star != "exact":
             raise ValueError(f"v_star must be None, 'exact' or an array of shape (S,), got {v_star!r}")
         return policy_iteration(mdp).V
-    return _check_value(v_star, "v_star", mdp.n_states)
-
-
-def _check_tol(tol) -> float:
-    return check_positive(tol, "tol")
+    return check_value(v_star, "v_star", mdp.n_states)
 
 
 _STOPPING = ("sup", "span")
@@ -338,14 +377,149 @@ _RULES = {
 }
 
 
+def _stopping_statistic(new: np.ndarray, old: np.ndarray, coef: float, span_rule: bool):
+    """The one stopping helper of VI and MPI: ``(residual, certified bound, shift)``.
+
+    ``"sup"``: residual ``||new - old||_inf``, bound ``coef * residual`` on ``||new - V*||``.
+    ``"span"``: residual ``sp(new - old)``, bound ``coef * residual / 2`` on the error of the
+    MacQueen midpoint ``new + shift`` with ``shift = coef (min + max)(new - old) / 2``.
+    """
+    if span_rule:
+        lo, hi = _kernels.diff_range(new, old)
+        res = hi - lo
+        return res, coef * 0.5 * res, coef * 0.5 * (lo + hi)
+    res = _kernels.sup_diff(new, old)
+    return res, coef * res, 0.0
+
+
+class _Trace:
+    """A float64 trace that grows by doubling: memory follows the iterations done, not the cap
+    (hostile review D4: a preallocated ``np.empty(max_iter)`` was 456 GiB at gamma = 1 - 1e-9)."""
+
+    __slots__ = ("buf", "n")
+
+    def __init__(self):
+        self.buf = np.empty(_TRACE_CAPACITY)
+        self.n = 0
+
+    def append(self, x: float) -> None:
+        if self.n == self.buf.shape[0]:
+            grown = np.empty(2 * self.n)
+            grown[: self.n] = self.buf
+            self.buf = grown
+        self.buf[self.n] = x
+        self.n += 1
+
+    def array(self) -> np.ndarray:
+        return self.buf[: self.n].copy()
+
+
+def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarray, ref, span_rule: bool,
+             keep_iterates: bool = False):
+    r"""Modified policy iteration's loop; ``m = 1`` is value iteration, bit for bit.
+
+    Step ``k``: ``b = T v_k`` with greedy ``sigma = G(v_k)`` (one Bellman backup), the stopping
+    statistic of ``(b, v_k)``, and unless stopping, ``m - 1`` policy backups
+    ``b <- T^sigma b``; then ``v_{k+1} = b``. Returns ``(V, n_iter, converged, residuals, errors,
+    iterates)`` with ``iterates`` the list ``v_0 .. v_n`` (``None`` unless ``keep_iterates``).
+    """
+    S, gamma = mdp.n_states, mdp.gamma
+    coef = gamma / (1.0 - gamma)
+    P2, R = mdp.P_matrix(), mdp.R
+    sparse = sp.issparse(P2)
+    a, b = v0.copy(), np.empty(S)
+    sigma = np.empty(S, dtype=np.int64)
+    work = None if sparse else np.empty(P2.shape[0])
+    residuals = _Trace()
+    errors = _Trace() if ref is not None else None
+    if errors is not None:
+        errors.append(_kernels.sup_diff(a, ref))
+    iterates = [a.copy()] if keep_iterates else None
+    bellman_max, policy_backup, sup_diff = _backup.bellman_max, _backup.policy_backup, _kernels.sup_diff
+    # sparse MPI: the m - 1 evaluation sweeps in one compiled call below the parallel threshold
+    # (per-sweep Python calls dominated: hostile review D13), one parallel kernel call per sweep
+    # above it (where a sweep costs far more than the call); both give the same bits
+    fused = sparse and P2.nnz < _backup.PARALLEL_MIN_NNZ
+    if not sparse and m > 1:  # buffers for the gathered policy kernel (memory: S^2, i.e. P / A)
+        row0 = np.arange(S, dtype=np.int64) * mdp.n_actions
+        rows, r_sigma = np.empty(S, dtype=np.int64), np.empty(S)
+        R_flat = R.reshape(-1)
+    converged, n, shift = False, 0, 0.0
+    for k in range(max_iter):
+        bellman_max(P2, R, a, gamma, b, sigma, work)  # b = T v_k, sigma = G(v_k)
+        res, bound, shift = _stopping_statistic(b, a, coef, span_rule)
+        if not math.isfinite(res):
+            _require_finite(mdp, np.array([res]), f"the iterates (sweep {k + 1})")
+        converged = bound <= tol
+        residuals.append(res)
+        n = k + 1
+        if not converged and m > 1:
+            if not sparse:
+                # dense: gather P_sigma (S, S) once per improvement (one pass over a 1/A slice of
+                # P), then the m - 1 evaluation sweeps are BLAS matrix-vector products
+                np.add(row0, sigma, out=rows)
+                P_sigma = P2[rows]  # fancy indexing gathers ~2x faster than np.take(..., out=)
+                np.take(R_flat, rows, out=r_sigma)
+                for _ in range(m - 1):  # b <- T^sigma b, m - 1 times
+                    np.dot(P_sigma, b, out=a)
+                    a *= gamma
+                    a += r_sigma
+                    a, b = b, a
+            elif fused:  # one compiled call for all m - 1 sweeps (hostile review D13)
+                _kernels.csr_policy_sweeps(P2.indptr, P2.indices, P2.data, R, b, sigma, float(gamma),
+                                           m - 1, a)
+            else:
+                for _ in range(m - 1):
+                    policy_backup(P2, R, b, sigma, gamma, a)
+                    a, b = b, a
+        a, b = b, a  # a = v_{k+1} (or T v_k on stopping)
+        if errors is not None:
+            errors.append(sup_diff(a, ref))
+        if iterates is not None:
+            iterates.append(a.copy())
+        if converged:
+            if span_rule:
+                a = a + shift
+            break
+    return (a, n, converged, residuals.array(), (errors.array() if errors is not None else np.empty(0)),
+            iterates)
+
+
 def _finish(mdp, V, **kwargs) -> Solution:
-    Q = _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma)
+    _require_finite(mdp, V, "the values")
+    with np.errstate(over="ignore", invalid="ignore"):
+        Q = _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma)
+    _require_finite(mdp, Q, "the state-action values Q")
     return Solution(V=V, Q=Q, policy=Q.argmax(axis=1).astype(np.int64), **kwargs)
 
 
+def _run(mdp, *, method: str, m: int, tol, max_iter, v0, v_star, stopping, keep_iterates) -> Solution:
+    """Validate, pick the cap, run :func:`_iterate` and package the record (VI and MPI)."""
+    tol = _check_tol(tol)
+    max_iter = _check_max_iter(max_iter)
+    span_rule = check_choice(stopping, "stopping", _STOPPING) == "span"
+    ref = _reference_value(mdp, v_star)
+    if max_iter is None:
+        max_iter = _default_max_iter(mdp, v0, tol)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected and reported
+        V, n, converged, residuals, errors, iterates = _iterate(
+            mdp, m=m, tol=tol, max_iter=max_iter, v0=v0, ref=ref, span_rule=span_rule,
+            keep_iterates=_check_flag(keep_iterates, "keep_iterates"))
+    settings = {"tol": tol, "max_iter": max_iter, "gamma": mdp.gamma, "stopping": stopping,
+                "stopping_rule": _RULES[method, stopping]}
+    if method == "mpi":
+        settings = {"m": m, **settings}
+    trace = {} if iterates is None else {"iterates": np.array(iterates)}
+    return _finish(mdp, V, n_iter=n, method=method, errors=errors, residuals=residuals,
+                   converged=converged, trace=trace, settings=settings)
+
+
 def value_iteration(mdp: TabularMDP, *, tol: float = 1e-8, max_iter: int | None = None,
-                    v0=None, v_star=None, stopping: str = "sup") -> Solution:
+                    v0=None, v_star=None, stopping: str = "sup", keep_iterates: bool = False) -> Solution:
     r"""Value iteration :math:`V_{k+1} = T V_k` with a certified a-posteriori stopping rule.
+
+    The ``m = 1`` preset of :func:`modified_policy_iteration` (one loop, one stopping rule),
+    started from ``v0 = 0``.
 
     Parameters
     ----------
@@ -357,7 +531,8 @@ def value_iteration(mdp: TabularMDP, *, tol: float = 1e-8, max_iter: int | None 
         ``gamma / (1 - gamma) * ||V_{k+1} - V_k||_inf <= tol``, which implies
         ``||V_{k+1} - V*||_inf <= tol`` (Puterman Thm 6.3.1).
     max_iter : int >= 1, optional
-        Sweep cap; default from the a-priori bound (module docstring).
+        Sweep cap; default from the a-priori bound (module docstring). Memory follows the
+        sweeps done, so a generous cap costs nothing.
     v0 : array_like, shape (S,), optional
         Initial value (default zeros).
     v_star : None, "exact" or array_like (S,)
@@ -371,6 +546,10 @@ def value_iteration(mdp: TabularMDP, *, tol: float = 1e-8, max_iter: int | None 
         contracts faster than the sup norm whenever the error is mostly a constant shift, so
         this rule stops much earlier at the same certified error. ``errors`` still trace the
         raw iterates and ``residuals`` hold the spans.
+    keep_iterates : bool
+        Also return every iterate, ``trace["iterates"]`` of shape ``(n + 1, S)`` (``V_0 .. V_n``,
+        before the MacQueen shift), so that a check can measure errors, bounds and identities
+        itself instead of trusting the solver's traces. Memory ``O(n S)``.
 
     Returns
     -------
@@ -378,6 +557,11 @@ def value_iteration(mdp: TabularMDP, *, tol: float = 1e-8, max_iter: int | None 
         ``method="vi"``; ``V`` is the last iterate ``V_n``, ``policy = G(V_n)``,
         ``residuals[k] = ||V_{k+1} - V_k||_inf`` (shape ``(n,)``), ``errors[k] = ||V_k - v_star||``
         for ``k = 0..n`` (empty without ``v_star``), ``converged`` whether the rule fired.
+
+    Raises
+    ------
+    ValueError
+        Invalid arguments, or iterates leaving the float64 range (rewards near ``1e308``).
 
     Examples
     --------
@@ -387,62 +571,41 @@ def value_iteration(mdp: TabularMDP, *, tol: float = 1e-8, max_iter: int | None 
     >>> bool(abs(sol.V[0] - 2.0) <= 1e-6)
     True
     """
-    mdp = _check_mdp(mdp)
-    tol = _check_tol(tol)
-    max_iter = _check_max_iter(max_iter)
-    S = mdp.n_states
-    v0 = np.zeros(S) if v0 is None else _check_value(v0, "v0", S)
-    ref = _reference_value(mdp, v_star)
-    if max_iter is None:
-        max_iter = _default_max_iter(mdp, v0, tol)
-    gamma = mdp.gamma
-    coef = gamma / (1.0 - gamma)
-    P2, R = mdp.P_matrix(), mdp.R
-
-    # Preallocated buffers: the loop below allocates nothing per sweep.
-    cur, nxt = v0.copy(), np.empty(S)
-    sigma = np.empty(S, dtype=np.int64)
-    work = None if sp.issparse(P2) else np.empty(P2.shape[0])
-    residuals = np.empty(max_iter)
-    errors = np.empty(max_iter + 1) if ref is not None else None
-    if ref is not None:
-        errors[0] = _kernels.sup_diff(cur, ref)
-    bellman_max, sup_diff = _backup.bellman_max, _kernels.sup_diff
-    converged, n = False, 0
-    span_rule = check_choice(stopping, "stopping", _STOPPING) == "span"
-    shift = 0.0
-    for k in range(max_iter):
-        bellman_max(P2, R, cur, gamma, nxt, sigma, work)
-        if span_rule:
-            lo, hi = _kernels.diff_range(nxt, cur)
-            res, shift = hi - lo, coef * 0.5 * (lo + hi)
-            done = coef * 0.5 * res <= tol
-        else:
-            res = sup_diff(nxt, cur)
-            done = coef * res <= tol
-        residuals[k] = res
-        if errors is not None:
-            errors[k + 1] = sup_diff(nxt, ref)
-        cur, nxt = nxt, cur
-        n = k + 1
-        if done:
-            converged = True
-            if span_rule:
-                cur = cur + shift
-            break
-    return _finish(
-        mdp, cur, n_iter=n, method="vi",
-        errors=errors[: n + 1].copy() if errors is not None else np.empty(0),
-        residuals=residuals[:n].copy(), converged=converged,
-        settings={"tol": tol, "max_iter": max_iter, "gamma": gamma, "stopping": stopping,
-                  "stopping_rule": _RULES["vi", stopping]},
-    )
+    mdp = _check_discounted(mdp)
+    v0 = np.zeros(mdp.n_states) if v0 is None else check_value(v0, "v0", mdp.n_states)
+    return _run(mdp, method="vi", m=1, tol=tol, max_iter=max_iter, v0=v0, v_star=v_star,
+                stopping=stopping, keep_iterates=keep_iterates)
 
 
 # -- policy iteration -------------------------------------------------------------------------
 def pi_iteration_bound(n_states: int, n_actions: int, gamma: float) -> int:
-    """``2 S (A-1) (1 + ceil(log(1/(1-gamma)) / (1-gamma)))`` (theory note A.1)."""
-    return 2 * n_states * (n_actions - 1) * (1 + math.ceil(math.log(1.0 / (1.0 - gamma)) / (1.0 - gamma)))
+    r"""The lab's bound on the policy-changing iterations of Howard's policy iteration.
+
+    .. math:: 2 S (A - 1) \Big(1 + \Big\lceil \frac{\log(1/(1-\gamma))}{1-\gamma} \Big\rceil\Big)
+
+    (theory note A.1: a safety factor 2 over Scherrer 2016's bound
+    :math:`S (A-1) \lceil \frac{1}{1-\gamma} \log \frac{1}{1-\gamma} \rceil`). Exact integer
+    arithmetic on one float logarithm: no overflow for any ``gamma < 1`` (at
+    ``gamma = 1 - 2**-53`` it is about ``7e17 S (A - 1)``).
+
+    Parameters
+    ----------
+    n_states, n_actions : int >= 1
+    gamma : float in [0, 1)
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> pi_iteration_bound(10, 2, 0.9)
+    500
+    """
+    S = check_int(n_states, "n_states", low=1)
+    A = check_int(n_actions, "n_actions", low=1)
+    g = check_gamma(gamma)
+    return 2 * S * (A - 1) * (1 + math.ceil(math.log(1.0 / (1.0 - g)) / (1.0 - g)))
 
 
 def policy_iteration(mdp: TabularMDP, *, max_iter: int | None = None, pi0=None) -> Solution:
@@ -463,15 +626,21 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int | None = None, pi0=None) 
         ``method="pi"``; ``V = V^{pi_n}`` exact, ``policy = pi_n``; ``residuals[k]`` is the number
         of states whose action changed at step ``k + 1``; ``errors[k] = ||V^{pi_k} - V^{pi_n}||``
         for ``k = 0..n`` (exact errors once converged, since ``pi_n`` is then optimal);
-        ``settings["iteration_bound"]`` the bound on policy-changing steps; ``converged`` is
-        ``True`` when the policy is stable.
+        ``settings["iteration_bound"]`` the bound :func:`pi_iteration_bound` on policy-changing
+        steps; ``converged`` is ``True`` when the policy is stable.
+
+    Raises
+    ------
+    ValueError
+        Invalid arguments, or values beyond the float64 range (rewards near ``1e308``; the
+        message gives ``max |R| / (1 - gamma)``).
 
     Notes
     -----
     Improvement keeps the current action whenever it is within
     ``PI_TIE_RTOL * max(1, ||V||_inf)`` of the best one; otherwise it takes the lowest maximiser.
     """
-    mdp = _check_mdp(mdp)
+    mdp = _check_discounted(mdp)
     max_iter = _check_max_iter(max_iter)
     S, A, gamma = mdp.n_states, mdp.n_actions, mdp.gamma
     bound = pi_iteration_bound(S, A, gamma)
@@ -480,18 +649,17 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int | None = None, pi0=None) 
     if pi0 is None:
         sigma = mdp.R.argmax(axis=1).astype(np.int64)
     else:
-        sigma, stoch = _check_policy(pi0, S, A, "pi0")
-        if sigma is None:
-            raise ValueError("pi0 must be a deterministic policy (int array of shape (S,))")
-        sigma = sigma.copy()
+        sigma = check_policy(pi0, S, A, name="pi0", kind="deterministic")
     P2, R = mdp.P_matrix(), mdp.R
     states = np.arange(S)
-    values = [_solve_policy(mdp, sigma, None)]
+    values = [_solve_policy(mdp, sigma)]
     changes = []
     converged = False
     for _ in range(max_iter):
         V = values[-1]
-        Q = _backup.q_values(P2, R, V, gamma)
+        with np.errstate(over="ignore", invalid="ignore"):
+            Q = _backup.q_values(P2, R, V, gamma)
+        _require_finite(mdp, Q, "the state-action values Q")
         best = Q.max(axis=1)
         tie = PI_TIE_RTOL * max(1.0, float(np.abs(V).max()))
         keep = Q[states, sigma] >= best - tie
@@ -503,7 +671,7 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int | None = None, pi0=None) 
             converged = True
             break
         sigma = new
-        values.append(_solve_policy(mdp, sigma, None))
+        values.append(_solve_policy(mdp, sigma))
     V = values[-1]
     errors = np.array([_kernels.sup_diff(v, V) for v in values])
     Q = _backup.q_values(P2, R, V, gamma)
@@ -518,7 +686,7 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int | None = None, pi0=None) 
 # -- modified policy iteration ----------------------------------------------------------------
 def modified_policy_iteration(mdp: TabularMDP, *, m: int = 10, tol: float = 1e-8,
                               max_iter: int | None = None, v0=None, v_star=None,
-                              stopping: str = "sup") -> Solution:
+                              stopping: str = "sup", keep_iterates: bool = False) -> Solution:
     r"""Modified policy iteration (Puterman & Shin 1978): :math:`v_{k+1} = (T^{G(v_k)})^m v_k`.
 
     Parameters
@@ -526,7 +694,8 @@ def modified_policy_iteration(mdp: TabularMDP, *, m: int = 10, tol: float = 1e-8
     mdp : TabularMDP
         Discounted MDP.
     m : int >= 1
-        Partial-evaluation sweeps per step (``m = 1`` is value iteration).
+        Partial-evaluation sweeps per step (``m = 1`` is value iteration). Sparse instances run
+        the ``m - 1`` evaluation sweeps in one compiled call.
     tol : float > 0
         Target sup-norm error: stop when ``gamma / (1 - gamma) * ||T v_k - v_k||_inf <= tol`` and
         return ``T v_k``.
@@ -539,6 +708,9 @@ def modified_policy_iteration(mdp: TabularMDP, *, m: int = 10, tol: float = 1e-8
     stopping : {"sup", "span"}
         As in :func:`value_iteration`; with ``"span"`` the returned value is the MacQueen
         midpoint ``T v_k + c (min + max)(T v_k - v_k) / 2``, certified within ``tol`` of ``V*``.
+    keep_iterates : bool
+        ``trace["iterates"]`` of shape ``(n + 1, S)``: ``v_0 .. v_{n-1}`` and the returned
+        ``T v_{n-1}`` (before the MacQueen shift), as in :func:`value_iteration`.
 
     Returns
     -------
@@ -546,77 +718,17 @@ def modified_policy_iteration(mdp: TabularMDP, *, m: int = 10, tol: float = 1e-8
         ``method="mpi"``; ``residuals[k] = ||T v_k - v_k||_inf``; ``errors[k] = ||v_k - v_star||``
         for ``k < n`` and ``errors[n] = ||V - v_star||`` for the returned ``V = T v_{n-1}``.
     """
-    mdp = _check_mdp(mdp)
+    mdp = _check_discounted(mdp)
     m = check_int(m, "m", low=1)
-    tol = _check_tol(tol)
-    max_iter = _check_max_iter(max_iter)
     S, gamma = mdp.n_states, mdp.gamma
     if v0 is None:
-        v0 = np.full(S, float(mdp.R.min()) / (1.0 - gamma))
+        with np.errstate(over="ignore"):
+            v0 = np.full(S, float(mdp.R.min()) / (1.0 - gamma))
+        _require_finite(mdp, v0, "the default start min(R) / (1 - gamma)")
     else:
-        v0 = _check_value(v0, "v0", S)
-    ref = _reference_value(mdp, v_star)
-    if max_iter is None:
-        max_iter = _default_max_iter(mdp, v0, tol)
-    coef = gamma / (1.0 - gamma)
-    P2, R = mdp.P_matrix(), mdp.R
-
-    a, b = v0.copy(), np.empty(S)
-    sigma = np.empty(S, dtype=np.int64)
-    work = None if sp.issparse(P2) else np.empty(P2.shape[0])
-    residuals = np.empty(max_iter)
-    errors = np.empty(max_iter + 1) if ref is not None else None
-    if ref is not None:
-        errors[0] = _kernels.sup_diff(a, ref)
-    bellman_max, policy_backup, sup_diff = _backup.bellman_max, _backup.policy_backup, _kernels.sup_diff
-    converged, n = False, 0
-    span_rule = check_choice(stopping, "stopping", _STOPPING) == "span"
-    shift = 0.0
-    dense = work is not None
-    if dense and m > 1:  # buffers for the gathered policy kernel (memory: S^2, i.e. P / A)
-        row0 = np.arange(S, dtype=np.int64) * mdp.n_actions
-        rows, r_sigma = np.empty(S, dtype=np.int64), np.empty(S)
-        R_flat = R.reshape(-1)
-    for k in range(max_iter):
-        bellman_max(P2, R, a, gamma, b, sigma, work)  # b = T v_k, sigma = G(v_k)
-        if span_rule:
-            lo, hi = _kernels.diff_range(b, a)
-            res, shift = hi - lo, coef * 0.5 * (lo + hi)
-            converged = coef * 0.5 * res <= tol
-        else:
-            res = sup_diff(b, a)
-            converged = coef * res <= tol
-        residuals[k] = res
-        n = k + 1
-        if not converged and dense and m > 1:
-            # dense: gather P_sigma (S, S) once per improvement (one pass over a 1/A slice of P),
-            # then the m - 1 evaluation sweeps are BLAS matrix-vector products
-            np.add(row0, sigma, out=rows)
-            P_sigma = P2[rows]  # fancy indexing gathers ~2x faster than np.take(..., out=)
-            np.take(R_flat, rows, out=r_sigma)
-            for _ in range(m - 1):  # b <- T^sigma b, m - 1 times
-                np.dot(P_sigma, b, out=a)
-                a *= gamma
-                a += r_sigma
-                a, b = b, a
-        elif not converged:
-            for _ in range(m - 1):  # b <- T^sigma b, m - 1 times
-                policy_backup(P2, R, b, sigma, gamma, a)
-                a, b = b, a
-        a, b = b, a  # a = v_{k+1} (or T v_k on stopping)
-        if errors is not None:
-            errors[k + 1] = sup_diff(a, ref)
-        if converged:
-            if span_rule:
-                a = a + shift
-            break
-    return _finish(
-        mdp, a, n_iter=n, method="mpi",
-        errors=errors[: n + 1].copy() if errors is not None else np.empty(0),
-        residuals=residuals[:n].copy(), converged=converged,
-        settings={"m": m, "tol": tol, "max_iter": max_iter, "gamma": gamma, "stopping": stopping,
-                  "stopping_rule": _RULES["mpi", stopping]},
-    )
+        v0 = check_value(v0, "v0", S)
+    return _run(mdp, method="mpi", m=m, tol=tol, max_iter=max_iter, v0=v0, v_star=v_star,
+                stopping=stopping, keep_iterates=keep_iterates)
 
 
 # -- linear programming -----------------------------------------------------------------------
@@ -638,21 +750,44 @@ def linear_programming(mdp: TabularMDP, *, solver: str = "highs") -> Solution:
     Solution
         ``method="lp"``, ``n_iter=1``, ``V`` the LP solution, ``policy = G(V)``; ``errors`` and
         ``residuals`` are empty. ``settings["weights"]`` is ``"rho"`` or ``"uniform"`` (used when
-        ``mdp.rho`` has a zero entry, where the objective would not pin down ``V``).
+        ``mdp.rho`` has a zero entry, where the objective would not pin down ``V``);
+        ``settings["reward_scale_log2"]`` the exponent ``e`` of the power of two ``2**e`` that
+        ``R`` was divided by.
 
     Raises
     ------
+    ValueError
+        If ``1 - gamma < LP_MIN_ONE_MINUS_GAMMA`` (1e-9), or HiGHS fails on an instance with
+        ``1 - gamma < 1e-6``: out of the LP's numerical range; the message says so and points to
+        ``method="pi"``. Also if the values exceed the float64 range.
     RuntimeError
-        If HiGHS does not report an optimal solution (its status message is included).
+        If HiGHS does not report an optimal solution on an instance inside its range (its status
+        message is included).
+
+    Notes
+    -----
+    The LP is solved for ``R / 2**e`` with ``max |R| / 2**e`` in ``[0.5, 1)`` and its solution
+    multiplied back (values are linear in ``R``). HiGHS reads any bound or right-hand side of
+    magnitude ``>= 1e20`` as infinite, so without this scaling rewards of ``1e20`` gave "Model
+    error" or "unbounded"; with it, the reward scale is irrelevant to the solver.
     """
-    mdp = _check_mdp(mdp)
+    mdp = _check_discounted(mdp)
     check_choice(solver, "solver", _LP_SOLVERS)
     S, A, gamma = mdp.n_states, mdp.n_actions, mdp.gamma
+    if 1.0 - gamma < LP_MIN_ONE_MINUS_GAMMA:
+        raise ValueError(
+            f"linear_programming: gamma = {gamma!r} is out of the LP's numerical range (1 - gamma = "
+            f"{1.0 - gamma:.3g} < {LP_MIN_ONE_MINUS_GAMMA:g}: the constraints gamma P - I are singular "
+            f"within HiGHS's feasibility tolerance); use method='pi' (policy iteration, exact linear "
+            f"solves, accurate up to gamma = 1 - 1e-16)"
+        )
     P2 = mdp.P_matrix()
     rho = mdp.rho
     weights = "rho"
     if np.any(rho <= 0):
         rho, weights = np.full(S, 1.0 / S), "uniform"
+    e = binary_exponent(mdp.R)
+    b_ub = -np.ldexp(mdp.R.ravel(), -e)
     # constraint rows (s, a): gamma P[s, a, :] V - V(s) <= -R(s, a)
     E_rows = np.arange(S * A)
     E = sp.csr_array((np.ones(S * A), (E_rows, E_rows // A)), shape=(S * A, S))
@@ -660,9 +795,19 @@ def linear_programming(mdp: TabularMDP, *, solver: str = "highs") -> Solution:
         A_ub = sp.csr_array(gamma * P2 - E)
     else:
         A_ub = gamma * P2 - E.toarray()
-    res = linprog(c=rho, A_ub=A_ub, b_ub=-mdp.R.ravel(), bounds=(None, None), method=solver)
+    res = linprog(c=rho, A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method=solver)
     if res.status != 0 or res.x is None:
-        raise RuntimeError(f"linear_programming: {solver} failed with status {res.status}: {res.message}")
-    V = np.asarray(res.x, dtype=np.float64)
+        if 1.0 - gamma < 1e-6:
+            raise ValueError(
+                f"linear_programming: {solver} failed with status {res.status} ({res.message}) at "
+                f"gamma = {gamma!r}, out of the LP's reliable range (1 - gamma = {1.0 - gamma:.3g} < 1e-6); "
+                f"use method='pi' (policy iteration, exact linear solves)"
+            )
+        raise RuntimeError(
+            f"linear_programming: {solver} failed with status {res.status}: {res.message}; "
+            f"method='pi' solves the same problem by exact linear solves"
+        )
+    with np.errstate(over="ignore"):
+        V = np.ldexp(np.asarray(res.x, dtype=np.float64), e)
     return _finish(mdp, V, n_iter=1, method="lp", converged=True,
-                   settings={"solver": solver, "weights": weights, "gamma": gamma})
+                   settings={"solver": solver, "weights": weights, "gamma": gamma, "reward_scale_log2": e})

@@ -24,8 +24,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from mdps._validation import check_int
 from mdps.tabular import TabularMDP
+from mdps.validation import check_int, check_mdp
 
 try:  # optional dependency
     import gymnasium as _gym
@@ -79,8 +79,7 @@ class TabularEnv(_Base):
     def __init__(self, mdp: TabularMDP, *, horizon=None):
         if _gym is None:
             raise ImportError(_INSTALL_HINT)
-        if not isinstance(mdp, TabularMDP):
-            raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
+        check_mdp(mdp)
         if horizon is None:
             H = mdp.horizon
         else:

@@ -21,7 +21,8 @@ Backward induction (Puterman §4.5; Bellman's principle of optimality)
     Cost ``O(H S^2 A)`` dense (one BLAS product per stage), ``O(H nnz)`` sparse.
 
 Ties go to the lowest action index (``numpy.argmax``). With rewards in ``[0, 1]``,
-:math:`0 \le V_h \le H - h`.
+:math:`0 \le V_h \le H - h`. Values that leave the float64 range (rewards near ``1e308``)
+raise ``ValueError`` instead of coming back as ``inf``.
 
 Policies accepted by :func:`evaluate_finite_horizon`: stochastic ``(H, S, A)`` or stationary
 ``(S, A)`` float arrays (rows on the simplex), deterministic int ``(H, S)`` or ``(S,)``.
@@ -39,21 +40,18 @@ from __future__ import annotations
 import numpy as np
 
 from mdps._backup import q_values
-from mdps.occupancy import _as_policy, _check_mdp
 from mdps.results import Solution
 from mdps.tabular import TabularMDP
+from mdps.validation import as_stochastic_policy, check_float64_range, check_mdp, check_policy
 
 __all__ = ["backward_induction", "evaluate_finite_horizon"]
 
 
-def _check_finite_horizon(mdp, func: str) -> TabularMDP:
-    _check_mdp(mdp)
-    if mdp.criterion != "finite_horizon":
-        raise ValueError(
-            f"{func} needs a finite-horizon mdp (criterion 'finite_horizon'), got mdp.criterion="
-            f"{mdp.criterion!r}; build it with TabularMDP(P, R, horizon=H) or mdp.with_criterion(horizon=H)"
-        )
-    return mdp
+def _require_finite(mdp: TabularMDP, arr: np.ndarray) -> None:
+    """Values are sums of up to ``H`` rewards: near ``1e308`` they leave the float64 range."""
+    check_float64_range(arr, "the values", R=mdp.R,
+                        detail=f" over horizon H = {mdp.horizon}: up to H max |R| = "
+                               f"{mdp.horizon * float(np.abs(mdp.R).max()):.3g}")
 
 
 def backward_induction(mdp: TabularMDP) -> Solution:
@@ -82,17 +80,19 @@ def backward_induction(mdp: TabularMDP) -> Solution:
     >>> sol.V[:, 0].round(6).tolist(), sol.policy[:, 0].tolist()
     ([2.1, 1.4, 0.7], [1, 1, 1])
     """
-    _check_finite_horizon(mdp, "backward_induction")
+    check_mdp(mdp, criterion="finite_horizon")
     H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
     V = np.empty((H, S))
     Q = np.empty((H, S, A))
     policy = np.empty((H, S), dtype=np.int64)
     V_next = np.zeros(S)
-    for h in range(H - 1, -1, -1):
-        Q[h] = q_values(mdp.P_matrix(h), mdp.R_stage(h), V_next, 1.0)
-        policy[h] = Q[h].argmax(axis=1)
-        V[h] = Q[h].max(axis=1)
-        V_next = V[h]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for h in range(H - 1, -1, -1):
+            Q[h] = q_values(mdp.P_matrix(h), mdp.R_stage(h), V_next, 1.0)
+            policy[h] = Q[h].argmax(axis=1)
+            V[h] = Q[h].max(axis=1)
+            V_next = V[h]
+    _require_finite(mdp, Q)
     return Solution(V=V, Q=Q, policy=policy, n_iter=H, method="backward_induction",
                     converged=True, settings={"horizon": H})
 
@@ -119,14 +119,16 @@ def evaluate_finite_horizon(mdp: TabularMDP, pi) -> np.ndarray:
         If ``mdp`` is not finite-horizon or ``pi`` has a wrong shape, a row off the simplex, or
         an action out of range (the message names ``pi`` and the offending entry).
     """
-    _check_finite_horizon(mdp, "evaluate_finite_horizon")
+    check_mdp(mdp, criterion="finite_horizon")
     H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
-    pol = _as_policy(pi, S, A, horizon=H, name="pi")
+    pol = as_stochastic_policy(check_policy(pi, S, A, horizon=H), A)
     V = np.empty((H, S))
     V_next = np.zeros(S)
-    for h in range(H - 1, -1, -1):
-        Qh = q_values(mdp.P_matrix(h), mdp.R_stage(h), V_next, 1.0)
-        pih = pol[h] if pol.ndim == 3 else pol
-        V[h] = np.einsum("sa,sa->s", pih, Qh)
-        V_next = V[h]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for h in range(H - 1, -1, -1):
+            Qh = q_values(mdp.P_matrix(h), mdp.R_stage(h), V_next, 1.0)
+            pih = pol[h] if pol.ndim == 3 else pol
+            V[h] = np.einsum("sa,sa->s", pih, Qh)
+            V_next = V[h]
+    _require_finite(mdp, V)
     return V

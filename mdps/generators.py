@@ -4,7 +4,8 @@ Every generator returns a validated :class:`~mdps.tabular.TabularMDP`. The crite
 by the keyword-only ``gamma`` (discounted) / ``horizon`` (finite horizon) arguments, neither
 meaning average reward, exactly as in the container. Randomised generators take a keyword-only
 ``rng`` (a :class:`numpy.random.Generator`, an int or a :class:`numpy.random.SeedSequence`,
-normalised with :func:`numpy.random.default_rng`); nothing touches global random state, and
+normalised by :func:`mdps.validation.check_rng`, which names ``rng`` when it refuses a value);
+nothing touches global random state, and
 generation happens in NumPy, so the same ``rng`` gives the same instance on every machine.
 
 Catalogue (the specification is ``theory/mdp.md``, section A.6):
@@ -40,13 +41,11 @@ References
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 
-from mdps._validation import check_gamma, check_int
 from mdps.tabular import TabularMDP
+from mdps.validation import check_gamma, check_int, check_real, check_rng
 
 __all__ = [
     "garnet",
@@ -62,19 +61,6 @@ __all__ = [
 
 #: The grid actions of :func:`gridworld` as (dx, dy) moves: 0 up, 1 right, 2 down, 3 left, 4 stay.
 GRID_MOVES = ((0, 1), (1, 0), (0, -1), (-1, 0), (0, 0))
-
-
-def _check_prob(value, name: str, *, low_open: bool = False, high_open: bool = False) -> float:
-    """A real number in [0, 1] (optionally open at either end)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number in [0, 1], got {value!r}")
-    v = float(value)
-    lo_ok = v > 0.0 if low_open else v >= 0.0
-    hi_ok = v < 1.0 if high_open else v <= 1.0
-    if not (np.isfinite(v) and lo_ok and hi_ok):
-        interval = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")
-        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
-    return v
 
 
 def _e0(n: int) -> np.ndarray:
@@ -155,7 +141,7 @@ def garnet(n_states, n_actions, branching, *, gamma=None, horizon=None, rho=None
         raise ValueError(f"branching must be <= n_states = {S}, got {b}")
     if not isinstance(sparse, (bool, np.bool_)):
         raise TypeError(f"sparse must be a bool, got {sparse!r}")
-    rng = np.random.default_rng(rng)
+    rng = check_rng(rng)
     n_rows = S * A
     cols = _sample_without_replacement(rng, n_rows, S, b)
     w = rng.standard_exponential((n_rows, b))
@@ -354,7 +340,7 @@ def gridworld(graph_or_shape, *, walls=(), slip=0.0, goal=None, start=None, gamm
     (5, 5)
     """
     graph, is_grid = _graph_and_kind(graph_or_shape)
-    p_slip = _check_prob(slip, "slip")
+    p_slip = check_real(slip, "slip", low=0.0, high=1.0)
     try:
         walls = tuple(walls)
     except TypeError:
@@ -373,7 +359,7 @@ def gridworld(graph_or_shape, *, walls=(), slip=0.0, goal=None, start=None, gamm
         start = nodes[0]
     if start not in index:
         raise ValueError(f"start must be a node of the graph that is not a wall, got {start!r}")
-    np.random.default_rng(rng)  # validate only; nothing is drawn
+    check_rng(rng)  # validate only; nothing is drawn
 
     def neighbours(v):
         nb = list(g.neighbors(v))
@@ -451,7 +437,7 @@ def random_finite_horizon(n_states, n_actions, horizon, *, stage_dependent: bool
     H = check_int(horizon, "horizon", low=1)
     if not isinstance(stage_dependent, (bool, np.bool_)):
         raise TypeError(f"stage_dependent must be a bool, got {stage_dependent!r}")
-    rng = np.random.default_rng(rng)
+    rng = check_rng(rng)
     lead = (H,) if stage_dependent else ()
     P = rng.standard_exponential(lead + (S, A, S))
     P /= P.sum(axis=-1, keepdims=True)
@@ -494,8 +480,8 @@ def jao(delta=0.1, epsilon=0.05, n_actions=2, *, gamma=None, horizon=None) -> Ta
     >>> m.P[0, :, 1].tolist(), m.criterion
     ([0.15000000000000002, 0.1, 0.1], 'average')
     """
-    d = _check_prob(delta, "delta", low_open=True)
-    e = _check_prob(epsilon, "epsilon")
+    d = check_real(delta, "delta", low=0.0, high=1.0, low_open=True)
+    e = check_real(epsilon, "epsilon", low=0.0, high=1.0)
     if d + e > 1.0:
         raise ValueError(f"delta + epsilon must be <= 1, got delta={delta!r}, epsilon={epsilon!r}")
     A = check_int(n_actions, "n_actions", low=1)
@@ -588,11 +574,9 @@ def hard_episodic_tree(n_actions, horizon, depth, epsilon, *, wait=None, rng=Non
     A = check_int(n_actions, "n_actions", low=2)
     d = check_int(depth, "depth", low=1)
     H = check_int(horizon, "horizon", low=d + 2)
-    eps = _check_prob(epsilon, "epsilon")
-    if eps > 0.5:
-        raise ValueError(f"epsilon must lie in [0, 1/2], got {epsilon!r}")
+    eps = check_real(epsilon, "epsilon", low=0.0, high=0.5)
     w = 0 if wait is None else check_int(wait, "wait", low=0, high=H - d - 1)
-    rng = np.random.default_rng(rng)
+    rng = check_rng(rng)
     n_tree = (A ** (d + 1) - 1) // (A - 1)
     first_leaf = n_tree - A**d
     good, bad = n_tree, n_tree + 1

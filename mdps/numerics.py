@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["span", "sup_norm"]
+__all__ = ["span", "sup_norm", "binary_exponent"]
 
 
 def span(v) -> float:
@@ -17,6 +19,23 @@ def sup_norm(v) -> float:
     """``||v||_inf`` (0 for an empty vector)."""
     v = np.asarray(v, dtype=np.float64)
     return float(np.abs(v).max()) if v.size else 0.0
+
+
+def binary_exponent(x) -> int:
+    """The exponent ``e`` with ``max |x| / 2**e`` in ``[0.5, 1)`` (0 when ``x`` is all zeros).
+
+    Dividing by ``2**e`` (:func:`numpy.ldexp` with ``-e``) is exact in binary floating point
+    (except for entries pushed below the normal range, ``|x_i| < 2**(e - 1022)``, which round
+    to subnormals), so a solver can work on data of unit scale and multiply its answer back (the
+    LPs use it to keep HiGHS's coefficients far below its infinity, 1e20).
+
+    Examples
+    --------
+    >>> binary_exponent([0.75, -3.0]), binary_exponent([0.0])
+    (2, 0)
+    """
+    m = float(np.abs(np.asarray(x, dtype=np.float64)).max(initial=0.0))
+    return math.frexp(m)[1] if m > 0.0 else 0
 
 
 # -- log-space primitives for probability vectors (softmax, KL, entropy) -------------------------

@@ -44,155 +44,23 @@ References
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
-from mdps._validation import (
-    ROW_SUM_ATOL,
-    as_float_array,
-    check_nonnegative,
-    check_rows_stochastic,
-)
+from mdps import _chains
 from mdps.tabular import TabularMDP
+from mdps.validation import (
+    as_float_array,
+    as_stochastic_policy,
+    check_mdp,
+    check_nonnegative,
+    check_policy,
+    check_real,
+    check_stochastic_matrix,
+)
 
 __all__ = ["occupancy_measure", "stationary_distribution", "policy_from_occupancy",
            "recurrent_classes"]
-
-
-# -- shared private helpers (also used by finite_horizon and average_reward) --------------------
-def _check_mdp(mdp, name: str = "mdp") -> TabularMDP:
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"{name} must be a mdps.TabularMDP, got {type(mdp).__name__}")
-    return mdp
-
-
-def _as_policy(pi, S: int, A: int, *, horizon: int | None = None, name: str = "pi") -> np.ndarray:
-    """Validate a policy and return it as a stochastic array ``(S, A)`` or ``(H, S, A)``.
-
-    Accepted: stochastic float ``(S, A)`` (and ``(H, S, A)`` when ``horizon`` is given) with
-    rows on the simplex; deterministic integer ``(S,)`` (and ``(H, S)``) with actions in
-    ``[0, A-1]``. Deterministic policies are returned one-hot.
-    """
-    arr = np.asarray(pi)
-    if arr.dtype == np.bool_:
-        raise TypeError(f"{name} must be a float (stochastic) or integer (deterministic) array, got bool")
-    if np.issubdtype(arr.dtype, np.integer):
-        shapes = [(S,)] + ([(horizon, S)] if horizon is not None else [])
-        if arr.shape not in shapes:
-            want = " or ".join(str(s) for s in shapes)
-            raise ValueError(f"{name} as a deterministic policy must have shape {want}, got {arr.shape}")
-        bad = (arr < 0) | (arr >= A)
-        if bad.any():
-            idx = np.argwhere(bad)[0]
-            raise ValueError(
-                f"{name}[{', '.join(str(int(i)) for i in idx)}] is {int(arr[tuple(idx)])}, "
-                f"expected an action in [0, {A - 1}]"
-            )
-        out = np.zeros(arr.shape + (A,))
-        np.put_along_axis(out, arr[..., None].astype(np.intp), 1.0, axis=-1)
-        return out
-    arr = as_float_array(pi, name)
-    if arr.ndim == 1:
-        raise TypeError(
-            f"{name} of shape {arr.shape} has dtype {arr.dtype}: a deterministic policy must be an "
-            f"integer array of actions, a stochastic one a float array of shape ({S}, {A})"
-        )
-    shapes = [(S, A)] + ([(horizon, S, A)] if horizon is not None else [])
-    if arr.shape not in shapes:
-        want = " or ".join(str(s) for s in shapes)
-        raise ValueError(f"{name} as a stochastic policy must have shape {want}, got {arr.shape}")
-    check_rows_stochastic(arr, name)
-    return arr
-
-
-def _policy_kernel(P2, pi: np.ndarray, S: int, A: int):
-    """``P_pi[s, s'] = sum_a pi[s, a] P[s, a, s']`` from the ``(S*A, S)`` view: dense ``(S, S)``
-    ndarray for a dense ``P2``, CSR for a sparse one."""
-    if sp.issparse(P2):
-        Pi = sp.csr_array((pi.ravel(), (np.repeat(np.arange(S), A), np.arange(S * A))),
-                          shape=(S, S * A))
-        return sp.csr_array(Pi @ P2)
-    return np.einsum("sa,sat->st", pi, P2.reshape(S, A, S))
-
-
-def _solve(M, b):
-    """Linear solve for a dense ndarray or a sparse matrix."""
-    if sp.issparse(M):
-        return np.asarray(spla.spsolve(sp.csc_array(M), b), dtype=np.float64)
-    return np.linalg.solve(M, b)
-
-
-def _as_stochastic_matrix(P_pi, name: str):
-    if sp.issparse(P_pi):
-        M = sp.csr_array(P_pi, dtype=np.float64)
-        M.sum_duplicates()
-        if M.ndim != 2 or M.shape[0] != M.shape[1]:
-            raise ValueError(f"{name} must be a square (S, S) matrix, got shape {M.shape}")
-        if not np.all(np.isfinite(M.data)):
-            raise ValueError(f"{name} has a non-finite entry, expected finite probabilities")
-        _check_sparse_rows(M, name)
-        return M
-    M = as_float_array(P_pi, name, ndim=2)
-    if M.shape[0] != M.shape[1] or M.shape[0] < 1:
-        raise ValueError(f"{name} must be a square (S, S) matrix with S >= 1, got shape {M.shape}")
-    check_rows_stochastic(M, name)
-    return M
-
-
-def _check_sparse_rows(M, name):
-    check_nonnegative(M.data, f"{name}.data")
-    sums = np.asarray(M.sum(axis=1)).ravel()
-    bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_ATOL)
-    if bad.size:
-        raise ValueError(f"{name}[{bad[0]}, :] sums to {sums[bad[0]]:.12g}, expected 1 within {ROW_SUM_ATOL:g}")
-
-
-def _support_graph(M) -> nx.DiGraph:
-    G = nx.DiGraph()
-    G.add_nodes_from(range(M.shape[0]))
-    if sp.issparse(M):
-        coo = sp.coo_array(M)
-        keep = coo.data > 0
-        G.add_edges_from(zip(coo.row[keep].tolist(), coo.col[keep].tolist()))
-    else:
-        G.add_edges_from(zip(*(x.tolist() for x in np.nonzero(M > 0))))
-    return G
-
-
-def _recurrent_classes(M) -> list[np.ndarray]:
-    G = _support_graph(M)
-    cond = nx.condensation(G)
-    classes = [np.array(sorted(cond.nodes[c]["members"]), dtype=np.int64)
-               for c in cond.nodes if cond.out_degree(c) == 0]
-    return sorted(classes, key=lambda c: int(c[0]))
-
-
-def _stationary_on_class(M, C: np.ndarray) -> np.ndarray:
-    """Stationary distribution of ``M`` supported on the closed irreducible class ``C``.
-
-    Solves ``mu_C (I - M_CC) = 0`` with the first equation replaced by ``sum mu_C = 1``: the
-    rows of ``(I - M_CC)^T`` sum to zero and any ``|C|-1`` of them are independent (``M_CC``
-    irreducible), so the bordered matrix is nonsingular.
-    """
-    S = M.shape[0]
-    n = C.size
-    if sp.issparse(M):
-        MCC = sp.csr_array(M[C][:, C])
-        A_ = sp.lil_array(sp.identity(n, format="csr") - MCC.T)
-        A_[0, :] = np.ones(n)
-        A_ = sp.csc_array(A_)
-    else:
-        A_ = np.eye(n) - M[np.ix_(C, C)].T
-        A_[0, :] = 1.0
-    b = np.zeros(n)
-    b[0] = 1.0
-    muC = _solve(A_, b)
-    muC = np.clip(muC, 0.0, None)  # round-off below zero on a state of tiny mass
-    mu = np.zeros(S)
-    mu[C] = muC / muC.sum()
-    return mu
 
 
 # -- public API ---------------------------------------------------------------------------------
@@ -217,7 +85,7 @@ def recurrent_classes(P_pi) -> list[np.ndarray]:
     >>> [c.tolist() for c in recurrent_classes(np.array([[1.0, 0.0, 0.0], [0.5, 0.0, 0.5], [0.0, 0.0, 1.0]]))]
     [[0], [2]]
     """
-    return _recurrent_classes(_as_stochastic_matrix(P_pi, "P_pi"))
+    return _chains.recurrent_classes(check_stochastic_matrix(P_pi, "P_pi"))
 
 
 def stationary_distribution(P_pi) -> np.ndarray:
@@ -246,26 +114,25 @@ def stationary_distribution(P_pi) -> np.ndarray:
     >>> stationary_distribution(np.array([[0.0, 1.0], [0.5, 0.5]])).round(6).tolist()
     [0.333333, 0.666667]
     """
-    M = _as_stochastic_matrix(P_pi, "P_pi")
-    classes = _recurrent_classes(M)
+    M = check_stochastic_matrix(P_pi, "P_pi")
+    classes = _chains.recurrent_classes(M)
     if len(classes) > 1:
         raise ValueError(
-            f"P_pi has {len(classes)} recurrent classes "
-            f"({', '.join(str(c.tolist()) for c in classes[:4])}{', ...' if len(classes) > 4 else ''}); "
+            f"P_pi has {len(classes)} recurrent classes ({_chains.describe_classes(classes)}); "
             f"the stationary distribution is unique only with exactly one"
         )
-    return _stationary_on_class(M, classes[0])
+    return _chains.stationary_on_class(M, classes[0])
 
 
 def _unichain_stationary(P_pi, name: str) -> np.ndarray:
-    classes = _recurrent_classes(P_pi)
+    classes = _chains.recurrent_classes(P_pi)
     if len(classes) > 1:
         raise ValueError(
             f"{name} is not unichain: its chain P_pi has {len(classes)} recurrent classes "
-            f"({', '.join(str(c.tolist()) for c in classes[:4])}{', ...' if len(classes) > 4 else ''}); "
-            f"the average-reward occupancy and gain/bias need exactly one"
+            f"({_chains.describe_classes(classes)}); the average-reward occupancy and gain/bias "
+            f"need exactly one"
         )
-    return _stationary_on_class(P_pi, classes[0])
+    return _chains.stationary_on_class(P_pi, classes[0])
 
 
 def occupancy_measure(mdp: TabularMDP, pi) -> np.ndarray:
@@ -295,12 +162,12 @@ def occupancy_measure(mdp: TabularMDP, pi) -> np.ndarray:
     >>> occupancy_measure(mdps.TabularMDP(P, R, gamma=0.5, rho=[1, 0]), np.zeros(2, dtype=int)).ravel().round(4).tolist()
     [0.6667, 0.3333]
     """
-    _check_mdp(mdp)
+    check_mdp(mdp)
     S, A = mdp.n_states, mdp.n_actions
     crit = mdp.criterion
     if crit == "finite_horizon":
         H = mdp.horizon
-        pol = _as_policy(pi, S, A, horizon=H, name="pi")
+        pol = as_stochastic_policy(check_policy(pi, S, A, horizon=H), A)
         if pol.ndim == 2:
             pol = np.broadcast_to(pol, (H, S, A))
         q = np.empty((H, S, A))
@@ -310,15 +177,15 @@ def occupancy_measure(mdp: TabularMDP, pi) -> np.ndarray:
             nxt = P2.T @ q[h].ravel()
             q[h + 1] = np.asarray(nxt).ravel()[:, None] * pol[h + 1]
         return q
-    pol = _as_policy(pi, S, A, name="pi")
-    P_pi = _policy_kernel(mdp.P_matrix(), pol, S, A)
+    pol = as_stochastic_policy(check_policy(pi, S, A), A)
+    P_pi = _chains.policy_kernel(mdp.P_matrix(), pol, S, A)
     if crit == "discounted":
         g = mdp.gamma
         if sp.issparse(P_pi):
             M = sp.identity(S, format="csr") - g * P_pi.T
         else:
             M = np.eye(S) - g * P_pi.T
-        dS = (1.0 - g) * _solve(M, mdp.rho)
+        dS = (1.0 - g) * _chains.linear_solve(M, mdp.rho)
         return dS[:, None] * pol
     mu = _unichain_stationary(P_pi, "pi")
     return mu[:, None] * pol
@@ -346,8 +213,7 @@ def policy_from_occupancy(d, *, atol: float = 0.0) -> np.ndarray:
     if arr.shape[-1] < 1:
         raise ValueError(f"d must have at least one action, got shape {arr.shape}")
     check_nonnegative(arr, "d")
-    if not (np.isfinite(atol) and atol >= 0):
-        raise ValueError(f"atol must be finite and >= 0, got {atol!r}")
+    atol = check_real(atol, "atol", low=0.0)
     mass = arr.sum(axis=-1, keepdims=True)
     empty = mass <= atol
     A = arr.shape[-1]

@@ -12,9 +12,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from mdps._validation import readonly
+from mdps.validation import readonly
 
-__all__ = ["Solution"]
+__all__ = ["Solution", "ConvergenceWarning"]
+
+
+class ConvergenceWarning(RuntimeWarning):
+    """An iterative solver stopped at its iteration cap without meeting its stopping rule, so
+    its answer carries no certified accuracy (the record's ``converged`` is ``False``)."""
 
 
 @dataclass(frozen=True, eq=False)

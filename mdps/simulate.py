@@ -25,13 +25,24 @@ import numpy as np
 import scipy.sparse as sp
 
 from mdps import _sim_kernels as _k
-from mdps._validation import check_gamma, check_int, check_rows_stochastic, readonly
 from mdps.tabular import TabularMDP
+from mdps.validation import (
+    as_stochastic_policy,
+    check_gamma,
+    check_int,
+    check_mdp,
+    check_policy,
+    check_rng,
+    readonly,
+)
 
 __all__ = ["Trajectories", "rollout"]
 
 #: Uniforms drawn per chunk (bounds the simulator's extra memory to ~32 MiB).
 _CHUNK_UNIFORMS = 1 << 22
+#: Largest trajectory array one call may allocate (NumPy's limit on the size of an int64 array);
+#: beyond it NumPy would raise its own "maximum allowed dimension exceeded".
+_MAX_ENTRIES = np.iinfo(np.intp).max // 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,10 +82,9 @@ class Trajectories:
             return self.rewards.sum(axis=1)
         if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.floating, np.integer)):
             raise TypeError(f"gamma must be a real number in [0, 1], got {gamma!r}")
-        g = float(gamma)
-        if g == 1.0:
+        if float(gamma) == 1.0:
             return self.rewards.sum(axis=1)
-        g = check_gamma(g)
+        g = check_gamma(gamma)
         return self.rewards @ (g ** np.arange(self.horizon))
 
 
@@ -110,29 +120,8 @@ def _transition_table(mdp: TabularMDP):
 
 def _policy_array(policy, S: int, A: int, H: int) -> np.ndarray:
     """Validate ``policy`` and return it as a stochastic ``(Hpi, S, A)`` array (Hpi in {1, H})."""
-    pol = np.asarray(policy)
-    if pol.dtype == np.bool_ or pol.dtype.kind not in "iuf":
-        raise TypeError(
-            f"policy must be an int array (deterministic) or a float array (stochastic), got dtype {pol.dtype}"
-        )
-    if pol.dtype.kind in "iu":
-        if pol.shape not in ((S,), (H, S)):
-            raise ValueError(f"a deterministic policy must have shape (S,) = ({S},) or (H, S) = ({H}, {S}), got {pol.shape}")
-        bad = (pol < 0) | (pol >= A)
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"policy[{', '.join(map(str, idx))}] is {int(pol[idx])}, expected an action in [0, {A - 1}]")
-        sig = pol.reshape(-1, S).astype(np.int64)
-        out = np.zeros(sig.shape + (A,))
-        np.put_along_axis(out, sig[..., None], 1.0, axis=-1)
-        return out
-    if pol.shape not in ((S, A), (H, S, A)):
-        raise ValueError(
-            f"a stochastic policy must have shape (S, A) = ({S}, {A}) or (H, S, A) = ({H}, {S}, {A}), got {pol.shape}"
-        )
-    pol = np.ascontiguousarray(pol, dtype=np.float64)
-    check_rows_stochastic(pol, "policy")
-    return pol.reshape(-1, S, A)
+    pol = as_stochastic_policy(check_policy(policy, S, A, horizon=H, name="policy"), A)
+    return np.ascontiguousarray(pol).reshape(-1, S, A)
 
 
 def rollout(mdp: TabularMDP, policy, n_episodes, *, horizon=None, rng=None) -> Trajectories:
@@ -165,8 +154,7 @@ def rollout(mdp: TabularMDP, policy, n_episodes, *, horizon=None, rng=None) -> T
     >>> tr.states.shape, tr.returns().shape
     ((1000, 9), (1000,))
     """
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
+    check_mdp(mdp)
     K = check_int(n_episodes, "n_episodes", low=0)
     if horizon is None:
         if mdp.horizon is None:
@@ -176,7 +164,12 @@ def rollout(mdp: TabularMDP, policy, n_episodes, *, horizon=None, rng=None) -> T
         H = check_int(horizon, "horizon", low=1)
         if mdp.stage_dependent and H != mdp.horizon:
             raise ValueError(f"horizon must equal mdp.horizon = {mdp.horizon} for a stage-dependent mdp, got {H}")
-    rng = np.random.default_rng(rng)
+    if K * (H + 1) > _MAX_ENTRIES:
+        raise ValueError(
+            f"n_episodes * (horizon + 1) = {K} * {H + 1} states exceed what can be stored "
+            f"({_MAX_ENTRIES} entries); simulate in batches of episodes"
+        )
+    rng = check_rng(rng)
     S, A = mdp.n_states, mdp.n_actions
 
     pi = _policy_array(policy, S, A, H)

@@ -8,15 +8,23 @@ finite horizon     ``"backward_induction"`` (default; the only one)     :mod:`md
 average reward     ``"rvi"``, ``"lp"`` (default)                        :mod:`mdps.average_reward`
 =================  ===================================================  =========================
 
-Extra keyword arguments go to the solver (``tol``, ``max_iter``, ``v_star``, ``m``, ``tau``, ...).
-The default methods are the exact ones (policy iteration with linear solves, backward
-induction, the gain LP), so ``solve(mdp)`` is ground truth.
+Extra keyword arguments go to the solver (``tol``, ``max_iter``, ``v_star``, ``m``, ``tau``, ...);
+one the chosen solver does not take is refused with a ValueError naming the keyword, the
+method and the keywords it accepts (never a raw ``TypeError`` from the call). The default
+methods are the exact ones (policy iteration with linear solves, backward induction, the gain
+LP), so ``solve(mdp)`` is ground truth.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
+
+import numpy as np
+
 from mdps.results import Solution
 from mdps.tabular import TabularMDP
+from mdps.validation import check_mdp
 
 __all__ = ["solve", "evaluate", "METHODS"]
 
@@ -28,11 +36,20 @@ METHODS = {
 }
 _DEFAULT = {"discounted": "pi", "finite_horizon": "backward_induction", "average": "lp"}
 _MODULE = {"discounted": "discounted", "finite_horizon": "finite_horizon", "average": "average_reward"}
+_LABEL = {"discounted": "a discounted", "finite_horizon": "a finite-horizon", "average": "an average-reward"}
 
 
-def _check_mdp(mdp) -> None:
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"mdp must be a mdps.TabularMDP, got {type(mdp).__name__}")
+def _check_keywords(func, kwargs: dict, method: str, criterion: str) -> None:
+    """Refuse keywords ``func`` does not take, naming them, the method and what it accepts."""
+    params = inspect.signature(func).parameters
+    accepted = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    unknown = [k for k in kwargs if k not in accepted]
+    if unknown:
+        takes = ", ".join(accepted) if accepted else "no keywords"
+        raise ValueError(
+            f"solve(method={method!r}) on {_LABEL[criterion]} mdp runs {func.__name__}, which takes no "
+            f"keyword {unknown[0]!r}; it accepts: {takes}"
+        )
 
 
 def solve(mdp: TabularMDP, method: str | None = None, **kwargs) -> Solution:
@@ -48,21 +65,21 @@ def solve(mdp: TabularMDP, method: str | None = None, **kwargs) -> Solution:
     >>> sol.policy.tolist()
     [1, 1, 1, 1, 1, 1]
     """
-    import importlib
-
-    _check_mdp(mdp)
+    check_mdp(mdp)
     crit = mdp.criterion
     if method is None:
         method = _DEFAULT[crit]
-    if crit == "finite_horizon" and method in METHODS["discounted"]:
+    asked = method
+    if crit == "finite_horizon" and isinstance(method, str) and method in METHODS["discounted"]:
         method = "backward_induction"
     table = METHODS[crit]
-    if method not in table:
+    if not isinstance(method, str) or method not in table:
         raise ValueError(
             f"method must be one of {sorted(table)} for a {crit} MDP, got {method!r}"
         )
-    module = importlib.import_module(f"mdps.{_MODULE[crit]}")
-    return getattr(module, table[method])(mdp, **kwargs)
+    func = getattr(importlib.import_module(f"mdps.{_MODULE[crit]}"), table[method])
+    _check_keywords(func, kwargs, asked, crit)
+    return func(mdp, **kwargs)
 
 
 def evaluate(mdp: TabularMDP, pi):
@@ -81,7 +98,7 @@ def evaluate(mdp: TabularMDP, pi):
         ``(H, S)``. Average reward: the gain of each state ``(S,)`` (constant for a unichain
         policy; see :func:`mdps.gain_bias` for the bias as well).
     """
-    _check_mdp(mdp)
+    check_mdp(mdp)
     if mdp.criterion == "discounted":
         from mdps.discounted import evaluate_policy
 
@@ -90,8 +107,6 @@ def evaluate(mdp: TabularMDP, pi):
         from mdps.finite_horizon import evaluate_finite_horizon
 
         return evaluate_finite_horizon(mdp, pi)
-    import numpy as np
-
     from mdps.average_reward import gain_bias
 
     return np.full(mdp.n_states, gain_bias(mdp, pi).gain)

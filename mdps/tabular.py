@@ -10,7 +10,10 @@ The criterion is fixed at construction:
 * ``TabularMDP(P, R)`` -- average reward (gain) criterion.
 
 Sparse transitions are given as a :class:`scipy.sparse.csr_array` / ``csr_matrix`` of shape
-``(S * A, S)`` whose row ``s * A + a`` is ``P[s, a, :]``; every solver accepts both layouts.
+``(S * A, S)`` whose row ``s * A + a`` is ``P[s, a, :]`` (other SciPy formats are converted);
+every solver accepts both layouts. The sparse structure is validated in full before SciPy
+touches it (:func:`mdps.validation.check_sparse_matrix`: ``indptr`` and index ranges), since
+SciPy's compiled routines trust it and a malformed matrix corrupts memory.
 
 Validation happens here, once, and every message names the offending index and value.
 The arrays are copied and made read-only, so a validated instance cannot be corrupted later.
@@ -21,15 +24,16 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from mdps._validation import (
-    readonly,
+from mdps.validation import (
     ROW_SUM_ATOL,
     as_float_array,
+    check_atol,
     check_distribution,
-    check_finite,
     check_gamma,
     check_int,
     check_nonnegative,
+    check_sparse_matrix,
+    readonly,
 )
 
 __all__ = ["TabularMDP"]
@@ -50,8 +54,10 @@ class TabularMDP:
         Episode length ``H``; selects the finite-horizon criterion.
     rho : array_like, shape (S,), optional
         Initial-state distribution (default uniform).
-    atol : float
-        Tolerance on the row sums of ``P`` (default ``1e-9``).
+    atol : float in [0, 1e-3]
+        Tolerance on the row sums of ``P`` and ``rho`` (default ``1e-9``). A round-off
+        allowance: NaN, inf, negative values and values above ``1e-3``
+        (:data:`mdps.validation.ATOL_MAX`) are refused.
 
     Neither ``gamma`` nor ``horizon`` selects the average-reward criterion.
 
@@ -73,6 +79,7 @@ class TabularMDP:
             )
         self._gamma = None if gamma is None else check_gamma(gamma)
         self._horizon = None if horizon is None else check_int(horizon, "horizon", low=1)
+        atol = check_atol(atol)
 
         R_arr = as_float_array(R, "R", ndim=(2, 3))
         if sp.issparse(P):
@@ -105,9 +112,8 @@ class TabularMDP:
         self._set_R(R, S, A)
 
     def _init_sparse(self, P, R, atol):
-        csr = sp.csr_array(P, dtype=np.float64)
-        csr.sum_duplicates()
-        csr.sort_indices()
+        # full structural check before any SciPy routine reads the index arrays (hostile review D1)
+        csr = check_sparse_matrix(P, "P")
         SA, S = csr.shape
         if R.ndim != 2 or R.shape[0] != S:
             raise ValueError(
@@ -118,7 +124,6 @@ class TabularMDP:
             raise ValueError(f"P must have at least one state and one action, got S={S}, A={A}")
         if SA != S * A:
             raise ValueError(f"sparse P must have shape (S*A, S) = ({S * A}, {S}), got {csr.shape}")
-        check_finite(csr.data, "P.data")
         neg = np.flatnonzero(csr.data < 0)
         if neg.size:
             row = np.searchsorted(csr.indptr, neg[0], side="right") - 1

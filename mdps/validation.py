@@ -2,26 +2,67 @@
 
 One error style for the whole lab: the message names the argument, the violated condition and
 the offending value, e.g. ``"P[3, 1, :] sums to 0.97, expected 1 within 1e-09"``. Kernels never
-validate; they trust what passes through here.
+validate; they trust what passes through here. Every public function of :mod:`mdps` (and of
+the rooms built on it) checks its arguments with these, so that no input can crash a kernel,
+hang, or come back as NaN without a word.
+
+=============================  ===========================================================
+validator                      accepts (and returns)
+=============================  ===========================================================
+:func:`as_float_array`         real numeric array -> float64 copy (refuses complex, strings,
+                               masked and object arrays, NaN/inf)
+:func:`check_real`             finite real number in an (open or closed) interval -> float
+:func:`check_positive`         finite real ``> 0`` (or ``>= 0``) -> float
+:func:`check_int`              integer (not bool) with bounds -> int
+:func:`check_gamma`            discount factor in ``[0, 1)``
+:func:`check_atol`             validation tolerance in ``[0, ATOL_MAX]`` (``1e-3``)
+:func:`check_rng`              ``None``, int ``>= 0``, ``SeedSequence``, ``Generator`` ->
+                               ``numpy.random.Generator``
+:func:`check_choice`           one of a set of strings
+:func:`check_distribution`     probability vector of a given length
+:func:`check_rows_stochastic`  entries ``>= 0``, last-axis sums 1
+:func:`check_stochastic_matrix` square row-stochastic matrix, dense or sparse
+:func:`check_sparse_matrix`    SciPy sparse matrix with a sound structure -> canonical CSR
+:func:`check_mdp`              :class:`mdps.TabularMDP`, optionally of given criteria
+:func:`check_value`            finite value vector ``(S,)``
+:func:`check_policy`           deterministic ``(S,)``/``(H, S)`` int or stochastic
+                               ``(S, A)``/``(H, S, A)`` float policy
+:func:`check_float64_range`    a solver's result did not overflow (values linear in ``R``)
+=============================  ===========================================================
+
+:func:`as_stochastic_policy` turns a validated policy into its stochastic form, and
+:func:`readonly` freezes validated arrays in containers and records.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 __all__ = [
     "ROW_SUM_ATOL",
+    "ATOL_MAX",
     "as_float_array",
     "check_finite",
     "check_nonnegative",
     "check_rows_stochastic",
     "check_distribution",
+    "check_real",
     "check_gamma",
     "check_int",
     "check_positive",
     "check_choice",
+    "check_atol",
+    "check_rng",
+    "check_sparse_matrix",
+    "check_stochastic_matrix",
+    "check_float64_range",
+    "check_mdp",
+    "check_value",
+    "check_policy",
+    "as_stochastic_policy",
     "readonly",
 ]
 
@@ -114,16 +155,75 @@ def check_distribution(x, name: str, n: int, *, atol: float = ROW_SUM_ATOL) -> n
     return arr
 
 
-def check_gamma(gamma) -> float:
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
-        raise TypeError(f"gamma must be a real number in [0, 1), got {gamma!r}")
-    g = float(gamma)
+def _real(value, name: str, what: str) -> float:
+    """``float(value)`` for a real number (not a bool), else TypeError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__} {value!r}")
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float64 range: finite, but no float can hold it
+        raise ValueError(f"{name} must be {what}, got {value!r} (beyond the float64 range)") from None
+
+
+def _interval(low, high, low_open: bool, high_open: bool) -> str:
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    return ("(" if low_open or low is None else "[") + f"{lo}, {hi}" + (")" if high_open or high is None else "]")
+
+
+def check_real(value, name: str, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False) -> float:
+    """A finite real number (not a bool) in the interval given by ``low`` / ``high``.
+
+    Parameters
+    ----------
+    value : real number
+    name : str
+        The argument's name, used in the message.
+    low, high : float, optional
+        Bounds (``None``: unbounded on that side).
+    low_open, high_open : bool
+        Exclude the bound itself.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number (bools, strings, complex, arrays are refused).
+    ValueError
+        If ``value`` is NaN, infinite or outside the interval; the message names ``name``, the
+        interval and the value, e.g. ``"delta must be a finite number in (0, 1], got 0.0"``.
+
+    Examples
+    --------
+    >>> check_real(0.5, "slip", low=0, high=1)
+    0.5
+    """
+    interval = _interval(low, high, low_open, high_open)
+    v = _real(value, name, f"a finite real number in {interval}")
+    ok = math.isfinite(v)
+    if ok and low is not None:
+        ok = v > low if low_open else v >= low
+    if ok and high is not None:
+        ok = v < high if high_open else v <= high
+    if not ok:
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
+    return v
+
+
+def check_gamma(gamma, name: str = "gamma") -> float:
+    """A discount factor in ``[0, 1)``."""
+    g = _real(gamma, name, "a real number in [0, 1)")
     if not (0.0 <= g < 1.0):
-        raise ValueError(f"gamma must lie in [0, 1), got {gamma!r}")
+        raise ValueError(f"{name} must lie in [0, 1), got {gamma!r}")
     return g
 
 
 def check_int(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    """An integer (Python or NumPy, not a bool) with optional inclusive bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     v = int(value)
@@ -135,13 +235,67 @@ def check_int(value, name: str, *, low: int | None = None, high: int | None = No
 
 
 def check_positive(value, name: str, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
+    """A finite real number ``> 0`` (``>= 0`` with ``allow_zero``)."""
+    v = _real(value, name, "a real number")
     if not np.isfinite(v) or (v < 0 if allow_zero else v <= 0):
         cond = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {cond}, got {value!r}")
     return v
+
+
+#: Largest tolerance accepted by :func:`check_atol`. A row-sum (or complementarity) tolerance
+#: is a statement about round-off; 1e-3 is already the rounding of data printed with three
+#: decimals, and anything larger would let a visibly wrong kernel through as "stochastic".
+ATOL_MAX = 1e-3
+
+
+def check_atol(atol, name: str = "atol") -> float:
+    """A validation tolerance: a real number with ``0 <= atol <= ATOL_MAX`` (``1e-3``).
+
+    NaN and inf would accept any input (rows summing to anything), a negative value would
+    refuse every input, and a large finite one would silently accept a kernel that is not
+    stochastic; all are refused, naming ``name`` and the value.
+
+    Examples
+    --------
+    >>> check_atol(1e-9)
+    1e-09
+    """
+    v = _real(atol, name, f"a real number in [0, {ATOL_MAX:g}]")
+    if not (0.0 <= v <= ATOL_MAX):  # also refuses NaN
+        raise ValueError(
+            f"{name} must be a finite tolerance in [0, {ATOL_MAX:g}] (a round-off allowance), got {atol!r}"
+        )
+    return v
+
+
+def check_rng(rng, name: str = "rng") -> np.random.Generator:
+    """Normalise a seed to a :class:`numpy.random.Generator` (``numpy.random.default_rng``).
+
+    Accepted: ``None`` (fresh OS entropy), an integer ``>= 0`` (Python or NumPy, not a bool), a
+    :class:`numpy.random.SeedSequence`, a :class:`numpy.random.BitGenerator`, or a
+    ``Generator`` (returned as is, so the caller's stream advances). Refused with a message
+    naming ``name``: bools, floats, strings, negative integers, the legacy
+    ``numpy.random.RandomState`` and anything else.
+
+    Examples
+    --------
+    >>> bool(check_rng(0).integers(10) == check_rng(0).integers(10))
+    True
+    """
+    if rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence,
+                                       np.random.BitGenerator)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
+        if int(rng) < 0:
+            raise ValueError(f"{name} must be None, an integer >= 0, a SeedSequence or a Generator, got {int(rng)}")
+        return np.random.default_rng(int(rng))
+    hint = ("; the legacy RandomState is not supported, pass numpy.random.default_rng(seed)"
+            if isinstance(rng, np.random.RandomState) else "")
+    raise TypeError(
+        f"{name} must be None, an integer >= 0, a numpy SeedSequence or a numpy Generator, "
+        f"got {type(rng).__name__} {rng!r}{hint}"
+    )
 
 
 def check_choice(value, name: str, choices) -> str:
@@ -157,3 +311,356 @@ def readonly(a):
     if isinstance(a, np.ndarray):
         a.setflags(write=False)
     return a
+
+
+# -- sparse matrices ------------------------------------------------------------------------------
+def _index_array(arr, name: str) -> np.ndarray:
+    a = np.asarray(arr)
+    if a.ndim != 1 or a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be a 1-d integer array, got dtype {a.dtype} and shape {a.shape}")
+    return a.astype(np.int64, copy=False)
+
+
+def _real_data(arr, name: str) -> np.ndarray:
+    a = np.asarray(arr)
+    if a.dtype.kind not in "biuf":
+        what = {"c": "complex", "O": "objects", "U": "strings", "S": "bytes"}.get(a.dtype.kind, str(a.dtype))
+        raise TypeError(f"{name} must hold real numbers, got {what} (dtype {a.dtype})")
+    if a.ndim != 1:
+        raise TypeError(f"{name} must be a 1-d array, got shape {a.shape}")
+    return a
+
+
+def _check_compressed(indptr, indices, data, n_major: int, n_minor: int, name: str, axis: str):
+    """Full structural check of compressed (CSR / CSC / BSR) index arrays; returns the used slices."""
+    indptr = _index_array(indptr, f"{name}.indptr")
+    indices = _index_array(indices, f"{name}.indices")
+    if indptr.shape[0] != n_major + 1:
+        raise ValueError(
+            f"{name}.indptr must have length n_{axis}s + 1 = {n_major + 1} for shape-{axis} count "
+            f"{n_major}, got length {indptr.shape[0]}"
+        )
+    if indptr[0] != 0:
+        raise ValueError(f"{name}.indptr[0] must be 0, got {int(indptr[0])}")
+    steps = np.diff(indptr)
+    if (steps < 0).any():
+        i = int(np.flatnonzero(steps < 0)[0])
+        raise ValueError(
+            f"{name}.indptr must be non-decreasing, got indptr[{i}] = {int(indptr[i])} > "
+            f"indptr[{i + 1}] = {int(indptr[i + 1])}"
+        )
+    nnz = int(indptr[-1])
+    if nnz > indices.shape[0] or nnz > np.asarray(data).shape[0]:
+        raise ValueError(
+            f"{name}.indptr[-1] = {nnz} (the number of stored entries) exceeds len({name}.indices) = "
+            f"{indices.shape[0]} or len({name}.data) = {np.asarray(data).shape[0]}"
+        )
+    indices = indices[:nnz]
+    bad = np.flatnonzero((indices < 0) | (indices >= n_minor))
+    if bad.size:
+        k = int(bad[0])
+        minor = "column" if axis == "row" else "row"
+        raise ValueError(
+            f"{name}.indices[{k}] is {int(indices[k])}, expected a {minor} index in [0, {n_minor - 1}]"
+            if n_minor > 0 else f"{name}.indices[{k}] is {int(indices[k])}, but {name} has no {minor}s"
+        )
+    return indptr, indices, nnz
+
+
+def check_sparse_matrix(M, name: str) -> "scipy.sparse.csr_array":
+    """Validate a SciPy sparse matrix *structurally* and return a canonical float64 CSR copy.
+
+    SciPy's compiled routines trust their index arrays: a CSR matrix whose column indices are
+    out of range or negative, or whose ``indptr`` is malformed, makes them read and write out
+    of bounds (garbage values, segfaults, heap corruption). So before any SciPy routine touches
+    ``M``, every index array is checked here: for CSR/CSC/BSR, ``indptr`` has length
+    ``n + 1``, starts at 0, is non-decreasing and ends at ``nnz <= len(indices), len(data)``,
+    and every index lies in ``[0, n_minor)``; for COO, row and column indices are in range and
+    as long as ``data``. Index arrays must be integers, ``data`` real and finite. DIA, LIL and
+    DOK matrices are converted through COO (their conversions are bounds checked).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        float64, duplicates summed, indices sorted; never shares memory with ``M``.
+
+    Raises
+    ------
+    TypeError
+        A non-sparse ``M``, integer-less index arrays, complex/object data, a non-2-d shape.
+    ValueError
+        Malformed structure or non-finite data; the message names ``name`` and the entry.
+    """
+    import scipy.sparse as sp
+
+    if not sp.issparse(M):
+        raise TypeError(f"{name} must be a scipy.sparse matrix, got {type(M).__name__}")
+    shape = tuple(int(d) for d in M.shape)
+    if len(shape) != 2:
+        raise TypeError(f"{name} must be a 2-d sparse matrix, got shape {shape}")
+    n_rows, n_cols = shape
+    fmt = M.format
+    if fmt in ("csr", "csc", "bsr"):
+        if fmt == "bsr":
+            br, bc = (int(b) for b in M.blocksize)
+            n_major, n_minor = n_rows // br, n_cols // bc
+        else:
+            n_major, n_minor = (n_rows, n_cols) if fmt == "csr" else (n_cols, n_rows)
+        raw = np.asarray(M.data)
+        _real_data(raw.reshape(-1) if fmt == "bsr" else raw, f"{name}.data")
+        indptr, indices, nnz = _check_compressed(M.indptr, M.indices, raw, n_major, n_minor, name,
+                                                 "column" if fmt == "csc" else "row")
+        data = raw[:nnz].astype(np.float64)
+        check_finite(data, f"{name}.data")
+        if fmt == "csr":
+            out = sp.csr_array((data, indices.copy(), indptr.copy()), shape=shape)
+        elif fmt == "csc":
+            out = sp.csr_array(sp.csc_array((data, indices.copy(), indptr.copy()), shape=shape))
+        else:
+            out = sp.csr_array(sp.bsr_array((data, indices.copy(), indptr.copy()), shape=shape,
+                                            blocksize=(br, bc)))
+    else:
+        coo = M if fmt == "coo" else M.tocoo()
+        row = _index_array(coo.row, f"{name}.row")
+        col = _index_array(coo.col, f"{name}.col")
+        data = _real_data(coo.data, f"{name}.data")
+        if not (row.shape[0] == col.shape[0] == data.shape[0]):
+            raise ValueError(
+                f"{name} must have as many row indices, column indices and values, got "
+                f"{row.shape[0]}, {col.shape[0]} and {data.shape[0]}"
+            )
+        for idx, n, what in ((row, n_rows, "row"), (col, n_cols, "col")):
+            bad = np.flatnonzero((idx < 0) | (idx >= n))
+            if bad.size:
+                k = int(bad[0])
+                raise ValueError(f"{name}.{what}[{k}] is {int(idx[k])}, expected an index in [0, {n - 1}]")
+        data = data.astype(np.float64)
+        check_finite(data, f"{name}.data")
+        out = sp.csr_array(sp.coo_array((data, (row.copy(), col.copy())), shape=shape))
+    out.sum_duplicates()
+    out.sort_indices()
+    return out
+
+
+def check_stochastic_matrix(M, name: str, *, atol: float = ROW_SUM_ATOL):
+    """A square row-stochastic matrix ``(S, S)``, dense or SciPy sparse, with ``S >= 1``.
+
+    Returns a float64 ndarray for dense input and a canonical CSR array (structure checked by
+    :func:`check_sparse_matrix`) for sparse input; entries finite and ``>= 0``, every row
+    summing to 1 within ``atol``.
+    """
+    import scipy.sparse as sp
+
+    if sp.issparse(M):
+        csr = check_sparse_matrix(M, name)
+        if csr.shape[0] != csr.shape[1] or csr.shape[0] < 1:
+            raise ValueError(f"{name} must be a square (S, S) matrix with S >= 1, got shape {csr.shape}")
+        neg = np.flatnonzero(csr.data < 0)
+        if neg.size:
+            row = int(np.searchsorted(csr.indptr, neg[0], side="right") - 1)
+            raise ValueError(
+                f"{name}[{row}, {int(csr.indices[neg[0]])}] is {csr.data[neg[0]]:.6g}, expected >= 0"
+            )
+        sums = np.asarray(csr.sum(axis=1)).ravel()
+        bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}, :] sums to {sums[bad[0]]:.12g}, expected 1 within {atol:g}")
+        return csr
+    arr = as_float_array(M, name, ndim=2)
+    if arr.shape[0] != arr.shape[1] or arr.shape[0] < 1:
+        raise ValueError(f"{name} must be a square (S, S) matrix with S >= 1, got shape {arr.shape}")
+    check_rows_stochastic(arr, name, atol=atol)
+    return arr
+
+
+def check_float64_range(values, what: str, *, R, detail: str = "",
+                        hint: str = "rescale R (values are linear in R)") -> None:
+    """Refuse a result that overflowed: every array in ``values`` must be finite.
+
+    Values, gains and biases are linear in the rewards ``R``; with rewards near ``1e308`` (or a
+    discount close to 1) they leave the float64 range, and a solver must say so instead of
+    returning ``inf`` or ``nan``. The message reads ``"{what} exceed the float64 range (max |R| =
+    ...{detail}); {hint}"``.
+
+    Parameters
+    ----------
+    values : ndarray or sequence of ndarrays (or floats)
+    what : str
+        What the values are (``"the values"``, ``"the iterates (sweep 12)"``, ...).
+    R : ndarray
+        The rewards, whose scale the message reports.
+    detail : str
+        Extra figures for the message (e.g. ``", max |R| / (1 - gamma) = 1.7e+309"``).
+    hint : str
+        How to fix it.
+    """
+    arrays = values if isinstance(values, (list, tuple)) else (values,)
+    if all(np.all(np.isfinite(a)) for a in arrays):
+        return
+    r = float(np.abs(np.asarray(R)).max(initial=0.0))
+    raise ValueError(f"{what} exceed the float64 range (max |R| = {r:.3g}{detail}); {hint}")
+
+
+# -- lab objects: MDPs, values, policies -----------------------------------------------------------
+_CRITERIA = {
+    "discounted": ("discounted", "built with gamma=...", "mdp.with_criterion(gamma=...)"),
+    "finite_horizon": ("finite-horizon", "built with horizon=H", "mdp.with_criterion(horizon=H)"),
+    "average": ("average-reward", "built with neither gamma nor horizon", "mdp.with_criterion()"),
+}
+
+
+def check_mdp(mdp, name: str = "mdp", criterion: str | tuple[str, ...] | None = None):
+    """A :class:`mdps.TabularMDP`, optionally of a given criterion.
+
+    Parameters
+    ----------
+    mdp : object
+    name : str
+        The argument's name in messages.
+    criterion : None, str or tuple of str
+        Allowed criteria among ``"discounted"``, ``"finite_horizon"``, ``"average"``.
+
+    Returns
+    -------
+    TabularMDP
+        ``mdp`` itself.
+
+    Raises
+    ------
+    TypeError
+        ``mdp`` is not a ``TabularMDP``.
+    ValueError
+        Its criterion is not allowed; the message names the wanted and the actual criterion
+        and how to convert (``mdp.with_criterion(...)``).
+    """
+    from mdps.tabular import TabularMDP
+
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"{name} must be a mdps.TabularMDP, got {type(mdp).__name__}")
+    if criterion is None:
+        return mdp
+    allowed = (criterion,) if isinstance(criterion, str) else tuple(criterion)
+    for c in allowed:
+        if c not in _CRITERIA:
+            raise ValueError(f"criterion must be among {sorted(_CRITERIA)}, got {c!r}")
+    if mdp.criterion not in allowed:
+        labels = " or ".join(f"{_CRITERIA[c][0]} (criterion {c!r}, {_CRITERIA[c][1]})" for c in allowed)
+        hints = " or ".join(_CRITERIA[c][2] for c in allowed)
+        raise ValueError(
+            f"{name} must be a {labels} MDP, got {name}.criterion={mdp.criterion!r}; convert a "
+            f"stationary instance with {hints}"
+        )
+    return mdp
+
+
+def check_value(v, name: str, n_states: int) -> np.ndarray:
+    """A finite real value vector of shape ``(n_states,)`` (float64 copy)."""
+    arr = as_float_array(v, name, ndim=1)
+    if arr.shape != (n_states,):
+        raise ValueError(f"{name} must have shape ({n_states},), got {arr.shape}")
+    return arr
+
+
+_POLICY_KINDS = ("any", "deterministic", "stochastic")
+
+
+def check_policy(pi, n_states: int, n_actions: int, *, horizon: int | None = None,
+                 name: str = "pi", kind: str = "any") -> np.ndarray:
+    """Validate a Markov policy; one validator for every room (the lab's policy conventions).
+
+    Forms: a deterministic policy is an *integer* array of actions, ``sigma[s]`` of shape
+    ``(S,)`` (stationary) or ``sigma[h, s]`` of shape ``(H, S)``; a stochastic policy is a
+    *float* array ``pi[s, a]`` of shape ``(S, A)`` or ``pi[h, s, a]`` of shape ``(H, S, A)``
+    with rows on the simplex (entries ``>= 0``, sums 1 within ``ROW_SUM_ATOL``). The stage
+    forms are accepted only when ``horizon`` is given. The dtype decides the form, so an
+    integer ``(S, A)`` array or a float ``(S,)`` array is refused (TypeError) rather than
+    guessed at; complex, string, bool, object and masked input is refused as by
+    :func:`as_float_array`.
+
+    Parameters
+    ----------
+    pi : array_like
+    n_states, n_actions : int
+        ``S`` and ``A``.
+    horizon : int, optional
+        ``H``: also accept the stage-dependent forms.
+    name : str
+        The argument's name in messages.
+    kind : {"any", "deterministic", "stochastic"}
+        Restrict the accepted form.
+
+    Returns
+    -------
+    ndarray
+        int64 ``(S,)`` / ``(H, S)`` (deterministic) or float64 ``(S, A)`` / ``(H, S, A)``
+        (stochastic), a C-contiguous copy. :func:`as_stochastic_policy` turns either into the
+        stochastic form.
+
+    Examples
+    --------
+    >>> check_policy([1, 0], 2, 2).tolist()
+    [1, 0]
+    >>> check_policy([[0.5, 0.5], [1.0, 0.0]], 2, 2).shape
+    (2, 2)
+    """
+    check_choice(kind, "kind", _POLICY_KINDS)
+    S, A = n_states, n_actions
+    det_shapes = [(S,)] + ([(horizon, S)] if horizon is not None else [])
+    sto_shapes = [(S, A)] + ([(horizon, S, A)] if horizon is not None else [])
+    det_want = " or ".join(str(s) for s in det_shapes)
+    sto_want = " or ".join(str(s) for s in sto_shapes)
+    raw = pi
+    if not isinstance(pi, np.ma.MaskedArray) and (isinstance(pi, (np.ndarray, list, tuple)) or np.isscalar(pi)):
+        try:
+            raw = np.asarray(pi)
+        except (TypeError, ValueError):  # ragged nestings: as_float_array words the refusal
+            raw = pi
+    kind_of = getattr(getattr(raw, "dtype", None), "kind", None)
+    if kind_of == "b":
+        raise TypeError(
+            f"{name} must be an integer array of actions {det_want} or a float array of "
+            f"probabilities {sto_want}, got a bool array"
+        )
+    if kind_of in ("i", "u") and not isinstance(raw, np.ma.MaskedArray):
+        arr = np.asarray(raw)
+        if arr.shape not in det_shapes:
+            if arr.shape in sto_shapes:
+                raise TypeError(
+                    f"{name} of shape {arr.shape} has integer dtype {arr.dtype}: a stochastic policy "
+                    f"must be a float array {sto_want}, a deterministic one an integer array {det_want}"
+                )
+            raise ValueError(
+                f"{name} as a deterministic policy must have shape {det_want}, got {arr.shape}"
+            )
+        if kind == "stochastic":
+            raise TypeError(f"{name} must be a stochastic policy, a float array {sto_want}; got integer actions")
+        bad = (arr < 0) | (arr >= A)
+        if bad.any():
+            idx = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{name}[{_index_str(idx)}] is {int(arr[tuple(idx)])}, expected an action in [0, {A - 1}]"
+            )
+        return np.ascontiguousarray(arr, dtype=np.int64).copy()
+    arr = as_float_array(raw, name)
+    if arr.shape not in sto_shapes:
+        if arr.shape in det_shapes:
+            raise TypeError(
+                f"{name} of shape {arr.shape} has dtype {arr.dtype}: a deterministic policy must be an "
+                f"integer array of actions {det_want}, a stochastic one a float array {sto_want}"
+            )
+        raise ValueError(f"{name} as a stochastic policy must have shape {sto_want}, got {arr.shape}")
+    if kind == "deterministic":
+        raise TypeError(f"{name} must be a deterministic policy, an integer array {det_want}; got a float array")
+    check_rows_stochastic(arr, name)
+    return arr
+
+
+def as_stochastic_policy(pi: np.ndarray, n_actions: int) -> np.ndarray:
+    """The stochastic form of a policy returned by :func:`check_policy`: integer actions become
+    one-hot rows ``(..., A)``; a stochastic policy is returned unchanged."""
+    pi = np.asarray(pi)
+    if pi.dtype.kind not in "iu":
+        return pi
+    out = np.zeros(pi.shape + (n_actions,))
+    np.put_along_axis(out, pi[..., None].astype(np.intp), 1.0, axis=-1)
+    return out

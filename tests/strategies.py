@@ -142,3 +142,77 @@ def preference_game(draw, *, min_K: int = 2, max_K: int = 12, uniform_ref: bool 
     uni = draw(st.booleans()) if uniform_ref is None else uniform_ref
     ref = None if uni else draw(full_support_simplex(P.shape[0]))
     return PreferenceGame(P, ref=ref)
+
+
+# -- hostile inputs (added with the mdps fuzz test, hostile review 2026-11-29) ------------------
+#: Floats that break naive code: NaN, infinities, signed zeros, the subnormal minimum, the float64
+#: extremes and the discount factors within round-off of 1.
+EXTREME_FLOATS = (float("nan"), float("inf"), -float("inf"), -0.0, 0.0, 5e-324, 1e-300, 1e-16,
+                  1.0 - 1e-16, 1.0 - 1e-9, 1.0, 2.0, -1.0, 1e20, 1e300, 1.7e308, -1.7e308)
+
+
+def hostile_scalar(*, typical=st.floats(-2.0, 2.0, **finite)):
+    """A scalar argument as a careless or hostile caller passes it: extreme floats, ints of every
+    size and sign, bools, numeric strings, complex numbers, None, NumPy scalars, or a typical value."""
+    return st.one_of(
+        typical,
+        st.sampled_from(EXTREME_FLOATS),
+        st.integers(-3, 3), st.sampled_from([2**31, 2**63, 10**30, 10**400, -(10**30)]),
+        st.booleans(), st.sampled_from(["0.5", "abc", "", "1e-8"]), st.sampled_from([1j, 0.5 + 0j]),
+        st.none(), st.sampled_from([np.float32(0.5), np.int64(3), np.float64(np.nan), np.bool_(True)]),
+    )
+
+
+@st.composite
+def hostile_array(draw, shape, *, good=None):
+    """An array argument meant to have ``shape``: often the good value (if given) with one entry
+    spoiled, else wrong shapes, NaN/inf/huge entries, complex, strings, masked, object, ragged
+    lists or a scalar."""
+    kind = draw(st.sampled_from(["good", "spoil", "shape", "complex", "str", "masked", "object",
+                                 "ragged", "scalar", "empty", "huge"]))
+    base = np.array(good, dtype=np.float64, copy=True) if good is not None else np.full(shape, 0.5)
+    if kind == "good":
+        return base
+    if kind == "spoil" and base.size:
+        idx = tuple(draw(st.integers(0, max(d - 1, 0))) for d in base.shape)
+        base[idx] = draw(st.sampled_from(EXTREME_FLOATS))
+        return base
+    if kind == "shape":
+        extra = draw(st.sampled_from([(1,), (2,), ()]))
+        new_shape = tuple(draw(st.integers(0, 4)) for _ in range(len(shape))) + extra
+        return np.full(new_shape, 0.5)
+    if kind == "complex":
+        return base.astype(complex)
+    if kind == "str":
+        return base.astype(str)
+    if kind == "masked":
+        return np.ma.masked_array(base, mask=np.zeros(base.shape, dtype=bool))
+    if kind == "object":
+        obj = base.astype(object)
+        if obj.size:
+            obj.flat[0] = "x"
+        return obj
+    if kind == "ragged":
+        return [[0.5], [0.5, 0.5]]
+    if kind == "scalar":
+        return draw(hostile_scalar())
+    if kind == "empty":
+        return np.empty((0,) * len(shape))
+    return base * 1e308
+
+
+@st.composite
+def malformed_csr(draw, dense):
+    """A SciPy CSR matrix of ``dense`` whose index arrays may have been mutated after construction
+    (out-of-range, negative or huge column indices; a broken ``indptr``), as a user can."""
+    import scipy.sparse as sp
+
+    M = sp.csr_array(np.asarray(dense, dtype=np.float64))
+    indptr, indices = M.indptr.astype(np.int64).copy(), M.indices.astype(np.int64).copy()
+    arr = indptr if draw(st.booleans()) or not indices.size else indices
+    if arr.size:
+        i = draw(st.integers(0, arr.size - 1))
+        arr[i] = draw(st.sampled_from([-1, 10**8, 2**40, -(2**40), int(arr[i]) + 1, int(arr[i]) - 1]))
+    bad = sp.csr_array(M.shape)
+    bad.data, bad.indices, bad.indptr = M.data.copy(), indices, indptr
+    return bad

@@ -143,7 +143,7 @@ def test_from_quantecon_rejects_infeasible_and_bad_beta():
     R[2, 1] = -np.inf
     with pytest.raises(ValueError, match=r"R\[2, 1\] is -inf"):
         ad.from_quantecon(R, Q, beta)
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(ValueError, match=r"beta must lie in \[0, 1\), got 1.0"):
         ad.from_quantecon(np.zeros((3, 2)), Q, 1.0)
     with pytest.raises(ValueError, match="beta must be 1"):
         ad.from_quantecon(np.zeros((3, 2)), Q, 0.9, horizon=3)

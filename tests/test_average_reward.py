@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mdps
+import mdps.catalogue as cat
 from mdps.average_reward import is_communicating, recurrent_classes
 from tests.strategies import stochastic_policy, unichain_average_mdp
 
@@ -23,29 +24,10 @@ def random_unichain(seed, S=6, A=3):
     return mdps.TabularMDP(rng.dirichlet(np.ones(S), size=(S, A)), rng.random((S, A)))
 
 
-def river_swim(S=6, p_right=0.35, p_left=0.05, r_left=0.005, r_right=1.0):
-    """RiverSwim-like chain built inline: action 0 swims left (deterministic), action 1 swims
-    right against the current. Every policy is unichain (state 0 is reachable from everywhere)."""
-    P = np.zeros((S, 2, S))
-    R = np.zeros((S, 2))
-    for s in range(S):
-        P[s, 0, max(s - 1, 0)] = 1.0
-        if s == S - 1:
-            P[s, 1, s] = 1 - p_left
-            P[s, 1, s - 1] = p_left
-        else:
-            P[s, 1, s + 1] = p_right
-            P[s, 1, max(s - 1, 0)] += p_left
-            P[s, 1, s] += 1 - p_right - p_left
-    R[0, 0] = r_left
-    R[S - 1, 1] = r_right
-    return mdps.TabularMDP(P, R)
-
-
 INSTANCES = [pytest.param(lambda s=s: random_unichain(s), id=f"dirichlet{s}") for s in range(4)] + [
     pytest.param(lambda: random_unichain(10, S=12, A=4), id="dirichlet12x4"),
-    pytest.param(lambda: river_swim(6), id="riverswim6"),
-    pytest.param(lambda: river_swim(10, r_left=0.05), id="riverswim10"),
+    pytest.param(lambda: cat.river_swim_average(6), id="riverswim6"),
+    pytest.param(lambda: cat.river_swim_average(10), id="riverswim10"),
 ]
 
 
@@ -138,8 +120,9 @@ def test_aperiodic_transform_arrays():
 
 
 def test_periodic_chain_needs_the_transform():
-    swap = mdps.TabularMDP(np.array([[[0.0, 1.0]], [[1.0, 0.0]]]), np.array([[1.0], [0.0]]))
-    plain = mdps.relative_value_iteration(swap, tau=1.0, max_iter=200)
+    swap = cat.periodic_swap()
+    with pytest.warns(mdps.ConvergenceWarning, match=r"did not converge in max_iter=200.*bracket \[0, 1\]"):
+        plain = mdps.relative_value_iteration(swap, tau=1.0, max_iter=200)
     assert not plain.converged and plain.n_iter == 200
     np.testing.assert_allclose(plain.residuals, 1.0)  # sp(Tu - u) cycles, never contracts
     damped = mdps.relative_value_iteration(swap, tau=0.5)
@@ -233,10 +216,10 @@ def test_gain_bias_solves_poisson_equation(mdp, data):
 
 
 def test_gain_bias_closed_form_and_frozen():
-    swap = mdps.TabularMDP(np.array([[[0.0, 1.0]], [[1.0, 0.0]]]), np.array([[1.0], [0.0]]))
-    gb = mdps.gain_bias(swap, np.zeros(2, dtype=int))
-    assert gb.gain == 0.5
-    np.testing.assert_allclose(gb.bias, [0.25, -0.25])
+    swap = cat.get("periodic_swap")
+    gb = mdps.gain_bias(swap.build(), np.zeros(2, dtype=int))
+    assert gb.gain == swap.answer.gain
+    np.testing.assert_allclose(gb.bias, swap.answer.bias)
     with pytest.raises(ValueError):
         gb.bias[0] = 1.0
 
@@ -291,12 +274,12 @@ def test_wrong_criterion_suggests_with_criterion():
 
 
 @pytest.mark.parametrize("kwargs,exc,pattern", [
-    ({"tau": 0.0}, ValueError, r"tau must lie in \(0, 1\], got 0.0"),
-    ({"tau": 1.5}, ValueError, r"tau must lie in \(0, 1\], got 1.5"),
-    ({"tau": "half"}, TypeError, r"tau must be a real number"),
-    ({"tol": 0.0}, ValueError, r"tol must be a finite number > 0, got 0.0"),
+    ({"tau": 0.0}, ValueError, r"tau must be a finite number in \(0, 1\], got 0.0"),
+    ({"tau": 1.5}, ValueError, r"tau must be a finite number in \(0, 1\], got 1.5"),
+    ({"tau": "half"}, TypeError, r"tau must be a finite real number"),
+    ({"tol": 0.0}, ValueError, r"tol must be finite and > 0, got 0.0"),
     ({"max_iter": 0}, ValueError, r"max_iter must be >= 1, got 0"),
-    ({"s_ref": 6}, ValueError, r"s_ref must be in \[0, 5\], got 6"),
+    ({"s_ref": 6}, ValueError, r"s_ref must be <= 5, got 6"),
     ({"s_ref": 1.0}, TypeError, r"s_ref must be an integer"),
     ({"gain_star": "best"}, ValueError, r"gain_star must be None, a float or 'exact'"),
     ({"gain_star": float("nan")}, ValueError, r"gain_star"),
@@ -312,5 +295,99 @@ def test_bad_policy_and_tau_in_transform():
         mdps.gain_bias(mdp, np.array([0, 0, 3, 0, 0, 0]))
     with pytest.raises(ValueError, match=r"pi\[0, :\] sums to"):
         mdps.gain_bias(mdp, np.full((6, 3), 0.5))
-    with pytest.raises(ValueError, match=r"tau must lie in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"tau must be a finite number in \(0, 1\]"):
         mdps.aperiodic_transform(mdp, -0.1)
+
+
+# -- hostile review D11: multichain models, RVI's silent non-convergence ----------------------------
+def three_absorbing():
+    entry = cat.get("three_absorbing")  # g* = (1, 2, 3, 3) by hand
+    return entry.build(), entry.answer.gain
+
+
+def test_rvi_refuses_multichain_models_and_names_the_method_that_works():
+    """D11: solve(method="rvi") returned gain 1.0 (true 1, 2, 3) with converged=False, no warning."""
+    mdp, g_star = three_absorbing()
+    for m in (mdp, mdp.to_sparse()):
+        with pytest.raises(ValueError, match=r"multichain: 3 sets of states.*\[0\], \[1\], \[2\].*multichain_gain"):
+            mdps.solve(m, method="rvi")
+        np.testing.assert_allclose(mdps.multichain_gain(m), g_star, atol=1e-9)
+
+
+def test_rvi_warns_whenever_it_does_not_converge():
+    mdp = random_unichain(0)
+    with pytest.warns(mdps.ConvergenceWarning, match="did not converge in max_iter=2"):
+        sol = mdps.relative_value_iteration(mdp, max_iter=2)
+    assert not sol.converged
+    # one closed set, but a state that can stay apart forever with a better reward: not weakly
+    # communicating, g* = (2, 1) is not constant, and RVI cannot converge (span stays 1)
+    P = np.zeros((2, 2, 2))
+    P[0, 0, 0] = P[0, 1, 1] = 1.0
+    P[1, :, 1] = 1.0
+    mdp = mdps.TabularMDP(P, np.array([[2.0, 0.0], [1.0, 1.0]]))
+    with pytest.warns(mdps.ConvergenceWarning):
+        assert not mdps.relative_value_iteration(mdp, max_iter=500).converged
+    np.testing.assert_allclose(mdps.multichain_gain(mdp), [2.0, 1.0], atol=1e-9)
+
+
+@pytest.mark.parametrize("make", INSTANCES)
+def test_multichain_gain_is_constant_lp_gain_on_weakly_communicating(make):
+    mdp = make()
+    np.testing.assert_allclose(mdps.multichain_gain(mdp), mdps.average_reward_lp(mdp).gain, atol=GAIN_ATOL)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_multichain_gain_is_the_discounted_limit(seed):
+    """Blackwell / Laurent: (1 - gamma) V*_gamma -> g* state by state, with error O(1 - gamma)."""
+    rng = np.random.default_rng(seed)
+    S, A = 7, 2
+    P = rng.dirichlet(np.ones(3), size=(S, A))
+    blocks = [[0, 1, 2], [3, 4], [5, 6]]  # three closed blocks, then 6 can jump to any of them
+    full = np.zeros((S, A, S))
+    for blk in blocks[:2]:
+        for s in blk:
+            full[s, :, blk] = rng.dirichlet(np.ones(len(blk)), size=A).T
+    full[5, :, 5] = 1.0
+    full[6, 0, [0, 3]] = [0.5, 0.5]
+    full[6, 1, 5] = 1.0
+    mdp = mdps.TabularMDP(full, rng.random((S, A)))
+    g = mdps.multichain_gain(mdp)
+    gamma = 1.0 - 1e-6
+    V = mdps.policy_iteration(mdp.with_criterion(gamma=gamma)).V
+    np.testing.assert_allclose((1.0 - gamma) * V, g, atol=1e-5)
+    assert P.shape  # the Dirichlet draws above only seed the structure
+
+
+def test_average_solvers_are_invariant_to_the_reward_scale():
+    """D6 for the gain LP: HiGHS failed from |R| ~ 1e10 ("status 4"); it now sees R / 2**e."""
+    mdp = random_unichain(2)
+    g = mdps.average_reward_lp(mdp).gain
+    for scale in (1e10, 1e20, 1e300):
+        big = mdps.TabularMDP(mdp.P, mdp.R * scale)
+        np.testing.assert_allclose(mdps.average_reward_lp(big).gain, g * scale, rtol=1e-9)
+        np.testing.assert_allclose(mdps.multichain_gain(big), g * scale, rtol=1e-7)
+
+
+def test_rvi_overflow_is_an_error_not_nan():
+    """sp(T u - u) = 3.4e308 overflows: before, NaN spans ran to max_iter and returned NaN."""
+    swap = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
+    mdp = mdps.TabularMDP(swap, np.array([[1.7e308], [-1.7e308]]))
+    with pytest.raises(ValueError, match="float64 range"):
+        mdps.relative_value_iteration(mdp)
+    same_gain = mdps.TabularMDP(random_unichain(0).P, np.full((6, 3), 1e308))  # finite: g* = 1e308
+    assert mdps.relative_value_iteration(same_gain).gain == 1e308
+
+
+def test_rvi_kept_iterates_reproduce_its_traces():
+    mdp = random_unichain(3)
+    plain = mdps.relative_value_iteration(mdp, tol=1e-10)
+    kept = mdps.relative_value_iteration(mdp, tol=1e-10, keep_iterates=True)
+    U = kept.trace["iterates"]
+    assert U.shape == (kept.n_iter, mdp.n_states) and "iterates" not in plain.trace
+    np.testing.assert_array_equal(U[-1], kept.bias)
+    np.testing.assert_array_equal(kept.bias, plain.bias)
+    diffs = np.array([(mdp.R + np.asarray(mdp.P) @ u).max(axis=1) - u for u in U])  # T u_k - u_k
+    np.testing.assert_allclose(diffs.min(axis=1), kept.trace["gain_lower"], atol=1e-12)
+    np.testing.assert_allclose(diffs.max(axis=1), kept.trace["gain_upper"], atol=1e-12)
+    with pytest.raises(TypeError, match="keep_iterates must be a bool"):
+        mdps.relative_value_iteration(mdp, keep_iterates=1)

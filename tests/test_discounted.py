@@ -10,11 +10,11 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mdps
-from mdps._backup import bellman_max
+import mdps.catalogue as cat
 from tests.strategies import discounted_mdp, stochastic_policy, value_vector
 
 FP = 1e-12
@@ -35,37 +35,18 @@ def _rebuild(mdp, P=None, R=None, gamma=None):
                            gamma=mdp.gamma if gamma is None else gamma)
 
 
-def deterministic_two_state():
-    """Two states, two actions, gamma = 0.9, deterministic moves.
+def _textbook(name):
+    """``(mdp, V*, sigma*, Q*)`` of a catalogue entry (the derivations are in mdps.catalogue)."""
+    entry = cat.get(name)
+    return entry.build(), entry.answer.V, entry.answer.policy, entry.answer.Q
 
-    s0: a0 "stay" (R=1, ->s0), a1 "move" (R=0, ->s1);  s1: a0 "stay" (R=2, ->s1), a1 "move" (R=0, ->s0).
-    By hand: staying in s1 forever is worth 2/(1-0.9) = 20, the most any state can get
-    (2 is the largest reward), so V*(1) = 20, sigma*(1) = 0. In s0: staying forever gives
-    1/(1-0.9) = 10, moving gives 0 + 0.9 * 20 = 18, and one more stay before moving,
-    1 + 0.9 * 18 = 17.2, is worse; so V*(0) = 18, sigma*(0) = 1.
-    Q* = [[1 + 0.9*18, 0.9*20], [2 + 0.9*20, 0.9*18]] = [[17.2, 18], [20, 16.2]].
-    """
-    P = np.zeros((2, 2, 2))
-    P[0, 0, 0] = P[0, 1, 1] = P[1, 0, 1] = P[1, 1, 0] = 1.0
-    R = np.array([[1.0, 0.0], [2.0, 0.0]])
-    return _mdp(P, R, 0.9), np.array([18.0, 20.0]), np.array([1, 0]), np.array([[17.2, 18.0], [20.0, 16.2]])
+
+def deterministic_two_state():
+    return _textbook("deterministic_two_state")
 
 
 def puterman_two_state():
-    """The two-state model of Puterman (1994) sec 3.1, used throughout ch. 6, with lambda = 0.95.
-
-    s1: a11 (R=5, P=(0.5, 0.5)), a12 (R=10, P=(0, 1)); s2: a21 (R=-1, P=(0, 1)), a single action
-    (we duplicate it as a second, identical action so the arrays are rectangular).
-    s2 is absorbing with reward -1: V*(s2) = -1/0.05 = -20. In s1, a12 gives 10 + 0.95*(-20) = -9;
-    a11 gives V = 5 + 0.95 (V/2 - 10), i.e. 0.525 V = -4.5, V = -60/7 = -8.5714...; so a11 is
-    optimal and V* = (-60/7, -20), as in the book.
-    """
-    P = np.zeros((2, 2, 2))
-    P[0, 0] = [0.5, 0.5]
-    P[0, 1] = [0.0, 1.0]
-    P[1, 0] = P[1, 1] = [0.0, 1.0]
-    R = np.array([[5.0, 10.0], [-1.0, -1.0]])
-    return _mdp(P, R, 0.95), np.array([-60.0 / 7.0, -20.0]), np.array([0, 0]), None
+    return _textbook("puterman_two_state")
 
 
 TEXTBOOK = {"deterministic_two_state": deterministic_two_state, "puterman_two_state": puterman_two_state}
@@ -87,7 +68,10 @@ def test_textbook_examples(example, method, sparse):
     sol = SOLVERS[method](mdp)
     assert sol.method == method and sol.converged
     np.testing.assert_allclose(sol.V, V_star, rtol=0, atol=1e-9)
-    np.testing.assert_array_equal(sol.policy, sigma_star)
+    if sigma_star is not None:
+        np.testing.assert_array_equal(sol.policy, sigma_star)
+    else:  # Puterman's s2 has one action (duplicated): ties go to the lowest index; a11 in s1
+        np.testing.assert_array_equal(sol.policy, [0, 0])
     if Q_star is not None:
         np.testing.assert_allclose(sol.Q, Q_star, rtol=0, atol=1e-9)
     np.testing.assert_allclose(mdps.evaluate_policy(mdp, sol.policy), V_star, atol=fp(20))
@@ -98,7 +82,7 @@ def test_textbook_examples(example, method, sparse):
 def test_vi_tight_instance(gamma):
     """One state, one action, R = 1, V0 = 0: V_k = (1 - gamma^k)/(1 - gamma), so the error is
     exactly gamma^k / (1 - gamma) (theory note A.1) and the residual exactly gamma^k."""
-    mdp = _mdp([[[1.0]]], [[1.0]], gamma)
+    mdp = cat.tight_vi(gamma)
     v_star = np.array([1.0 / (1.0 - gamma)])
     sol = mdps.value_iteration(mdp, tol=1e-9, v_star=v_star)
     k = np.arange(sol.n_iter + 1)
@@ -422,9 +406,9 @@ BAD_CALLS = [
     (lambda: mdps.bellman_operator(MDP2, [1.0, np.nan]), ValueError, "V[1]"),
     (lambda: mdps.evaluate_policy(MDP2, np.array([0, 2])), ValueError, "pi[1] is 2"),
     (lambda: mdps.evaluate_policy(MDP2, np.array([-1, 0])), ValueError, "pi[0] is -1"),
-    (lambda: mdps.evaluate_policy(MDP2, np.array([0, 0, 0])), ValueError, "pi must have shape (2,)"),
-    (lambda: mdps.evaluate_policy(MDP2, np.array([0.0, 1.0])), ValueError, "pi"),
-    (lambda: mdps.evaluate_policy(MDP2, np.full((2, 3), 1 / 3)), ValueError, "pi must have shape (2, 2)"),
+    (lambda: mdps.evaluate_policy(MDP2, np.array([0, 0, 0])), ValueError, "pi as a deterministic policy must have shape (2,)"),
+    (lambda: mdps.evaluate_policy(MDP2, np.array([0.0, 1.0])), TypeError, "a deterministic policy must be an integer array"),
+    (lambda: mdps.evaluate_policy(MDP2, np.full((2, 3), 1 / 3)), ValueError, "pi as a stochastic policy must have shape (2, 2)"),
     (lambda: mdps.evaluate_policy(MDP2, [[0.5, 0.5], [0.7, 0.7]]), ValueError, "pi[1, :] sums to 1.4"),
     (lambda: mdps.evaluate_policy(MDP2, [[1.5, -0.5], [0.5, 0.5]]), ValueError, "pi[0, 1]"),
     (lambda: mdps.evaluate_policy(MDP2, [[np.nan, 1.0], [0.5, 0.5]]), ValueError, "pi[0, 0]"),
@@ -432,7 +416,7 @@ BAD_CALLS = [
     (lambda: mdps.evaluate_policy(MDP2, np.eye(2, dtype=int)), TypeError, "stochastic policy must be a float"),
     (lambda: mdps.bellman_operator(MDP2, np.zeros(2), pi=np.array([0, 5])), ValueError, "pi[1] is 5"),
     (lambda: mdps.policy_iteration(MDP2, pi0=np.array([0, 3])), ValueError, "pi0[1] is 3"),
-    (lambda: mdps.policy_iteration(MDP2, pi0=np.full((2, 2), 0.5)), ValueError, "pi0"),
+    (lambda: mdps.policy_iteration(MDP2, pi0=np.full((2, 2), 0.5)), TypeError, "pi0 must be a deterministic policy"),
     (lambda: mdps.linear_programming(MDP2, solver="glpk"), ValueError, "solver"),
 ]
 
@@ -489,3 +473,133 @@ def test_stopping_must_be_known():
         mdps.value_iteration(mdp, stopping="norm")
     with pytest.raises(ValueError, match="stopping"):
         mdps.modified_policy_iteration(mdp, stopping="")
+
+
+# -- hostile review 2026-11-29: D4, D5, D6, D7, D13 ----------------------------------------------
+def test_traces_grow_with_the_iterations_not_the_cap():
+    """D4: VI/MPI preallocated np.empty(max_iter): at gamma = 1 - 1e-9 the default cap needed
+    456 GiB and a generous max_iter was impossible. Started at V* the rule fires at once."""
+    g = 1.0 - 1e-9
+    mdp = mdps.tight_vi_instance(g)
+    v_star = np.array([1.0 / (1.0 - g)])
+    for sol in (mdps.value_iteration(mdp, v0=v_star),
+                mdps.value_iteration(mdp, v0=v_star, max_iter=10**15, v_star=v_star),
+                mdps.modified_policy_iteration(mdp, v0=v_star, max_iter=2**62, m=3)):
+        assert sol.converged and sol.n_iter == 1
+        assert sol.residuals.shape == (1,) and sol.settings["max_iter"] > 10**9
+
+
+@pytest.mark.parametrize("R_scale, tol", [(1e300, 5e-324), (1e300, 1e-300), (1.0, 5e-324), (0.0, 5e-324)])
+def test_iteration_cap_never_overflows(R_scale, tol):
+    """D5: the a-priori cap overflowed (ZeroDivisionError / OverflowError / math domain error)."""
+    base = mdps.garnet(5, 2, 3, gamma=0.9, rng=0)
+    mdp = mdps.TabularMDP(base.P, base.R * R_scale, gamma=0.9)
+    sol = mdps.value_iteration(mdp, tol=tol)
+    cap = sol.settings["max_iter"]
+    assert isinstance(cap, int) and 1 <= cap < 20_000 and sol.n_iter <= cap
+    V_star = mdps.policy_iteration(mdp).V
+    assert np.all(np.isfinite(sol.V))
+    np.testing.assert_allclose(sol.V, V_star, rtol=1e-12, atol=0)
+    if sol.converged:  # only by reaching the exact floating-point fixed point (residual 0)
+        assert sol.residuals[-1] == 0.0
+
+
+def test_iteration_cap_at_extreme_gamma_is_finite():
+    for g in (5e-324, 1e-300, 1.0 - 2.0**-53):
+        mdp = mdps.TabularMDP(np.ones((1, 1, 1)), np.ones((1, 1)), gamma=g)
+        sol = mdps.value_iteration(mdp, max_iter=3)
+        assert np.all(np.isfinite(sol.V))
+    import mdps.discounted as disc
+
+    huge = disc._default_max_iter(mdps.tight_vi_instance(1.0 - 2.0**-53), np.full(1, 1e308), 5e-324)
+    assert huge == disc._MAX_ITER_CEILING
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e100, 1e300])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_lp_is_invariant_to_the_reward_scale(scale, sparse):
+    """D6: |R| >= 1e20 made HiGHS fail ("Model error" / "unbounded"): it reads 1e20 as infinity."""
+    base = mdps.garnet(6, 3, 3, gamma=0.9, rng=3)
+    mdp = mdps.TabularMDP(base.P, base.R * scale, gamma=0.9)
+    mdp = mdp.to_sparse() if sparse else mdp
+    lp, pi = mdps.linear_programming(mdp), mdps.policy_iteration(mdp)
+    np.testing.assert_allclose(lp.V, pi.V, rtol=LP_RTOL)
+    np.testing.assert_array_equal(lp.policy, pi.policy)
+
+
+@pytest.mark.parametrize("gamma", [1.0 - 1e-10, 1.0 - 1e-12, 1.0 - 2.0**-53])
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # PI's honest rcond ~ 1e-17 note
+def test_lp_out_of_range_gamma_names_the_method_that_works(gamma):
+    """D6: at gamma >= 1 - 1e-9 HiGHS reported "infeasible"; now a ValueError says why and what to use."""
+    mdp = mdps.TabularMDP(mdps.garnet(5, 2, 2, gamma=0.9, rng=0).P, np.eye(5, 2), gamma=gamma)
+    with pytest.raises(ValueError, match=r"gamma .* out of the LP's numerical range.*method='pi'"):
+        mdps.linear_programming(mdp)
+    with pytest.raises(ValueError, match="method='pi'"):
+        mdps.solve(mdp, method="lp")
+    V = mdps.solve(mdp, method="pi").V  # the method named works
+    assert np.all(np.isfinite(V))
+
+
+def test_lp_failure_near_one_is_a_value_error(monkeypatch):
+    import types
+
+    import mdps.discounted as disc
+
+    monkeypatch.setattr(disc, "linprog", lambda *a, **k: types.SimpleNamespace(status=4, x=None, message="boom"))
+    mdp = mdps.TabularMDP(MDP2.P, MDP2.R, gamma=1.0 - 1e-8)
+    with pytest.raises(ValueError, match=r"status 4 \(boom\).*method='pi'"):
+        mdps.linear_programming(mdp)
+
+
+HUGE = mdps.TabularMDP(mdps.garnet(4, 2, 2, gamma=0.9, rng=1).P,
+                       np.random.default_rng(0).random((4, 2)) * 1e308, gamma=0.9)
+
+
+@pytest.mark.parametrize("solve", [
+    mdps.policy_iteration, mdps.value_iteration, mdps.modified_policy_iteration, mdps.linear_programming,
+    lambda m: mdps.evaluate_policy(m, np.zeros(4, dtype=np.int64)),
+    lambda m: mdps.policy_iteration(m.to_sparse()),
+], ids=["pi", "vi", "mpi", "lp", "evaluate", "pi_sparse"])
+def test_values_beyond_float64_raise_instead_of_inf(solve):
+    """D7: PI returned inf on finite input (rewards near 1e308) with only a RuntimeWarning."""
+    with pytest.raises(ValueError, match="exceed the float64 range"):
+        solve(HUGE)
+
+
+def test_large_but_representable_values_are_finite():
+    mdp = mdps.TabularMDP(HUGE.P, HUGE.R * 1e-2, gamma=0.5)  # |V*| <= 2e306
+    for sol in (mdps.policy_iteration(mdp), mdps.value_iteration(mdp, tol=1e293),
+                mdps.linear_programming(mdp)):
+        assert np.all(np.isfinite(sol.V)) and np.all(np.isfinite(sol.Q))
+
+
+def test_sparse_mpi_evaluation_sweeps_are_one_compiled_call(monkeypatch):
+    """D13: sparse MPI with m = 1e7 on 3 states made a Python call per sweep (> 30 s). The m - 1
+    sweeps are now one compiled call: the per-sweep entry point is never reached."""
+    import mdps._backup as backup
+
+    mdp = mdps.garnet(3, 2, 2, gamma=0.9, rng=0).to_sparse()
+    reference = mdps.modified_policy_iteration(mdp, m=40)
+
+    def per_sweep(*a, **k):
+        raise AssertionError("a Python call per evaluation sweep")
+
+    monkeypatch.setattr(backup, "policy_backup", per_sweep)
+    sol = mdps.modified_policy_iteration(mdp, m=40)
+    np.testing.assert_array_equal(sol.V, reference.V)
+    big = mdps.modified_policy_iteration(mdp, m=10**7)
+    np.testing.assert_allclose(big.V, mdps.policy_iteration(mdp).V, rtol=0, atol=1e-8)
+
+
+def test_pi_iteration_bound_is_public_and_overflow_safe():
+    assert mdps.pi_iteration_bound(10, 2, 0.9) == 2 * 10 * 1 * (1 + math.ceil(math.log(10) / 0.1))
+    assert mdps.pi_iteration_bound(5, 1, 0.99) == 0  # one action: nothing to change
+    assert mdps.pi_iteration_bound(3, 2, 0.0) == 2 * 3 * 1 * 1
+    extreme = mdps.pi_iteration_bound(10**6, 10**3, 1.0 - 2.0**-53)
+    assert isinstance(extreme, int) and extreme > 10**26
+    sol = mdps.policy_iteration(MDP2)
+    assert sol.settings["iteration_bound"] == mdps.pi_iteration_bound(2, 2, 0.9)
+    for args, exc in [((0, 2, 0.9), ValueError), ((2, 2, 1.0), ValueError), ((2, 2.0, 0.5), TypeError),
+                      ((2, 2, float("nan")), ValueError)]:
+        with pytest.raises(exc):
+            mdps.pi_iteration_bound(*args)

@@ -317,3 +317,36 @@ def test_sparse_garnet_builds_no_dense_kernel(monkeypatch):
     monkeypatch.setattr(gen.np, "zeros", guarded)
     m = gen.garnet(2_000, 5, 3, sparse=True, rng=0)
     assert sp.issparse(m.P)
+
+
+# -- hostile review D12: every rng argument is checked by mdps.validation.check_rng ----------------
+RNG_CALLS = {
+    "garnet": lambda rng: mdps.garnet(4, 2, 2, gamma=0.9, rng=rng),
+    "gridworld": lambda rng: mdps.gridworld((2, 2), gamma=0.9, rng=rng),
+    "random_finite_horizon": lambda rng: mdps.random_finite_horizon(3, 2, 2, rng=rng),
+    "hard_episodic_tree": lambda rng: mdps.hard_episodic_tree(2, 5, 2, 0.1, rng=rng),
+    "rollout": lambda rng: mdps.rollout(mdps.river_swim(3, horizon=2), np.ones(3, dtype=int), 2, rng=rng),
+}
+
+
+@pytest.mark.parametrize("bad, exc", [("abc", TypeError), (True, TypeError), (1.5, TypeError), (-1, ValueError),
+                                      ([1, "x"], TypeError), (np.random.RandomState(0), TypeError)],
+                         ids=["str", "bool", "float", "negative", "list", "RandomState"])
+@pytest.mark.parametrize("name", RNG_CALLS)
+def test_bad_rng_is_refused_naming_rng(name, bad, exc):
+    """D12: rng='abc' gave numpy's SeedSequence message, which does not name the argument."""
+    with pytest.raises(exc, match=r"^rng must be None, an integer >= 0"):
+        RNG_CALLS[name](bad)
+
+
+@pytest.mark.parametrize("name", RNG_CALLS)
+def test_good_rng_forms_agree(name):
+    """An int, its SeedSequence and a Generator seeded with it give the same instance."""
+    def key(x):
+        return x.states.tobytes() if hasattr(x, "states") else np.asarray(x.P if not sp.issparse(x.P) else x.P.toarray()).tobytes()
+
+    ref = key(RNG_CALLS[name](7))
+    assert key(RNG_CALLS[name](np.random.SeedSequence(7))) == ref
+    assert key(RNG_CALLS[name](np.random.default_rng(7))) == ref
+    assert key(RNG_CALLS[name](np.int64(7))) == ref
+    RNG_CALLS[name](None)

@@ -97,6 +97,45 @@ def test_csr_policy_backup(case):
     _close(out, _reference.dense_policy_backup(P2, R, V, sigma, gamma))
 
 
+@settings(max_examples=30)
+@given(kernel_case(), st.integers(0, 6))
+def test_csr_policy_sweeps(case, n_sweeps):
+    """``n`` compiled sweeps equal the NumPy twin, and are bit for bit ``n`` calls of the
+    parallel one-sweep kernel (modified PI relies on this: hostile review D13)."""
+    _, csr, R, V, gamma, sigma = case
+    S = R.shape[0]
+    fused = V.copy()
+    _kernels.csr_policy_sweeps(csr.indptr, csr.indices, csr.data, R, fused, sigma, gamma, n_sweeps, np.empty(S))
+    _close(fused, _reference.csr_policy_sweeps(csr.indptr, csr.indices, csr.data, R, V, sigma, gamma, n_sweeps))
+    looped, out = V.copy(), np.empty(S)
+    for _ in range(n_sweeps):
+        _kernels.csr_policy_backup(csr.indptr, csr.indices, csr.data, R, looped, sigma, gamma, out)
+        looped, out = out, looped
+    np.testing.assert_array_equal(fused, looped)
+
+
+@settings(max_examples=30)
+@given(kernel_case())
+def test_serial_and_parallel_sparse_kernels_agree_bitwise(case):
+    """The serial twins (used below ``_backup.PARALLEL_MIN_NNZ``) share the per-row helper of
+    the parallel kernels, so they return the same bits."""
+    _, csr, R, V, gamma, sigma = case
+    S, SA = R.shape[0], csr.shape[0]
+    out_p, out_s = np.empty(SA), np.empty(SA)
+    _kernels.csr_matvec(csr.indptr, csr.indices, csr.data, V, out_p)
+    _kernels.csr_matvec_serial(csr.indptr, csr.indices, csr.data, V, out_s)
+    np.testing.assert_array_equal(out_p, out_s)
+    V_p, V_s = np.empty(S), np.empty(S)
+    sig_p, sig_s = np.empty(S, dtype=np.int64), np.empty(S, dtype=np.int64)
+    _kernels.csr_bellman_max(csr.indptr, csr.indices, csr.data, R, V, gamma, V_p, sig_p)
+    _kernels.csr_bellman_max_serial(csr.indptr, csr.indices, csr.data, R, V, gamma, V_s, sig_s)
+    np.testing.assert_array_equal(V_p, V_s)
+    np.testing.assert_array_equal(sig_p, sig_s)
+    _kernels.csr_policy_backup(csr.indptr, csr.indices, csr.data, R, V, sigma, gamma, V_p)
+    _kernels.csr_policy_backup_serial(csr.indptr, csr.indices, csr.data, R, V, sigma, gamma, V_s)
+    np.testing.assert_array_equal(V_p, V_s)
+
+
 @given(value_vector(7), value_vector(7))
 def test_sup_diff(x, y):
     assert _kernels.sup_diff(x, y) == _reference.sup_diff(x, y)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mdps
+import mdps.catalogue as cat
 from mdps.occupancy import recurrent_classes
 from tests.strategies import (
     discounted_mdp,
@@ -50,7 +51,7 @@ def test_discounted_flow_and_value_identity(mdp, data):
 
 def test_discounted_closed_form_and_sparse():
     # two-state swap chain from state 0: d_S = (1 - g) (1, g, g^2, ...) folded -> (1/(1+g), g/(1+g))
-    P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
+    P = cat.periodic_swap().P
     mdp = mdps.TabularMDP(P, np.zeros((2, 1)), gamma=0.5, rho=[1.0, 0.0])
     d = mdps.occupancy_measure(mdp, np.zeros(2, dtype=int))
     np.testing.assert_allclose(d.ravel(), [1 / 1.5, 0.5 / 1.5], atol=1e-15)

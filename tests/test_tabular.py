@@ -1,7 +1,7 @@
 """Validation, immutability and layout round trips of :class:`mdps.TabularMDP`.
 
 Every bad input must raise ``ValueError``/``TypeError`` whose message names the argument (the
-lab's one error style, see ``mdps._validation``); a Hypothesis fuzz of the constructor checks
+lab's one error style, see ``mdps.validation``); a Hypothesis fuzz of the constructor checks
 that nothing else ever escapes and that whatever builds is a well-formed MDP.
 """
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import mdps
-from mdps._validation import ROW_SUM_ATOL
+from mdps.validation import ATOL_MAX, ROW_SUM_ATOL
 from tests.strategies import mdp_arrays
 
 
@@ -231,3 +231,90 @@ def test_constructor_fuzz(args):
         assert isinstance(mdp.horizon, int) and mdp.horizon >= 1 and gamma is None
     else:
         assert gamma is None and horizon is None and not mdp.stage_dependent
+
+
+# -- hostile review 2026-11-29: D1 (malformed CSR), D2 (atol), D3 (complex / str / masked) ----------
+def _csr(data, indices, indptr, shape):
+    """A CSR matrix with raw index arrays SciPy never checked (assigned after construction, as a
+    user can; SciPy's constructor checks only part of the structure)."""
+    M = sp.csr_array(shape)
+    M.data, M.indices, M.indptr = np.asarray(data, float), np.asarray(indices), np.asarray(indptr)
+    return M
+
+
+MALFORMED_CSR = [
+    # the review's reproducer: every column index 10**8 on a (6, 3) matrix
+    ("columns out of range", _csr(np.ones(6), np.full(6, 10**8), np.arange(7), (6, 3)), "P.indices[0] is 100000000"),
+    ("negative column", _csr(np.ones(6), [0, 1, -1, 0, 1, 2], np.arange(7), (6, 3)), "P.indices[2] is -1"),
+    ("column = S", _csr(np.ones(6), [0, 1, 3, 0, 1, 2], np.arange(7), (6, 3)), "P.indices[2] is 3"),
+    ("indptr decreasing", _csr(np.ones(6), [0] * 6, [0, 2, 1, 3, 4, 5, 6], (6, 3)), "indptr must be non-decreasing"),
+    ("indptr start", _csr(np.ones(6), [0] * 6, [1, 1, 2, 3, 4, 5, 6], (6, 3)), "indptr[0] must be 0"),
+    ("indptr beyond nnz", _csr(np.ones(6), [0] * 6, [0, 1, 2, 3, 4, 5, 9], (6, 3)), "indptr[-1] = 9"),
+]
+
+
+@pytest.mark.parametrize("P, needle", [m[1:] for m in MALFORMED_CSR], ids=[m[0] for m in MALFORMED_CSR])
+def test_malformed_csr_is_refused_at_construction(P, needle):
+    """D1: before the fix these built, value iteration returned garbage and PI segfaulted."""
+    with pytest.raises(ValueError) as info:
+        mdps.TabularMDP(P, np.zeros((3, 2)), gamma=0.9)
+    assert needle in str(info.value), str(info.value)
+
+
+def test_malformed_csr_bad_index_dtype_and_complex_data():
+    P = sp.csr_array(np.eye(2))
+    bad = sp.csr_array((P.data.astype(complex), P.indices, P.indptr), shape=(2, 2))
+    with pytest.raises(TypeError, match=r"P\.data must hold real numbers, got complex"):
+        mdps.TabularMDP(bad, np.zeros((2, 1)), gamma=0.5)
+
+
+@pytest.mark.parametrize("fmt", ["csc", "coo", "lil", "dok", "dia", "bsr"])
+def test_other_sparse_formats_are_validated_and_converted(fmt):
+    P, R = _good(4, 2)
+    m = mdps.TabularMDP(sp.csr_array(P.reshape(8, 4)).asformat(fmt), R, gamma=0.5)
+    assert m.P.format == "csr"
+    np.testing.assert_array_equal(m.P.toarray(), P.reshape(8, 4))
+
+
+def test_malformed_coo_is_refused():
+    coo = sp.coo_array((np.ones(2), (np.array([0, 1]), np.array([0, 1]))), shape=(2, 2))
+    coo.col[1] = 7  # mutated after construction, as SciPy allows
+    with pytest.raises(ValueError, match=r"P\.col\[1\] is 7"):
+        mdps.TabularMDP(coo, np.zeros((2, 1)), gamma=0.5)
+
+
+@pytest.mark.parametrize("atol, exc", [(float("nan"), ValueError), (float("inf"), ValueError), (-1.0, ValueError),
+                                       (1e-2, ValueError), ("1e-9", TypeError), (True, TypeError), (10**400, ValueError)],
+                         ids=["nan", "inf", "negative", "1e-2", "str", "bool", "10**400"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_atol_is_validated(atol, exc, sparse):
+    """D2: nan/inf accepted any rows (negative values from rewards in [0, 1)); -1 refused all."""
+    P = sp.csr_array(P0.reshape(6, 3)) if sparse else P0
+    with pytest.raises(exc, match="atol"):
+        mdps.TabularMDP(P, R0, gamma=0.9, atol=atol)
+
+
+def test_atol_bounds_accepted():
+    for atol in (0, 0.0, 1e-12, ATOL_MAX, np.float32(1e-6)):
+        mdps.TabularMDP(np.eye(2)[:, None, :], np.zeros((2, 1)), gamma=0.5, atol=atol)
+    off = _with(P0, (0, 0, 0), P0[0, 0, 0] + 0.5 * ATOL_MAX)
+    mdps.TabularMDP(off, R0, gamma=0.5, atol=ATOL_MAX)
+
+
+COMPLEX_ETC = [
+    ("complex P", dict(P=P0.astype(complex), R=R0), TypeError, "P must be an array of real numbers, got complex"),
+    ("complex R", dict(P=P0, R=R0 + 0j), TypeError, "R must be an array of real numbers, got complex"),
+    ("complex rho", dict(P=P0, R=R0, rho=np.full(3, 1 / 3) + 0j), TypeError, "rho must be an array of real numbers"),
+    ("string R", dict(P=P0, R=R0.astype(str)), TypeError, "R must be an array of real numbers, got strings"),
+    ("masked R", dict(P=P0, R=np.ma.masked_array(R0, mask=R0 > 0.5)), TypeError, "R is a numpy masked array"),
+    ("complex sparse P", dict(P=sp.csr_array(P0.reshape(6, 3).astype(complex)), R=R0), TypeError, "P.data"),
+]
+
+
+@pytest.mark.parametrize("kwargs, exc, needle", [c[1:] for c in COMPLEX_ETC], ids=[c[0] for c in COMPLEX_ETC])
+def test_complex_string_masked_inputs_refused(kwargs, exc, needle):
+    """D3: complex input was silently truncated to its real part (ComplexWarning only)."""
+    kwargs = dict(kwargs)
+    with pytest.raises(exc) as info:
+        mdps.TabularMDP(kwargs.pop("P"), kwargs.pop("R"), gamma=0.9, **kwargs)
+    assert needle in str(info.value), str(info.value)
