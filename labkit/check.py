@@ -260,7 +260,7 @@ def checkpoints(n: int, count: int = 50, *, first: int = 1, dense: int = 0) -> n
     step.
 
     >>> checkpoints(1000, 5).tolist()
-    [1, 5, 31, 177, 1000]
+    [1, 6, 32, 178, 1000]
     >>> checkpoints(10, 3, dense=3).tolist()
     [0, 1, 2, 3, 10]
     """

@@ -132,9 +132,9 @@ def _monotone_run(config, rng):
 def _monotone_measure(ctx) -> Outcome:
     grid = labkit.expand_grid(n_states=[30], n_actions=[4], branching=[3], gamma=[0.9, 0.99], m=[1, 3, 10])
     frame = ctx.sweep(_monotone_run, grid, n_seeds=ctx.pick(4, 20))
-    worst = np.maximum.reduce([frame["identity"], frame["lower_violation"], frame["upper_violation"]])
+    worst = np.maximum.reduce([frame[c].to_numpy() for c in ("identity", "lower_violation", "upper_violation")])
     return worst_case(
-        worst.to_numpy(), "<=", 0.0, MONOTONE_RTOL, frame,
+        worst, "<=", 0.0, MONOTONE_RTOL, frame,
         f"over {len(frame)} Garnet runs (m in {{1, 3, 10}}), relative to max(1, ||V*||): largest violation of "
         f"T^k v_0 <= v_k {frame.lower_violation.max():.1e}, of v_k <= V* {frame.upper_violation.max():.1e}, and "
         f"largest gap of the first step to (T^G(v_0))^m v_0 {frame.identity.max():.1e}.",

@@ -31,9 +31,10 @@ from proofs_checks.planning._instances import PUTERMAN
 __all__ = ["rvi_span_contraction", "rvi_gain_matches_lp"]
 
 TAU = 0.5  # the aperiodicity transform's parameter (the solver's default)
-#: Ratios are read while the residual's span is above this fraction of its first value, where
-#: round-off (about 1e-16 / 1e-9) cannot move a ratio by more than RATIO_TOL.
-SPAN_WINDOW = 1e-9
+#: Ratios are read while the residual's span is above this fraction of the iterates' scale
+#: ``max(1, ||u||, sp_0)``: a residual is a difference of numbers of that scale, so its round-off
+#: is a few 1e-16 of it and a ratio moves by at most about 1e-16 / SPAN_WINDOW = 1e-9.
+SPAN_WINDOW = 1e-7
 RATIO_TOL = 1e-6
 
 
@@ -82,7 +83,8 @@ def _span_run(config, rng):
     sol = mdps.relative_value_iteration(mdp, tol=1e-12, tau=TAU, keep_iterates=True)
     U = np.asarray(sol.trace["iterates"])
     resid = np.array([np.ptp((TAU * R + Pt @ u).max(axis=1) - u) for u in U])  # sp(T~ u_k - u_k)
-    usable = resid[:-1] > SPAN_WINDOW * resid[0]
+    scale = max(1.0, float(np.abs(U).max()), float(resid[0]))
+    usable = resid[:-1] > SPAN_WINDOW * scale
     ratios = resid[1:][usable] / resid[:-1][usable]
     return [{"k": k, "span_residual": float(r), "delta": delta} for k, r in enumerate(resid)] + \
            [{"k": -1, "span_residual": float("nan"), "delta": delta,
