@@ -23,6 +23,7 @@ Groups
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -333,7 +334,7 @@ def test_nash_md_recursion_and_decaying_bound():
     for game, tau in [(_game(60, 8), 0.3), (rock_paper_scissors(1.0, ref=[0.5, 0.3, 0.2]), 0.1), (_game(61, 20), 1.0)]:
         star = game.regularized_nash(tau)
         res = nash_md(game, tau, 1 / tau, 300, schedule="decaying")
-        etas = res.settings["step_sizes"]
+        etas = res.settings.step_sizes
         d = kl(star, res.policies)
         assert np.all(d[1:] <= (1 - etas * tau) * d[:-1] + 2 * etas ** 2)
         T = np.arange(301)
@@ -357,7 +358,7 @@ def test_hedge_on_rock_paper_scissors_cycles_and_average_obeys_regret_bound():
                        lambda: spo(game, eta, T, init=pi0, schedule=sched),
                        lambda: dno(game, eta, T, init=pi0, schedule=sched)):
                 res = fn()
-                e = res.settings["step_sizes"]
+                e = res.settings.step_sizes
                 bound = (math.log(1 / pi0.min()) + (e ** 2).sum() / 8) / e.sum()
                 assert game.exploitability(res.average_policy) <= bound
         d = kl(uni, res.policies)
@@ -463,8 +464,10 @@ def test_query_and_duel_accounting():
         res.policy = None
     with pytest.raises(ValueError):
         res.policies[0, 0] = 1.0
-    with pytest.raises(TypeError):
-        res.settings["eta"] = 2.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.settings.eta = 2.0
+    with pytest.raises(ValueError):
+        res.settings.step_sizes[0] = 1.0
 
 
 def test_contextual_game_equals_per_context_runs():

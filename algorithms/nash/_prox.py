@@ -25,8 +25,9 @@ OMD / INPO / Hedge (``prox_lin`` or ``prox``; with ``beta = 0`` both are the Hed
 ``pi_0 * exp(eta v)``), DNO and SPO (Hedge). There is no other copy of this arithmetic.
 
 Both functions take and return **log**-policies, shape ``(K,)`` or ``(X, K)`` (one row per
-context, normalised along the last axis). They trust their inputs (finite logs, ``eta >= 0``,
-``beta >= 0``); the public algorithms validate at the boundary.
+context, normalised along the last axis). The public functions validate their arguments
+(finite arrays of matching shapes, ``eta, beta >= 0``); the algorithms call the private
+``_prox`` / ``_prox_lin``, which trust theirs.
 
 Step sizes: :func:`step_sizes` turns ``schedule`` ("constant", "decaying" or a callable
 ``t -> eta_t``) into the array ``(eta_0, ..., eta_{n_iter-1})``. The "decaying" form is
@@ -43,6 +44,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+
+from mdps.validation import as_float_array, check_int, check_positive
 
 from algorithms.nash import _kernels as _k
 
@@ -68,7 +71,7 @@ def _geometric_numpy(a: float, log_p, b: float, log_anchor, c: float, v):
     """NumPy reference of :func:`algorithms.nash._kernels.geometric_normalize`: normalised
     ``a log_p + b log_anchor + c v`` (terms with a zero weight or a ``None`` array skipped);
     returns ``(log_pi, pi)``."""
-    z = a * log_p
+    z = a * log_p if a != 0.0 else np.zeros(np.shape(log_p))
     if b != 0.0 and log_anchor is not None:
         z = z + b * log_anchor
     if c != 0.0 and v is not None:
@@ -143,7 +146,24 @@ def prox_step(log_pi0, log_mu, v, eta: float, beta: float) -> np.ndarray:
     >>> np.round(np.exp(lp), 4)
     array([0.7311, 0.2689])
     """
-    return _prox(np.asarray(log_pi0, dtype=np.float64), log_mu, v, float(eta), float(beta))[0]
+    args = _check_prox_args(log_pi0, log_mu, v, eta, beta)
+    return _prox(*args)[0]
+
+
+def _check_prox_args(log_pi0, log_mu, v, eta, beta):
+    lp = as_float_array(log_pi0, "log_pi0", ndim=(1, 2))
+    eta = check_positive(eta, "eta", allow_zero=True)
+    beta = check_positive(beta, "beta", allow_zero=True)
+    out = [lp]
+    for name, arr in (("log_mu", log_mu), ("v", v)):
+        if arr is not None:
+            arr = as_float_array(arr, name, ndim=(1, 2))
+            if arr.shape[-1] != lp.shape[-1] or np.broadcast_shapes(arr.shape, lp.shape) != lp.shape:
+                raise ValueError(f"{name} must have shape {lp.shape} (or broadcast to it), got {arr.shape}")
+        out.append(arr)
+    if beta > 0 and out[1] is None:
+        raise ValueError(f"log_mu is required when beta > 0, got None (beta={beta!r})")
+    return out[0], out[1], out[2], eta, beta
 
 
 def linearized_prox_step(log_pi0, log_mu, v, eta: float, beta: float) -> np.ndarray:
@@ -153,7 +173,8 @@ def linearized_prox_step(log_pi0, log_mu, v, eta: float, beta: float) -> np.ndar
     Same arguments and shapes as :func:`prox_step`. With ``v = None`` this is the geometric
     mixture :math:`\pi_0^{1-\eta\beta}\mu^{\eta\beta}` (Nash-MD's regularised opponent).
     """
-    return _prox_lin(np.asarray(log_pi0, dtype=np.float64), log_mu, v, float(eta), float(beta))[0]
+    args = _check_prox_args(log_pi0, log_mu, v, eta, beta)
+    return _prox_lin(*args)[0]
 
 
 def step_sizes(schedule, eta: float, n_iter: int, *, beta: float = 0.0) -> np.ndarray:
@@ -162,18 +183,23 @@ def step_sizes(schedule, eta: float, n_iter: int, *, beta: float = 0.0) -> np.nd
     ``schedule`` is ``"constant"``, ``"decaying"`` or a callable ``t -> eta_t`` (called with
     the integers ``0..n_iter-1``; each value must be a finite number ``> 0``).
     """
+    n_iter = check_int(n_iter, "n_iter", low=1)
+    eta = check_positive(eta, "eta")
+    beta = check_positive(beta, "beta", allow_zero=True)
     t = np.arange(n_iter, dtype=np.float64)
     if callable(schedule):
         out = np.empty(n_iter)
         for i in range(n_iter):
             val = schedule(i)
-            if isinstance(val, bool) or not isinstance(val, numbers.Real) or not np.isfinite(val) or val <= 0:
+            if isinstance(val, (bool, np.bool_)) or not isinstance(val, numbers.Real):
+                raise TypeError(f"schedule({i}) must be a real number > 0, got {val!r}")
+            if not np.isfinite(val) or val <= 0:
                 raise ValueError(f"schedule({i}) must be a finite number > 0, got {val!r}")
             out[i] = float(val)
         return out
-    if schedule == "constant":
+    if isinstance(schedule, str) and schedule == "constant":
         return np.full(n_iter, float(eta))
-    if schedule == "decaying":
+    if isinstance(schedule, str) and schedule == "decaying":
         if beta > 0:
             return eta / (1.0 + eta * beta * t / 2.0)
         return eta / np.sqrt(t + 1.0)
