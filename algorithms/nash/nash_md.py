@@ -103,7 +103,7 @@ def nash_md_recursion_bound(kl, eta, beta):
     float, or ndarray of the broadcast shape.
     """
     b = check_beta(beta)
-    k, e = _nonneg(kl, "kl"), _nonneg(eta, "eta")
+    k, e = as_float_array(kl, "kl"), _nonneg(eta, "eta")  # (a measured KL may be -1e-17)
     out = (1 - e * b) * k + 2 * e**2
     return float(out) if out.ndim == 0 else out
 
@@ -118,8 +118,8 @@ def nash_md_decaying_bound(kl0, beta, t):
 
     Parameters
     ----------
-    kl0 : float >= 0
-        :math:`KL(\pi^*_\tau, \pi_0)`.
+    kl0 : float
+        :math:`KL(\pi^*_\tau, \pi_0)` (a measured value; round-off negatives are harmless).
     beta : float > 0
         :math:`\tau`.
     t : int or array_like of int, >= 0
@@ -128,7 +128,7 @@ def nash_md_decaying_bound(kl0, beta, t):
     -------
     float, or ndarray of the shape of ``t``.
     """
-    k0 = float(_nonneg(kl0, "kl0"))
+    k0 = float(as_float_array(kl0, "kl0", ndim=0))
     b = check_beta(beta)
     tt = _nonneg(t, "t")
     out = np.maximum(2 * k0, 8 / b**2) / (tt + 2)
