@@ -667,13 +667,18 @@ class PreferenceGame:
             cc = np.zeros((), dtype=np.int64)
         else:
             cc = self._check_index(context, "context", self._X)
-        ii, jj, cc = np.broadcast_arrays(ii, jj, cc)
+        try:
+            ii, jj, cc = np.broadcast_arrays(ii, jj, cc)
+        except ValueError:
+            raise ValueError(
+                f"i, j and context must broadcast to one shape, got shapes {ii.shape}, {jj.shape} and {cc.shape}"
+            ) from None
         shape = ii.shape
         n = ii.size
         out = np.empty(n, dtype=np.bool_)
         u = gen.random(n)
-        _pk.duel_outcomes(self._P3, np.ascontiguousarray(cc).ravel(), np.ascontiguousarray(ii).ravel(),
-                          np.ascontiguousarray(jj).ravel(), u, e, out)
+        # np.array copies: a broadcast view must not reach the kernel (read-only semantics)
+        _pk.duel_outcomes(self._P3, np.array(cc).ravel(), np.array(ii).ravel(), np.array(jj).ravel(), u, e, out)
         return out.reshape(shape)
 
     @staticmethod

@@ -46,10 +46,15 @@ __all__ = [
 
 
 def _from_upper(upper_fn, K: int) -> np.ndarray:
-    """``Pref`` with ``Pref[i, j] = upper_fn(i, j)`` for ``i < j``, lower ``1 - upper``, diag 1/2."""
+    """``Pref`` with ``Pref[i, j] = upper_fn(i, j)`` for ``i < j``, lower ``1 - upper``, diag 1/2.
+
+    Score differences beyond the float64 range (scores near ``+-1e308``) overflow to ``+-inf``,
+    where the links saturate exactly (``sigma(+-inf) = 1, 0``): that overflow is the intended
+    limit, so its warning is silenced here."""
     iu, ju = np.triu_indices(K, 1)
     P = np.full((K, K), 0.5)
-    up = upper_fn(iu, ju)
+    with np.errstate(over="ignore"):
+        up = upper_fn(iu, ju)
     P[iu, ju] = up
     P[ju, iu] = 1.0 - up
     return P
@@ -114,7 +119,7 @@ def random_bradley_terry(K, *, scale: float = 1.0, rng=None, ref=None) -> Prefer
     K = check_int(K, "K", low=2)
     if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
         raise TypeError(f"scale must be a real number in [0, {SCALE_MAX:g}], got {scale!r}")
-    if not (0 <= scale <= SCALE_MAX):
+    if not (0 <= float(scale) <= SCALE_MAX):
         raise ValueError(f"scale must be finite, >= 0 and <= {SCALE_MAX:g} (scores stay finite), got {scale!r}")
     gen = _check_rng(rng)
     return bradley_terry(float(scale) * gen.standard_normal(K), ref=ref)

@@ -250,7 +250,8 @@ def check_rng(rng, *, required: bool = False):
 
 def check_step_product(etas: np.ndarray, beta: float, what: str) -> None:
     """``eta_t * beta <= 1`` for every step (geometric mixtures with a non-negative weight)."""
-    prod = etas * beta
+    with np.errstate(over="ignore"):  # an infinite product is refused just below
+        prod = etas * beta
     if (prod > 1.0 + 1e-12).any():
         t = int(np.argmax(prod > 1.0 + 1e-12))
         raise ValueError(
@@ -309,11 +310,11 @@ class NashProblem:
 
 def setup(game, args: NashArgs, rules: UpdateRules = UpdateRules()) -> NashProblem:
     """Validate the shared arguments at the boundary and build the oracle."""
-    from algorithms.nash._prox import step_sizes
+    from algorithms.nash._prox import check_step, step_sizes
 
     check_game(game)
     beta = check_beta(args.beta, allow_zero=rules.beta_zero_ok)
-    eta = check_positive(args.eta, "eta")
+    eta = check_step(args.eta)
     n_iter = check_int(args.n_iter, "n_iter", low=1)
     schedule = args.schedule
     check_schedule(schedule)
@@ -449,8 +450,9 @@ class Trace:
         self.duels[t] = self.s.oracle.duels
 
     def accumulate(self, w: float, pi: np.ndarray) -> None:
-        self.avg += w * pi
-        self.avg_w += w
+        with np.errstate(over="ignore"):  # steps ~1e308 overflow the sums; result() refuses them
+            self.avg += w * pi
+            self.avg_w += w
 
     def result(self, method: str, settings: NashSettings | None = None) -> NashResult:
         """The frozen result; ``settings`` defaults to the problem's :class:`NashSettings`.
@@ -459,17 +461,17 @@ class Trace:
         (steps of size ``~1e308``); no NaN leaves this function.
         """
         s = self.s
-        with np.errstate(invalid="ignore", divide="ignore"):
-            avg = self.avg / self.avg_w
-            avg /= avg.sum(axis=-1, keepdims=True)
         pis = self.pis
         bad = ~np.isfinite(pis).all(axis=(1, 2))
-        if bad.any() or not np.isfinite(avg).all():
-            t = int(np.argmax(bad)) if bad.any() else s.n_iter
-            raise ValueError(
-                f"{method}: iterate {t} is not finite: float64 overflowed with eta={s.settings.eta!r} "
-                f"(largest step {float(s.etas.max()):.3g}, beta={s.beta!r}); use a smaller eta"
-            )
+        steps = f"eta={s.settings.eta!r} (largest step {float(s.etas.max()):.3g}, beta={s.beta!r})"
+        if bad.any():
+            raise ValueError(f"{method}: iterate {int(np.argmax(bad))} is not finite: float64 overflowed with "
+                             f"{steps}; use a smaller eta")
+        if not (math.isfinite(self.avg_w) and np.isfinite(self.avg).all()):
+            raise ValueError(f"{method}: the step-weighted average_policy overflowed float64 (the steps sum to "
+                             f"{self.avg_w:.3g}) with {steps}; use a smaller eta")
+        avg = self.avg / self.avg_w
+        avg /= avg.sum(axis=-1, keepdims=True)
         if not s.contextual:
             pis, avg = pis[:, 0], avg[0]
         return NashResult(policy=pis[-1].copy(), policies=pis, average_policy=avg, queries=self.queries,

@@ -80,7 +80,7 @@ def dno_loss(log_pi, log_pi_t, y1, y2, labels, *, eta: float, weights=None) -> f
     ``s_k = sigma((f(y1_k) - f(y2_k)) / eta)``, ``f = log pi - log pi_t`` (``eta`` ours,
     ``= 1/eta_paper``). ``labels`` in ``[0, 1]``, one per pair."""
     eta = check_positive(eta, "eta")
-    logs, a, b, wt = check_pair_loss_args(dict(log_pi=log_pi, log_pi_t=log_pi_t), y1, y2, weights)
+    logs, a, b, wt = check_pair_loss_args(dict(log_pi=log_pi, log_pi_t=log_pi_t), y1, y2, weights, names=("y1", "y2"))
     lab = as_float_array(labels, "labels", ndim=1)
     if lab.shape != a.shape:
         raise ValueError(f"labels must have shape {a.shape} (one per pair), got {lab.shape}")

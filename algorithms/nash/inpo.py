@@ -85,17 +85,19 @@ _RULES = UpdateRules(step_bound="INPO's OMD step (tau < eta_paper)")
 _PAIR_SAMPLED_RULES = UpdateRules(step_bound="INPO's OMD step (tau < eta_paper)", needs_samples=False)
 
 
-def check_pair_loss_args(log_arrays: dict, winners, losers, weights):
+def check_pair_loss_args(log_arrays: dict, winners, losers, weights, names=("winners", "losers")):
     """Validate the arguments of a pair loss (INPO's, DNO's): ``(K,)`` finite log-policies of
-    one length, index arrays of one length in ``[0, K)``, non-negative weights with a positive
-    sum. Returns ``(logs, winners, losers, weights)``."""
+    one length, index arrays (called ``names``) of one length in ``[0, K)``, non-negative
+    weights with a positive sum. Returns ``(logs, winners, losers, weights)``."""
     logs = {name: as_float_array(v, name, ndim=1) for name, v in log_arrays.items()}
     K = next(iter(logs.values())).shape[0]
+    if K == 0:
+        raise ValueError(f"{next(iter(logs))} must have at least one entry, got shape (0,)")
     for name, v in logs.items():
         if v.shape != (K,):
             raise ValueError(f"{name} must have shape ({K},) like the other log-policies, got {v.shape}")
     idx = []
-    for name, v in (("winners", winners), ("losers", losers)):
+    for name, v in zip(names, (winners, losers)):
         arr = np.asarray(v)
         if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
             raise TypeError(f"{name} must be an integer index array, got dtype {arr.dtype}")
@@ -108,7 +110,7 @@ def check_pair_loss_args(log_arrays: dict, winners, losers, weights):
             raise ValueError(f"{name}[{i}] is {int(arr[i])}, expected in [0, {K})")
         idx.append(arr.astype(np.int64))
     if idx[0].shape != idx[1].shape:
-        raise ValueError(f"winners and losers must have the same length, got {idx[0].size} and {idx[1].size}")
+        raise ValueError(f"{names[0]} and {names[1]} must have the same length, got {idx[0].size} and {idx[1].size}")
     if weights is None:
         wt = np.ones(idx[0].shape)
     else:

@@ -89,6 +89,13 @@ def _nonneg(x, name: str) -> np.ndarray:
     return arr
 
 
+def _finite_bound(out, args: str):
+    """A bound as a float (or array); ``ValueError`` if it left the float64 range."""
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"the bound overflows float64 at {args}")
+    return float(out) if np.ndim(out) == 0 else out
+
+
 def nash_md_recursion_bound(kl, eta, beta):
     r"""One Nash-MD step: :math:`KL(\pi^*_\tau, \pi_{t+1}) \le (1 - \eta_t\tau)
     KL(\pi^*_\tau, \pi_t) + 2\eta_t^2` (payoffs in ``[0, 1]``, ``eta_t tau <= 1``).
@@ -104,8 +111,9 @@ def nash_md_recursion_bound(kl, eta, beta):
     """
     b = check_beta(beta)
     k, e = as_float_array(kl, "kl"), _nonneg(eta, "eta")  # (a measured KL may be -1e-17)
-    out = (1 - e * b) * k + 2 * e**2
-    return float(out) if out.ndim == 0 else out
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (1 - e * b) * k + 2 * e**2
+    return _finite_bound(out, f"eta={eta!r}, beta={beta!r}")
 
 
 def nash_md_decaying_bound(kl0, beta, t):
@@ -131,8 +139,9 @@ def nash_md_decaying_bound(kl0, beta, t):
     k0 = float(as_float_array(kl0, "kl0", ndim=0))
     b = check_beta(beta)
     tt = _nonneg(t, "t")
-    out = np.maximum(2 * k0, 8 / b**2) / (tt + 2)
-    return float(out) if out.ndim == 0 else out
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        out = np.maximum(2 * k0, 8 / np.float64(b) ** 2) / (tt + 2)
+    return _finite_bound(out, f"kl0={kl0!r}, beta={beta!r}")
 
 
 def nash_md(game, beta, eta, n_iter, ref=None, init=None, *, schedule="constant", oracle: str = "exact",

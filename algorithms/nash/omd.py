@@ -199,7 +199,11 @@ def omd_stability(game, beta, ref=None):
         A = P - 0.5
         M = D_half.T @ A @ D_half  # antisymmetric, similar to A D on the relevant subspace
         omega = max(omega, float(np.abs(np.linalg.eigvals(M).imag).max()))
-    return pi_star, omega, 2 * beta / (beta**2 + omega**2)
+    if beta < 1e150:
+        limit = 2 * beta / (beta**2 + omega**2)
+    else:  # beta^2 would overflow: the same value, 2 / (beta + omega^2 / beta)
+        limit = 2 / (beta + omega**2 / beta)
+    return pi_star, omega, limit
 
 
 def omd_kl_factor(eta, beta, omega):
@@ -212,7 +216,10 @@ def omd_kl_factor(eta, beta, omega):
     for name, arr in (("eta", e), ("beta", b), ("omega", w)):
         if (arr < 0).any():
             raise ValueError(f"{name} must be >= 0, got {arr[arr < 0].ravel()[0]!r}")
-    out = (1 - e * b) ** 2 + e**2 * w**2
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (1 - e * b) ** 2 + e**2 * w**2
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"the factor overflows float64 at eta={eta!r}, beta={beta!r}, omega={omega!r}")
     return float(out) if out.ndim == 0 else out
 
 
