@@ -263,3 +263,17 @@ def test_check_beta_contract():
     with pytest.raises(ValueError, match="eta must be finite and > 0"):
         check_beta(0.0, name="eta")
     assert check_beta(np.float32(0.25)) == 0.25
+
+
+@pytest.mark.parametrize("beta", [1e-6, 1e4])
+def test_contextual_equilibrium_at_extreme_beta_is_per_context(beta):
+    """Contexts decouple (preference.md 0.2): the contextual solve equals the per-context solves,
+    at both ends of the beta range (continuation per context; scaled certificate)."""
+    from mdps.preference_generators import contextual
+
+    games = [_random_game(200 + x, K=5) for x in range(3)]
+    game = contextual(games, weights=[0.2, 0.3, 0.5])
+    pi = game.regularized_nash(beta)
+    for x, g in enumerate(games):
+        np.testing.assert_allclose(pi[x], g.regularized_nash(beta), atol=1e-13, rtol=0)
+    assert game.equilibrium_certificate(pi, beta).certified
