@@ -35,7 +35,8 @@ query, flip ``noise``, keyword-only ``rng``), ``schedule="constant" | "decaying"
 Query accounting (``NashResult.queries`` / ``.duels``): see :class:`WinRateOracle`.
 """
 
-from algorithms.nash._common import NashResult, NashSettings, WinRateOracle
+from algorithms.nash._common import NashResult, NashSettings
+from algorithms.nash._oracle import WinRateOracle
 from algorithms.nash._prox import linearized_prox_step, prox_step, step_sizes
 from algorithms.nash.dno import DNOSettings, dno, dno_loss
 from algorithms.nash.inpo import INPOSettings, inpo, inpo_loss
