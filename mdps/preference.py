@@ -30,7 +30,8 @@ and the regularised exploitability has the closed form
 (Equivalently :math:`E_\beta(\pi) = \beta\, KL(\pi \| \mathrm{softmax}(\log\mu +
 \mathrm{Pref}\,\pi/\beta))`, using :math:`\pi^T\mathrm{Pref}\,\pi = 1/2`.)
 :meth:`PreferenceGame.regularized_nash` computes :math:`\pi^*_\beta` with exact Nash Mirror
-Prox [2]_ at step :math:`\eta = 2`, a Newton polish, and a certificate.
+Prox [2]_ at step :math:`\eta = 2` with a Newton polish (Newton continuation in ``beta`` below
+``beta = 1e-2``), and a certificate scaled to ``beta``.
 
 Decisions (written down as the design asks)
 --------------------------------------------

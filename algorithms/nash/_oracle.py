@@ -12,7 +12,7 @@ __all__ = ["WinRateOracle"]
 class WinRateOracle:
     """The preference oracle of one run: exact win rates, or Bernoulli duels drawn from the game.
 
-    It owns the accounting of the module docstring: every query method counts itself, and
+    It owns the accounting of :mod:`algorithms.nash._common`: every query method counts itself, and
     ``queries`` / ``duels`` are read-only (per context).
 
     Parameters
