@@ -30,7 +30,8 @@ and the regularised exploitability has the closed form
 (Equivalently :math:`E_\beta(\pi) = \beta\, KL(\pi \| \mathrm{softmax}(\log\mu +
 \mathrm{Pref}\,\pi/\beta))`, using :math:`\pi^T\mathrm{Pref}\,\pi = 1/2`.)
 :meth:`PreferenceGame.regularized_nash` computes :math:`\pi^*_\beta` with exact Nash Mirror
-Prox [2]_ at step :math:`\eta = 2`, a Newton polish, and a certificate.
+Prox [2]_ at step :math:`\eta = 2` with a Newton polish (Newton continuation in ``beta`` below
+``beta = 1e-2``), and a certificate scaled to ``beta``.
 
 Decisions (written down as the design asks)
 --------------------------------------------
@@ -40,7 +41,7 @@ Decisions (written down as the design asks)
   matrix is its projection ``(Pref + 1 - Pref^T) / 2`` (upper triangle computed, lower
   triangle ``1 - upper``, diagonal exactly 1/2), which moves entries by at most ``atol / 2``;
   an upper entry whose pair already sums to 1 in float64 is kept bit for bit.
-  This makes :math:`\pi^T \mathrm{Pref}\,\pi = 1/2` hold to round-off, which the ``1e-12``
+  This makes :math:`\pi^T \mathrm{Pref}\,\pi = 1/2` hold to round-off, which the
   certificates need.
 * ``ref`` (:math:`\mu`) must have full support (every entry ``> 0``); it is stored
   renormalised when its sum is off by more than ``1e-14`` (so a normalised ref round-trips). For a contextual game a ``(K,)`` ref is shared by all
@@ -49,6 +50,39 @@ Decisions (written down as the design asks)
   ``>= 0`` and sum to 1 within ``1e-9``; they are used as given (not renormalised).
 * Contextual metrics: :meth:`preference` and :meth:`exploitability` are ``weights``-averages;
   :meth:`fixed_point_residual` is the maximum over contexts (a sup norm).
+* ``atol`` (the constructor's tolerance on ``Pref + Pref^T = 1`` and on the sums of ``ref`` and
+  ``weights``) must be finite, ``>= 0`` and at most ``1e-3``: a larger one would let the
+  projection onto complementarity rewrite the matrix (``atol = inf`` turned any matrix into
+  1/2 everywhere).
+* ``beta``: ``0`` where the unregularised quantity is meant (``exploitability``), otherwise in
+  ``[1e-300, 1e300]`` (:func:`check_beta`): below, ``Pref pi / beta`` overflows float64;
+  above, ``beta KL`` can. :meth:`PreferenceGame.regularized_nash` needs ``beta >= 1e-10``.
+* Round-off of the closed form of :math:`E_\beta`. Its terms are
+  :math:`\beta\,\mathrm{lse}(\log\mu + g/\beta)` and :math:`\beta KL(\pi\|\mu)`, each
+  computed to ``eps`` relative to :math:`\beta(\max|\log\mu| + K)` (the logits and the ``K``
+  summed exponentials), so the absolute round-off grows with ``beta``; it is bounded by
+  ``eps * S`` with ``S = 1 + beta (2 max|log mu| + 3 K)`` (measured: below ``0.12 eps S`` on
+  random games). Negative values down to ``-16 eps S`` are clipped to 0 (``CLIP_ULPS``); the
+  certificates use ``64 eps S`` (``CERT_ULPS``).
+
+Exact regularised equilibrium (:meth:`PreferenceGame.regularized_nash`)
+----------------------------------------------------------------------
+* ``beta >= 1e-2``: exact Nash Mirror Prox [2]_ at ``eta = 2`` from ``mu`` (KL contraction
+  ``(1 + 2 beta)^{-1}`` per iteration) with a Newton polish (:mod:`mdps._pref_equilibrium`).
+* ``1e-10 <= beta < 1e-2``: Mirror Prox needs ``~1/beta`` iterations, so the equilibrium is
+  first solved at ``beta0 = 0.1`` and then followed down to ``beta`` by Newton continuation on
+  the fixed-point equation in log space, scaled by ``beta`` (interior-point path following;
+  ``O(K^3)`` per Newton step, tens of steps per decade at most).
+* Certificate, scaled to ``beta`` (both must hold, else ``RuntimeError``):
+  :math:`E_\beta(\pi) \le 64\,\epsilon\,S` and the fixed-point residual
+  :math:`\|\pi - \mathrm{softmax}(\log\mu + \mathrm{Pref}\,\pi/\beta)\|_\infty \le
+  64\,\epsilon\,(\max|\log\mu| + K/\beta)` (the map has Lipschitz constant ``~1/beta``, so
+  even the float64 rounding of the exact equilibrium has a residual ``~eps/beta``). Since
+  :math:`E_\beta(\pi) \ge \beta\,KL(\pi\|\pi^*_\beta)`, the certified distance is
+  :math:`KL(\pi\|\pi^*_\beta) \le 64\,\epsilon\,S/\beta`: about ``1e-14`` at
+  ``beta = 1`` and ``1e6``, ``1e-6`` at ``beta = 1e-8`` (the equilibrium's own conditioning;
+  the values themselves are typically exact to round-off). :meth:`equilibrium_certificate`
+  returns these numbers for any policy.
 
 References
 ----------
@@ -73,52 +107,85 @@ from __future__ import annotations
 import math
 import numbers
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.optimize import linprog
 
+from mdps import _pref_equilibrium as _eq
 from mdps import _pref_kernels as _pk
-from mdps._validation import ROW_SUM_ATOL, as_float_array, check_int, readonly
+from mdps._pref_equilibrium import matvec as _matvec
 from mdps.numerics import kl, logsumexp
+from mdps.validation import ROW_SUM_ATOL, as_float_array, check_int, check_positive, readonly
 
-__all__ = ["PreferenceGame"]
+__all__ = ["PreferenceGame", "EquilibriumCertificate", "check_beta", "BETA_MIN", "BETA_MAX"]
 
-#: Threshold of the certificates of :meth:`PreferenceGame.regularized_nash` (fixed-point
-#: residual and regularised exploitability); float64 round-off floor is ~1e-16 here.
-CERT_ATOL = 1e-12
+_EPS = np.finfo(np.float64).eps
+#: Range of a positive ``beta`` (module docstring): below it ``Pref pi / beta`` overflows
+#: float64, above it ``beta KL`` can.
+BETA_MIN, BETA_MAX = 1e-300, 1e300
+#: Smallest ``beta`` :meth:`PreferenceGame.regularized_nash` solves: the equilibrium's
+#: condition number grows like ``1/beta`` (certified KL distance ``~64 eps / beta``).
+REG_NASH_BETA_MIN = 1e-10
+#: Below this ``beta`` the equilibrium is found by Newton continuation started at
+#: ``CONTINUATION_START`` (Mirror Prox would need ``~1/beta`` iterations).
+CONTINUATION_BELOW, CONTINUATION_START = 1e-2, 0.1
+#: Largest accepted ``atol`` of the constructor.
+ATOL_MAX = 1e-3
+#: Round-off of the closed form of ``E_beta`` in units of ``eps * S`` (module docstring):
+#: negatives within ``CLIP_ULPS`` are clipped to 0, more negative ones raise RuntimeError;
+#: the certificates allow ``CERT_ULPS``.
+CLIP_ULPS, CERT_ULPS = 16.0, 64.0
+#: Absolute floor of the clip (the previous fixed margin; the scaled one is never smaller).
+CLIP_ATOL = 1e-14
 #: Certificate of :meth:`PreferenceGame.nash`: the LP value must be 0 within this (HiGHS
 #: feasibility tolerances are ~1e-9 .. 1e-7 relative; its vertex solutions are far better).
 LP_ATOL = 1e-9
-#: Negative exploitabilities from round-off are clipped to 0 only within this margin; a more
-#: negative value means a broken invariant and raises RuntimeError.
-CLIP_ATOL = 1e-14
 #: Mirror Prox step size (theory/preference.md 1.2, 2.2: the recommended eta = 2 = 1/L with
 #: L = 1/2 the l1 -> l_inf Lipschitz constant of pi -> Pref pi).
 NASH_MP_ETA = 2.0
-#: Newton polish (O(K^3) per step) is tried only up to this many responses.
-NEWTON_MAX_K = 2000
-#: Newton polish is attempted when the Mirror Prox step first falls below each threshold.
-NEWTON_SWITCH = (1e-5, 1e-8, 1e-11)
-#: Round-off floor of the Mirror Prox stopping rule: below it, 25 iterations without a new
-#: smallest step mean the iteration is at the float64 floor and stops (the certificate decides).
-MP_FLOOR = 1e-13
+#: Default iteration caps are clamped to this (finite for any ``tol`` and ``beta``).
+MAX_ITER_CAP = 10**9
 
 
 def _idx(idx) -> str:
     return ", ".join(str(int(i)) for i in idx)
 
 
-def _check_beta(beta, *, allow_zero: bool) -> float:
-    if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
-        raise TypeError(f"beta must be a real number, got {beta!r}")
+def check_beta(beta, *, allow_zero: bool = False, name: str = "beta") -> float:
+    """Validate a regularisation strength: a real number, ``> 0`` (or ``>= 0`` with
+    ``allow_zero``), and when positive in ``[BETA_MIN, BETA_MAX] = [1e-300, 1e300]``.
+
+    Raises ``TypeError`` for a non-real (a string, a complex, a bool) and ``ValueError``
+    otherwise, naming ``name`` and the value. Returns ``float(beta)``.
+    """
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {beta!r}")
     b = float(beta)
-    cond = ">= 0" if allow_zero else "> 0"
     if not math.isfinite(b) or (b < 0 if allow_zero else b <= 0):
-        raise ValueError(f"beta must be {cond}, got {beta!r}")
+        raise ValueError(f"{name} must be finite and {'>= 0' if allow_zero else '> 0'}, got {beta!r}")
+    if b != 0.0 and not (BETA_MIN <= b <= BETA_MAX):
+        raise ValueError(
+            f"{name} must lie in [{BETA_MIN:g}, {BETA_MAX:g}] when positive (outside it 1/{name} or "
+            f"{name} * KL overflow float64), got {beta!r}"
+        )
     return b
 
 
+def _check_atol(atol) -> float:
+    if isinstance(atol, (bool, np.bool_)) or not isinstance(atol, numbers.Real):
+        raise TypeError(f"atol must be a real number in [0, {ATOL_MAX:g}], got {atol!r}")
+    a = float(atol)
+    if not (0.0 <= a <= ATOL_MAX):
+        raise ValueError(
+            f"atol must be finite, >= 0 and <= {ATOL_MAX:g} (a tolerance on Pref + Pref^T = 1 and on "
+            f"sums of probabilities), got {atol!r}"
+        )
+    return a
+
+
 def _check_noise(noise) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
+    if isinstance(noise, (bool, np.bool_)) or not isinstance(noise, numbers.Real):
         raise TypeError(f"noise must be a real number in [0, 0.5], got {noise!r}")
     e = float(noise)
     if not (0.0 <= e <= 0.5):
@@ -126,11 +193,59 @@ def _check_noise(noise) -> float:
     return e
 
 
-def _matvec(P3: np.ndarray, pi2: np.ndarray) -> np.ndarray:
-    """``Pref[x] @ pi[x]`` for every context: ``(X, K, K), (X, K) -> (X, K)``."""
-    if P3.shape[0] == 1:
-        return (P3[0] @ pi2[0])[None]
-    return np.matmul(P3, pi2[:, :, None])[:, :, 0]
+def _check_rng(rng, name: str = "rng") -> np.random.Generator:
+    """``numpy.random.default_rng(rng)``, refusing what it would refuse (or silently accept:
+    bools, floats) with a message naming ``name``."""
+    want = f"{name} must be a numpy Generator, an int >= 0, a SeedSequence or None"
+    if isinstance(rng, (bool, np.bool_, str, bytes, float, complex, np.floating, np.complexfloating)):
+        raise TypeError(f"{want}, got {rng!r}")
+    try:
+        return np.random.default_rng(rng)
+    except TypeError:
+        raise TypeError(f"{want}, got {type(rng).__name__} {rng!r}") from None
+    except ValueError:
+        raise ValueError(f"{want}, got {rng!r}") from None
+
+
+def _roundoff_scale(beta: float, logmu2: np.ndarray) -> np.ndarray:
+    """``S = 1 + beta (2 max|log mu| + 3 K)`` per context (module docstring), shape ``(X,)``."""
+    K = logmu2.shape[-1]
+    return 1.0 + beta * (2.0 * np.abs(logmu2).max(axis=-1) + 3.0 * K)
+
+
+@dataclass(frozen=True)
+class EquilibriumCertificate:
+    r"""How well a policy solves the ``beta``-regularised game (worst context).
+
+    Attributes
+    ----------
+    beta : float
+    residual : float
+        :math:`\|\pi - \mathrm{softmax}(\log\mu + \mathrm{Pref}\,\pi/\beta)\|_\infty`.
+    residual_tol : float
+        ``64 eps (max|log mu| + K / beta)``: the round-off floor of the residual, with margin.
+    exploitability : float
+        :math:`E_\beta(\pi)` as computed (not clipped; may be ``-O(eps S)``).
+    exploitability_tol : float
+        ``64 eps S``, ``S = 1 + beta (2 max|log mu| + 3 K)`` (module docstring).
+    """
+
+    beta: float
+    residual: float
+    residual_tol: float
+    exploitability: float
+    exploitability_tol: float
+
+    @property
+    def certified(self) -> bool:
+        """Both quantities within their tolerances."""
+        return self.residual <= self.residual_tol and self.exploitability <= self.exploitability_tol
+
+    @property
+    def kl_bound(self) -> float:
+        r"""Certified :math:`KL(\pi\|\pi^*_\beta) \le \max(E_\beta(\pi), 0)/\beta`
+        (from :math:`E_\beta(\pi) \ge \beta KL(\pi\|\pi^*_\beta)`, theory 3.5)."""
+        return max(self.exploitability, 0.0) / self.beta
 
 
 def _project_complementary(P3: np.ndarray) -> np.ndarray:
@@ -159,7 +274,7 @@ class PreferenceGame:
         Context distribution :math:`\\rho` (default uniform). Only for a contextual ``Pref``.
     ref : array_like, shape (K,) or (X, K), optional
         Default reference policy :math:`\\mu` (default uniform); full support required.
-    atol : float
+    atol : float in [0, 1e-3]
         Tolerance on ``Pref + Pref^T = 1`` and on the sums of ``weights`` and ``ref``.
 
     Notes
@@ -171,7 +286,7 @@ class PreferenceGame:
 
     def __init__(self, Pref, *, weights=None, ref=None, atol: float = ROW_SUM_ATOL):
         object.__setattr__(self, "_frozen", False)
-        atol = float(atol)
+        atol = _check_atol(atol)
         P = as_float_array(Pref, "Pref", ndim=(2, 3))
         if P.shape[-1] != P.shape[-2]:
             raise ValueError(
@@ -327,30 +442,37 @@ class PreferenceGame:
         return float(self._weights @ per)
 
     # -- exploitability -------------------------------------------------------------------------
-    def _exploitability_per_context(self, p2, beta, ref2) -> np.ndarray:
+    def _exploitability_unclipped(self, p2, beta, ref2) -> np.ndarray:
+        """The closed form of ``E_beta`` per context, ``(X,)``, as computed (round-off included)."""
         g = _matvec(self._A3, p2)  # = Pref pi - 1/2
         if beta == 0.0:
             e = g.max(axis=1)
         else:
             e = beta * logsumexp(np.log(ref2) + g / beta, axis=1) + beta * kl(p2, ref2, axis=1)
-        e = np.atleast_1d(np.asarray(e, dtype=np.float64))
-        if (e < -CLIP_ATOL).any():
-            x = int(np.argmin(e))
+        return np.atleast_1d(np.asarray(e, dtype=np.float64))
+
+    def _exploitability_per_context(self, p2, beta, ref2) -> np.ndarray:
+        e = self._exploitability_unclipped(p2, beta, ref2)
+        clip = np.maximum(CLIP_ATOL, CLIP_ULPS * _EPS * _roundoff_scale(beta, np.log(ref2)))
+        if (e < -clip).any():
+            x = int(np.argmax(-e / clip))
             raise RuntimeError(
-                f"exploitability of context {x} is {e[x]:.3g} < -{CLIP_ATOL:g}: the invariant "
-                "E >= 0 failed beyond round-off (please report)"
+                f"exploitability of context {x} is {e[x]:.3g} < -{clip[x]:.3g} (the round-off bound "
+                f"{CLIP_ULPS:g} eps S): the invariant E >= 0 failed beyond round-off (please report)"
             )
         return np.maximum(e, 0.0)
 
     def exploitability(self, pi, beta: float = 0.0, ref=None) -> float:
         r"""Exploitability :math:`E_\beta(\pi) = \max_{\pi'} P_\beta(\pi' \succ \pi) - 1/2 \ge 0`.
 
-        ``beta = 0``: :math:`\max_y (\mathrm{Pref}\,\pi)_y - 1/2`. ``beta > 0``: the closed form
+        ``beta = 0``: :math:`\max_y (\mathrm{Pref}\,\pi)_y - 1/2`. ``beta > 0`` (in
+        ``[1e-300, 1e300]``): the closed form
         :math:`\beta \log\sum_y \mu(y) e^{(\mathrm{Pref}\,\pi)_y/\beta} + \beta KL(\pi\|\mu) - 1/2`
-        (theory/preference.md 1.2). Round-off negatives down to ``-1e-14`` are clipped to 0;
+        (theory/preference.md 1.2). Its round-off grows with ``beta`` (module docstring):
+        negatives down to ``-16 eps S``, ``S = 1 + beta (2 max|log mu| + 3 K)``, are clipped to 0;
         anything more negative raises ``RuntimeError``. Contextual: ``weights``-average.
         """
-        b = _check_beta(beta, allow_zero=True)
+        b = check_beta(beta, allow_zero=True)
         p2 = self._check_policy(pi)
         ref2 = self._ref_or_default(ref)
         return float(self._weights @ self._exploitability_per_context(p2, b, ref2))
@@ -362,7 +484,7 @@ class PreferenceGame:
     def fixed_point_residual(self, pi, beta: float, ref=None) -> float:
         r""":math:`\|\pi - \mathrm{softmax}(\log\mu + \mathrm{Pref}\,\pi/\beta)\|_\infty`
         (maximum over contexts); 0 exactly at :math:`\pi^*_\beta`."""
-        b = _check_beta(beta, allow_zero=False)
+        b = check_beta(beta)
         p2 = self._check_policy(pi)
         return self._residual(p2, b, np.log(self._ref_or_default(ref)))
 
@@ -371,13 +493,37 @@ class PreferenceGame:
         q = np.exp(z - logsumexp(z, axis=1)[:, None])
         return float(np.abs(p2 - q).max())
 
+    def equilibrium_certificate(self, pi, beta: float, ref=None) -> EquilibriumCertificate:
+        r"""The certificate :meth:`regularized_nash` applies, for any policy ``pi``.
+
+        Returns an :class:`EquilibriumCertificate`: the fixed-point residual and
+        :math:`E_\beta(\pi)` (worst context, unclipped) with their round-off tolerances
+        ``64 eps (max|log mu| + K/beta)`` and ``64 eps S`` (module docstring); ``.certified``
+        says whether both hold and ``.kl_bound`` is the implied bound on
+        :math:`KL(\pi\|\pi^*_\beta)`.
+        """
+        b = check_beta(beta)
+        p2 = self._check_policy(pi)
+        return self._certificate(p2, b, self._ref_or_default(ref))
+
+    def _certificate(self, p2, beta, ref2) -> EquilibriumCertificate:
+        logmu2 = np.log(ref2)
+        L = float(np.abs(logmu2).max())
+        return EquilibriumCertificate(
+            beta=beta,
+            residual=self._residual(p2, beta, logmu2),
+            residual_tol=CERT_ULPS * _EPS * (L + self._K / beta),
+            exploitability=float(self._exploitability_unclipped(p2, beta, ref2).max()),
+            exploitability_tol=float(CERT_ULPS * _EPS * _roundoff_scale(beta, logmu2).min()),
+        )
+
     # -- exact equilibria -----------------------------------------------------------------------
     def regularized_nash(self, beta: float, ref=None, *, tol: float = 1e-15, max_iter=None) -> np.ndarray:
         r"""The unique :math:`\beta`-regularised equilibrium :math:`\pi^*_\beta`, certified.
 
-        Exact Nash Mirror Prox [2]_ (theory/preference.md 1.2, 2.2) at :math:`\eta = 2`, in log
-        space, with :math:`a = 1/(1+\eta\beta)`, :math:`b = \eta\beta/(1+\eta\beta)`,
-        :math:`c = \eta/(1+\eta\beta)`:
+        ``beta >= 1e-2``: exact Nash Mirror Prox [2]_ (theory/preference.md 1.2, 2.2) at
+        :math:`\eta = 2`, in log space, with :math:`a = 1/(1+\eta\beta)`,
+        :math:`b = \eta\beta/(1+\eta\beta)`, :math:`c = \eta/(1+\eta\beta)`:
 
         .. math::
             \log\pi_{k+1/2} &= a\log\pi_k + b\log\mu + c\,\mathrm{Pref}\,\pi_k + \text{const},\\
@@ -392,122 +538,73 @@ class PreferenceGame:
         only when they lower the fixed-point residual) is tried when the step first drops
         below ``1e-5``, ``1e-8`` and ``1e-11``; Mirror Prox then resumes to the stopping rule.
 
-        Certificate: the fixed-point residual and :math:`E_\beta` must both be ``< 1e-12``,
-        otherwise ``RuntimeError`` (with both values) is raised; nothing uncertified is
-        returned.
+        ``1e-10 <= beta < 1e-2``: the above at ``beta0 = 0.1``, then Newton continuation of
+        :math:`b \mapsto \pi^*_b` down to ``beta`` (:mod:`mdps._pref_equilibrium`; no
+        ``1/beta`` iteration count).
+
+        Certificate (module docstring): the fixed-point residual must be at most
+        ``64 eps (max|log mu| + K / beta)`` and :math:`E_\beta` at most ``64 eps S``,
+        ``S = 1 + beta (2 max|log mu| + 3 K)``, otherwise ``RuntimeError`` (with both values
+        and tolerances) is raised; nothing uncertified is returned. This bounds
+        :math:`KL(\pi\|\pi^*_\beta) \le 64\,\epsilon\,S/\beta`
+        (:meth:`equilibrium_certificate`).
 
         Parameters
         ----------
-        beta : float > 0
+        beta : float in [1e-10, 1e300]
         ref : array_like (K,) or (X, K), optional
             Reference policy :math:`\mu` (default: the game's ``ref``), full support.
         tol : float > 0
-        max_iter : int, optional
-            Default: the theorem's count :math:`\lceil\log(8\log(1/\mu_{\min})/tol^2) /
-            \log(1+2\beta)\rceil + 100` (KL contraction plus Pinsker).
+            Mirror Prox stopping step (of the ``beta0`` stage when continuing).
+        max_iter : int >= 1, optional
+            Cap on the Mirror Prox iterations. Default: the theorem's count
+            :math:`\lceil\log(8\log(1/\mu_{\min})/tol^2) / \log(1+2\beta)\rceil + 100` (KL
+            contraction plus Pinsker), computed in logs and clamped to ``1e9``.
 
         Returns
         -------
         ndarray, shape (K,) or (X, K)
+            Entries below ``~1e-308`` (responses the equilibrium all but excludes at small
+            ``beta``) underflow to 0.
         """
-        b = _check_beta(beta, allow_zero=False)
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (tol > 0):
-            raise ValueError(f"tol must be > 0, got {tol!r}")
+        b = check_beta(beta)
+        if b < REG_NASH_BETA_MIN:
+            raise ValueError(
+                f"beta must be >= {REG_NASH_BETA_MIN:g} for regularized_nash (pi*_beta's condition number "
+                f"grows like 1/beta: below this float64 cannot certify it), got {beta!r}"
+            )
+        tol = check_positive(tol, "tol")
         ref2 = self._ref_or_default(ref)
         logmu = np.log(ref2)
+        b_mp = b if b >= CONTINUATION_BELOW else CONTINUATION_START
         if max_iter is None:
             kl0 = max(float(-logmu.min()), 1e-3)
-            max_iter = math.ceil(math.log(8.0 * kl0 / tol**2) / math.log1p(2.0 * b)) + 100
+            n = (math.log(8.0 * kl0) - 2.0 * math.log(tol)) / math.log1p(2.0 * b_mp)
+            max_iter = int(min(max(math.ceil(n), 0) + 100, MAX_ITER_CAP))
         else:
             max_iter = check_int(max_iter, "max_iter", low=1)
 
-        eta = NASH_MP_ETA
-        a_, b_, c_ = 1.0 / (1.0 + eta * b), eta * b / (1.0 + eta * b), eta / (1.0 + eta * b)
-        base = b_ * logmu
-        z = logmu - logsumexp(logmu, axis=1)[:, None]
-        pi = np.exp(z)
-        switches = list(NEWTON_SWITCH) if self._K <= NEWTON_MAX_K else []
-        best, stale, n_iter = np.inf, 0, 0
-        for n_iter in range(1, max_iter + 1):
-            zh = a_ * z + base + c_ * _matvec(self._A3, pi)
-            zh -= logsumexp(zh, axis=1)[:, None]
-            zn = a_ * z + base + c_ * _matvec(self._A3, np.exp(zh))
-            zn -= logsumexp(zn, axis=1)[:, None]
-            pn = np.exp(zn)
-            diff = float(np.abs(pn - pi).max())
-            z, pi = zn, pn
-            if diff < tol:
-                break
-            if diff < best:
-                best, stale = diff, 0
-            else:
-                stale += 1
-                if best < MP_FLOOR and stale >= 25:
-                    break
-            if switches and diff < switches[0]:
-                while switches and diff < switches[0]:
-                    switches.pop(0)
-                z = self._newton_polish(z, b, logmu)
-                pi = np.exp(z)
-                best, stale = np.inf, 0
+        z, pi, n_iter = _eq.mirror_prox(self._A3, logmu, b_mp, tol, max_iter, eta=NASH_MP_ETA)
+        how = f"{n_iter} Mirror Prox iterations"
+        if b_mp != b:
+            steps, reached = 0, b
+            for x in range(self._X):
+                z[x], bx, sx = _eq.newton_continuation(self._A3[x], logmu[x], b_mp, z[x], b)
+                steps, reached = steps + sx, max(reached, bx)
+            pi = np.exp(z)
+            how += f" at beta={b_mp:g} and {steps} Newton continuation steps"
+            if reached > b:
+                how += f" (stalled at beta={reached:.3g})"
 
-        res = self._residual(pi, b, logmu)
-        gap = float(self._exploitability_per_context_unclipped(pi, b, ref2).max())
-        if not (res < CERT_ATOL and gap < CERT_ATOL):
+        cert = self._certificate(pi, b, ref2)
+        if not cert.certified:
             raise RuntimeError(
-                f"regularized_nash(beta={b!r}) not certified after {n_iter} Mirror Prox iterations: "
-                f"fixed-point residual {res:.3g}, regularised exploitability {gap:.3g} "
-                f"(both must be < {CERT_ATOL:g}); raise max_iter or check the game"
+                f"regularized_nash(beta={b!r}) not certified after {how}: fixed-point residual "
+                f"{cert.residual:.3g} (tolerance {cert.residual_tol:.3g}), regularised exploitability "
+                f"{cert.exploitability:.3g} (tolerance {cert.exploitability_tol:.3g}); raise max_iter "
+                "or check the game"
             )
         return self._out(pi)
-
-    def _exploitability_per_context_unclipped(self, p2, beta, ref2) -> np.ndarray:
-        g = _matvec(self._A3, p2)
-        return np.atleast_1d(beta * logsumexp(np.log(ref2) + g / beta, axis=1) + beta * kl(p2, ref2, axis=1))
-
-    def _newton_polish(self, z2: np.ndarray, beta: float, logmu2: np.ndarray) -> np.ndarray:
-        """Safeguarded Newton on ``H(z) = z - log mu - Pref softmax(z) / beta`` (mod constants)."""
-        out = z2.copy()
-        eye = np.eye(self._K)
-        for x in range(self._X):
-            P, lm = self._A3[x], logmu2[x]
-            z = out[x]
-
-            def resid(zz):
-                p = np.exp(zz)
-                q = lm + P @ p / beta
-                q = np.exp(q - logsumexp(q))
-                return float(np.abs(p - q).max())
-
-            r = resid(z)
-            for _ in range(30):
-                p = np.exp(z)
-                g = P @ p
-                H = z - lm - g / beta
-                J = eye - (P * p[None, :] - np.outer(g, p)) / beta
-                try:
-                    step = np.linalg.solve(J, -H)
-                except np.linalg.LinAlgError:
-                    break
-                if not np.all(np.isfinite(step)):
-                    break
-                improved = False
-                t = 1.0
-                for _ in range(6):
-                    zn = z + t * step
-                    zn = zn - logsumexp(zn)
-                    rn = resid(zn)
-                    if rn < r:
-                        improved = True
-                        break
-                    t *= 0.5
-                if not improved:
-                    break
-                z, r = zn, rn
-                if r == 0.0:
-                    break
-            out[x] = z
-        return out
 
     def nash(self) -> np.ndarray:
         r"""An unregularised Nash equilibrium (von Neumann winner) by linear programming.
@@ -562,7 +659,7 @@ class PreferenceGame:
         game and must be None (or 0) otherwise.
         """
         e = _check_noise(noise)
-        gen = np.random.default_rng(rng)
+        gen = _check_rng(rng)
         ii = self._check_index(i, "i", self._K)
         jj = self._check_index(j, "j", self._K)
         if context is None:
@@ -571,13 +668,18 @@ class PreferenceGame:
             cc = np.zeros((), dtype=np.int64)
         else:
             cc = self._check_index(context, "context", self._X)
-        ii, jj, cc = np.broadcast_arrays(ii, jj, cc)
+        try:
+            ii, jj, cc = np.broadcast_arrays(ii, jj, cc)
+        except ValueError:
+            raise ValueError(
+                f"i, j and context must broadcast to one shape, got shapes {ii.shape}, {jj.shape} and {cc.shape}"
+            ) from None
         shape = ii.shape
         n = ii.size
         out = np.empty(n, dtype=np.bool_)
         u = gen.random(n)
-        _pk.duel_outcomes(self._P3, np.ascontiguousarray(cc).ravel(), np.ascontiguousarray(ii).ravel(),
-                          np.ascontiguousarray(jj).ravel(), u, e, out)
+        # np.array copies: a broadcast view must not reach the kernel (read-only semantics)
+        _pk.duel_outcomes(self._P3, np.array(cc).ravel(), np.array(ii).ravel(), np.array(jj).ravel(), u, e, out)
         return out.reshape(shape)
 
     @staticmethod
@@ -608,7 +710,7 @@ class PreferenceGame:
         p2 = self._check_policy(pi)
         n = check_int(n_samples, "n_samples", low=1)
         e = _check_noise(noise)
-        gen = np.random.default_rng(rng)
+        gen = _check_rng(rng)
         X, K = self._X, self._K
         cdf = np.cumsum(p2, axis=1)
         u_opp = gen.random((X, K, n))

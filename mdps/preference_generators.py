@@ -28,8 +28,8 @@ import numbers
 import numpy as np
 from scipy.special import expit, ndtr
 
-from mdps._validation import as_float_array, check_int
-from mdps.preference import PreferenceGame
+from mdps.preference import PreferenceGame, _check_rng
+from mdps.validation import as_float_array, check_int
 
 __all__ = [
     "uniform_tournament",
@@ -46,17 +46,26 @@ __all__ = [
 
 
 def _from_upper(upper_fn, K: int) -> np.ndarray:
-    """``Pref`` with ``Pref[i, j] = upper_fn(i, j)`` for ``i < j``, lower ``1 - upper``, diag 1/2."""
+    """``Pref`` with ``Pref[i, j] = upper_fn(i, j)`` for ``i < j``, lower ``1 - upper``, diag 1/2.
+
+    Score differences beyond the float64 range (scores near ``+-1e308``) overflow to ``+-inf``,
+    where the links saturate exactly (``sigma(+-inf) = 1, 0``): that overflow is the intended
+    limit, so its warning is silenced here."""
     iu, ju = np.triu_indices(K, 1)
     P = np.full((K, K), 0.5)
-    up = upper_fn(iu, ju)
+    with np.errstate(over="ignore"):
+        up = upper_fn(iu, ju)
     P[iu, ju] = up
     P[ju, iu] = 1.0 - up
     return P
 
 
+#: Largest ``scale`` of :func:`random_bradley_terry` (normal draws stay far below overflow).
+SCALE_MAX = 1e300
+
+
 def _check_prob(p, name: str, low: float = 0.0, high: float = 1.0) -> float:
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
         raise TypeError(f"{name} must be a real number in [{low:g}, {high:g}], got {p!r}")
     v = float(p)
     if not (low <= v <= high):
@@ -74,7 +83,7 @@ def _scores(scores) -> np.ndarray:
 def uniform_tournament(K, *, rng=None, ref=None) -> PreferenceGame:
     """``Pref[i, j] ~ U(0, 1)`` iid for ``i < j``, ``Pref[j, i] = 1 - Pref[i, j]``, diagonal 1/2."""
     K = check_int(K, "K", low=2)
-    gen = np.random.default_rng(rng)
+    gen = _check_rng(rng)
     u = gen.random(K * (K - 1) // 2)
     return PreferenceGame(_from_upper(lambda i, j: u, K), ref=ref)
 
@@ -108,9 +117,11 @@ def bradley_terry(scores, *, ref=None) -> PreferenceGame:
 def random_bradley_terry(K, *, scale: float = 1.0, rng=None, ref=None) -> PreferenceGame:
     """:func:`bradley_terry` with scores ``r ~ N(0, scale^2)`` iid (theory 1.4's ``bt(r)``)."""
     K = check_int(K, "K", low=2)
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (0 <= scale < np.inf):
-        raise ValueError(f"scale must be finite and >= 0, got {scale!r}")
-    gen = np.random.default_rng(rng)
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"scale must be a real number in [0, {SCALE_MAX:g}], got {scale!r}")
+    if not (0 <= float(scale) <= SCALE_MAX):
+        raise ValueError(f"scale must be finite, >= 0 and <= {SCALE_MAX:g} (scores stay finite), got {scale!r}")
+    gen = _check_rng(rng)
     return bradley_terry(float(scale) * gen.standard_normal(K), ref=ref)
 
 
@@ -156,8 +167,13 @@ def clones(game: PreferenceGame, idx, *, ref=None) -> PreferenceGame:
     if not isinstance(game, PreferenceGame):
         raise TypeError(f"game must be a PreferenceGame, got {type(game).__name__}")
     K = game.n_responses
-    ix = np.atleast_1d(np.asarray(idx))
-    if ix.ndim != 1 or ix.size == 0 or ix.dtype == np.bool_ or not np.issubdtype(ix.dtype, np.integer):
+    try:
+        ix = np.atleast_1d(np.asarray(idx))
+    except (TypeError, ValueError):
+        raise TypeError(f"idx must be an int or a non-empty 1-d sequence of ints, got {idx!r}") from None
+    if ix.dtype == np.bool_ or not np.issubdtype(ix.dtype, np.integer):
+        raise TypeError(f"idx must be an int or a non-empty 1-d sequence of ints, got {idx!r}")
+    if ix.ndim != 1 or ix.size == 0:
         raise ValueError(f"idx must be an int or a non-empty 1-d sequence of ints, got {idx!r}")
     bad = np.flatnonzero((ix < 0) | (ix >= K))
     if bad.size:

@@ -367,15 +367,15 @@ def test_bad_ref_weights_beta_and_policies_rejected():
         PreferenceGame(np.full((2, 2, 2), 0.5), weights=[1.5, -0.5])
     game = PreferenceGame(INTRANSITIVE)
     for beta in (0, 0.0, -1.0):
-        with pytest.raises(ValueError, match=f"beta must be > 0, got {beta!r}"):
+        with pytest.raises(ValueError, match=f"beta must be finite and > 0, got {beta!r}"):
             game.regularized_nash(beta)
-    with pytest.raises(ValueError, match="beta must be > 0, got 0"):
+    with pytest.raises(ValueError, match="beta must be finite and > 0, got 0"):
         game.fixed_point_residual(MU, 0)
-    with pytest.raises(ValueError, match=r"beta must be >= 0, got -0.1"):
+    with pytest.raises(ValueError, match=r"beta must be finite and >= 0, got -0.1"):
         game.exploitability(MU, beta=-0.1)
     with pytest.raises(TypeError, match="beta must be a real number"):
         game.regularized_nash("0.1")
-    with pytest.raises(ValueError, match=r"beta must be > 0, got nan"):
+    with pytest.raises(ValueError, match=r"beta must be finite and > 0, got nan"):
         game.regularized_nash(float("nan"))
     with pytest.raises(ValueError, match=r"pi sums to 0.9"):
         game.exploitability([0.5, 0.3, 0.1])

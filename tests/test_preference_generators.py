@@ -23,7 +23,7 @@ from mdps.preference_generators import (
     thurstone,
     uniform_tournament,
 )
-from tests.strategies import finite, full_support_simplex, preference_game
+from tests.strategies import finite, preference_game
 
 scores_st = hnp.arrays(np.float64, st.integers(2, 12), elements=st.floats(-4, 4, **finite))
 

@@ -1,7 +1,9 @@
 """algorithms.nash: Nash learning from human feedback on tabular (contextual) preference games.
 
-One module per algorithm, one result record for all (:class:`NashResult`), one prox-step
-primitive shared by every update (:mod:`algorithms.nash._prox`, preference.md 0.3):
+One module per algorithm, one result record for all (:class:`NashResult`, with a typed, frozen
+:class:`NashSettings` record), one prox-step primitive shared by every update
+(:mod:`algorithms.nash._prox`, preference.md 0.3), one preference oracle that owns its query
+accounting (:class:`WinRateOracle`):
 
 =============================  ==============================================================
 :func:`online_mirror_descent`  OMD / Hedge self-play (baseline; regularised with ``beta > 0``)
@@ -14,22 +16,45 @@ primitive shared by every update (:mod:`algorithms.nash._prox`, preference.md 0.
 :func:`dno`                    DNO soft-label step (arXiv 2404.03715)
 =============================  ==============================================================
 
+Each theorem's bound is a function beside its algorithm, to be called (never retyped) by
+checks, tests and notebooks:
+
+==================================  ==========================================================
+:func:`nash_mp_kl_envelope`         Nash-MP: ``KL_N / KL_0 <= (1 + eta beta)^{-N/2}`` [abs]
+:func:`nash_md_recursion_bound`     Nash-MD: ``KL_{t+1} <= (1 - eta tau) KL_t + 2 eta^2`` [mem]
+:func:`nash_md_decaying_bound`      Nash-MD, ``eta_t = 2/(tau(t+2))``: ``max(2KL_0, 8/tau^2)/(t+2)``
+:func:`hedge_step`                  Hedge's tuned step ``sqrt(8 log K / T)``
+:func:`hedge_exploitability_bound`  Hedge self-play average: ``E_0 <= sqrt(log K / (2T))``
+:func:`hedge_average_bound`         the same for any steps and start [der]
+:func:`omd_stability`               OMD / INPO linearisation: ``pi*, omega, eta limit`` [der]
+:func:`omd_kl_factor`               OMD / INPO per-iteration KL factor ``(1-eta beta)^2 + eta^2 omega^2``
+==================================  ==========================================================
+
 Common keywords: ``oracle="exact" | "sampled"`` (``n_samples`` duels per response per
 query, flip ``noise``, keyword-only ``rng``), ``schedule="constant" | "decaying" | callable``.
-Query accounting (``NashResult.queries`` / ``.duels``): see :mod:`algorithms.nash._common`.
+Query accounting (``NashResult.queries`` / ``.duels``): see :class:`WinRateOracle`.
 """
 
-from algorithms.nash._common import NashResult
+from algorithms.nash._common import NashResult, NashSettings
+from algorithms.nash._oracle import WinRateOracle
 from algorithms.nash._prox import linearized_prox_step, prox_step, step_sizes
-from algorithms.nash.dno import dno, dno_loss
-from algorithms.nash.inpo import inpo, inpo_loss
-from algorithms.nash.mirror_prox import nash_mirror_prox
-from algorithms.nash.nash_md import nash_ema, nash_md
-from algorithms.nash.omd import online_mirror_descent
-from algorithms.nash.spo import spo
+from algorithms.nash.dno import DNOSettings, dno, dno_loss
+from algorithms.nash.inpo import INPOSettings, inpo, inpo_loss
+from algorithms.nash.mirror_prox import MirrorProxSettings, nash_mirror_prox, nash_mp_kl_envelope
+from algorithms.nash.nash_md import nash_ema, nash_md, nash_md_decaying_bound, nash_md_recursion_bound
+from algorithms.nash.omd import (
+    OMDSettings,
+    hedge_average_bound,
+    hedge_exploitability_bound,
+    hedge_step,
+    omd_kl_factor,
+    omd_stability,
+    online_mirror_descent,
+)
+from algorithms.nash.spo import SPOSettings, spo
 
 __all__ = [
-    "NashResult",
+    # algorithms
     "online_mirror_descent",
     "nash_md",
     "nash_ema",
@@ -39,7 +64,26 @@ __all__ = [
     "spo",
     "dno",
     "dno_loss",
+    # records and the oracle
+    "NashResult",
+    "NashSettings",
+    "MirrorProxSettings",
+    "OMDSettings",
+    "INPOSettings",
+    "SPOSettings",
+    "DNOSettings",
+    "WinRateOracle",
+    # primitives
     "prox_step",
     "linearized_prox_step",
     "step_sizes",
+    # bounds
+    "nash_mp_kl_envelope",
+    "nash_md_recursion_bound",
+    "nash_md_decaying_bound",
+    "hedge_step",
+    "hedge_exploitability_bound",
+    "hedge_average_bound",
+    "omd_stability",
+    "omd_kl_factor",
 ]

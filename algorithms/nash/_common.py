@@ -1,5 +1,6 @@
-r"""Shared machinery of :mod:`algorithms.nash`: the result record, boundary validation, the
-win-rate oracle (exact or sampled) with its query accounting, and per-context handling.
+r"""Shared machinery of :mod:`algorithms.nash`: the settings and result records, boundary
+validation, the preference oracle (exact or sampled) that owns its query accounting, and
+per-context handling.
 
 Per-context handling
 --------------------
@@ -12,41 +13,103 @@ metrics (``game.exploitability``, ``game.preference``).
 
 Query accounting (one axis for every algorithm)
 -----------------------------------------------
-Following preference.md 0.2 ("preference query") and 3.6 ("count queries, not iterations"):
+Following preference.md 0.2 ("preference query") and 3.6 ("count queries, not iterations"),
+:class:`~algorithms.nash._oracle.WinRateOracle` counts, and nothing else touches its counters:
 
-* ``queries[t]`` is the cumulative number of **win-rate-vector evaluations** ``g(pi) = P pi``
-  needed to produce iterate ``t`` (``queries[0] = 0``), counted **per context** (every
-  algorithm evaluates every context the same number of times, so the count is the same in
-  each; multiply by ``n_contexts`` for a total). Exact setting: one ``Pref @ pi`` is one
-  query. Sampled setting: one call of the sampled oracle (an unbiased estimate of ``P pi``, or
-  one batch of preference pairs for the pair-loss fits) is one query. Hence Nash-MP counts 2
-  per iteration (``P pi_k`` and ``P pi_{k+1/2}``) and every other method 1.
-* ``duels[t]`` is the cumulative number of Bernoulli duels ``I ~ Bern(P[y, y'])`` drawn, per
-  context (all zeros in the exact setting). A sampled win-rate query costs ``K * n_samples``
-  duels (``n_samples`` duels for each response against opponents drawn from the policy).
+* ``queries`` is the cumulative number of **preference queries**, counted **per context**
+  (every algorithm queries every context the same number of times; multiply by
+  ``n_contexts`` for a total). One query is one evaluation of the win-rate vector
+  ``g(pi) = P pi`` (:meth:`WinRateOracle.win_rates`: exact ``Pref @ pi``, or an unbiased
+  estimate from duels), or one batch of preference pairs for a pair-loss fit
+  (:meth:`WinRateOracle.pair_duels`, or :meth:`WinRateOracle.population` for its population
+  limit). Hence Nash-MP counts 2 per iteration (``P pi_k`` and ``P pi_{k+1/2}``) and every
+  other method 1. ``NashResult.queries[t]`` is the count after producing iterate ``t``.
+* ``duels`` is the cumulative number of Bernoulli duels ``I ~ Bern(P[y, y'])`` drawn, per
+  context (zero in the exact setting). A sampled win-rate query costs ``K * n_samples`` duels
+  (``n_samples`` duels for each response against opponents drawn from the policy); a batch of
+  ``n`` pairs costs ``n``.
 
 The sampled oracle draws opponents ``y' ~ pi`` and duels through the game's own sampler
 (:meth:`mdps.preference.PreferenceGame.empirical_win_rates` / ``duel``), with optional flip
 noise ``noise`` (each outcome flipped with probability ``noise``).
+
+Settings
+--------
+:class:`NashSettings` is the typed, frozen record of the settings a run used (``beta``,
+``eta``, ``n_iter``, ``schedule``, ``step_sizes``, ``oracle``, ``n_samples``, ``noise``,
+``n_contexts``, ``n_responses``); algorithms with their own options extend it with a subclass
+beside the algorithm (``MirrorProxSettings``, ``OMDSettings``, ``INPOSettings``, ``SPOSettings``,
+``DNOSettings``). Inside, :func:`setup` turns the arguments every algorithm shares
+(:class:`NashArgs`) and what the update demands of them (:class:`UpdateRules`) into a validated
+:class:`NashProblem`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any, Mapping
+import math
+import numbers
+from dataclasses import dataclass, fields
+from typing import Any, Callable
 
 import numpy as np
 
-from mdps._validation import as_float_array, check_choice, check_int, check_positive, readonly
-from mdps.preference import PreferenceGame
+from mdps.preference import PreferenceGame, check_beta
+from mdps.validation import as_float_array, check_choice, check_int, check_positive, readonly
 
-__all__ = ["NashResult"]
+from algorithms.nash._oracle import WinRateOracle
+
+__all__ = ["NashResult", "NashSettings"]
 
 #: Tolerance on the row sums of ``ref`` and ``init`` (same as the transition kernels').
 SIMPLEX_ATOL = 1e-9
 
 ORACLES = ("exact", "sampled")
+
+
+# ----------------------------------------------------------------------------------------- records
+@dataclass(frozen=True, eq=False)
+class NashSettings:
+    """The settings a Nash-learning run used (typed, frozen; arrays read-only).
+
+    Attributes
+    ----------
+    beta : float
+        Regularisation (0 for the unregularised self-play methods).
+    eta : float
+        The ``eta`` argument (constant step, or the first step of a schedule).
+    n_iter : int
+    schedule : str
+        ``"constant"``, ``"decaying"`` or ``"callable"``.
+    step_sizes : ndarray, shape (n_iter,)
+        The steps ``eta_0, ..., eta_{n_iter - 1}`` actually used.
+    oracle : str
+        ``"exact"`` or ``"sampled"``.
+    n_samples : int or None
+        Duels per response per win-rate query (sampled oracle; ``None`` when unused).
+    noise : float
+        Flip probability of a duel's outcome.
+    n_contexts, n_responses : int
+        ``X`` and ``K``.
+    """
+
+    beta: float
+    eta: float
+    n_iter: int
+    schedule: str
+    step_sizes: np.ndarray
+    oracle: str
+    n_samples: int | None
+    noise: float
+    n_contexts: int
+    n_responses: int
+
+    def __post_init__(self):
+        readonly(self.step_sizes)
+
+    def extend(self, cls, **extra):
+        """These settings as an instance of the subclass ``cls`` with its extra fields."""
+        base = {f.name: getattr(self, f.name) for f in fields(NashSettings)}
+        return cls(**base, **extra)
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,14 +129,13 @@ class NashResult:
         This is the iterate the no-regret bounds speak about (e.g. Hedge's
         ``E_0 <= (log(1/min pi_0) + sum eta_t^2 / 8) / sum eta_t``).
     queries : ndarray of int, shape (n_iter + 1,)
-        Cumulative win-rate-vector queries per context (see the module docstring).
+        Cumulative preference queries per context (see the module docstring).
     duels : ndarray of int, shape (n_iter + 1,)
         Cumulative Bernoulli duels per context (zeros in the exact setting).
     method : str
         The algorithm's name (``"nash_md"``, ``"nash_mirror_prox"``, ...).
-    settings : mapping
-        The settings used (``beta``, ``eta``, ``n_iter``, ``schedule``, ``step_sizes``,
-        ``oracle``, ...), read-only.
+    settings : NashSettings
+        The settings used (a subclass with the algorithm's own options where it has some).
     """
 
     policy: np.ndarray
@@ -82,29 +144,61 @@ class NashResult:
     queries: np.ndarray
     duels: np.ndarray
     method: str
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    settings: NashSettings
 
     def __post_init__(self):
         for name in ("policy", "policies", "average_policy", "queries", "duels"):
             readonly(getattr(self, name))
-        settings = dict(self.settings)
-        for v in settings.values():
-            readonly(v)
-        object.__setattr__(self, "settings", MappingProxyType(settings))
 
     @property
     def n_iter(self) -> int:
         return self.policies.shape[0] - 1
 
 
+@dataclass(frozen=True)
+class NashArgs:
+    """The arguments every algorithm shares, as the caller passed them (:func:`setup` validates)."""
+
+    beta: Any
+    eta: Any
+    n_iter: Any
+    ref: Any = None
+    init: Any = None
+    schedule: Any = "constant"
+    oracle: Any = "exact"
+    n_samples: Any = None
+    noise: Any = 0.0
+    rng: Any = None
+
+
+@dataclass(frozen=True)
+class UpdateRules:
+    """What an update demands of the shared arguments.
+
+    Attributes
+    ----------
+    beta_zero_ok : bool
+        ``beta = 0`` is allowed (unregularised self-play).
+    step_bound : str or None
+        When set, every ``eta_t * beta <= 1`` (a geometric mixture with non-negative weights);
+        the string names the update in the error message.
+    needs_samples : bool
+        ``oracle="sampled"`` requires ``n_samples`` (win-rate queries estimated by duels).
+    decaying : callable or None
+        ``(eta, n_iter, beta) -> step sizes`` for ``schedule="decaying"`` when the update has
+        its own (Nash-EMA's averaging weights); ``None``: :func:`algorithms.nash.step_sizes`.
+    """
+
+    beta_zero_ok: bool = False
+    step_bound: str | None = None
+    needs_samples: bool = True
+    decaying: Callable[[float, int, float], np.ndarray] | None = None
+
+
 # ----------------------------------------------------------------------------------------- validation
 def check_game(game) -> None:
     if not isinstance(game, PreferenceGame):
         raise TypeError(f"game must be an mdps.PreferenceGame, got {type(game).__name__}")
-
-
-def check_beta(beta, *, allow_zero: bool) -> float:
-    return check_positive(beta, "beta", allow_zero=allow_zero)
 
 
 def check_policy_arg(x, name: str, X: int, K: int, contextual: bool, *, full_support: bool = True) -> np.ndarray:
@@ -137,17 +231,29 @@ def check_policy_arg(x, name: str, X: int, K: int, contextual: bool, *, full_sup
     return arr / sums[:, None]
 
 
-def check_rng(rng, oracle: str):
-    if oracle == "sampled":
-        if rng is None:
-            raise ValueError("rng is required when oracle='sampled' (a numpy Generator, an int or a SeedSequence), got None")
+def check_rng(rng, *, required: bool = False):
+    """``numpy.random.default_rng(rng)`` with errors naming ``rng`` (``None`` stays ``None``
+    unless ``required``). Accepts a Generator, an int ``>= 0`` or a SeedSequence."""
+    want = "rng must be a numpy Generator, an int >= 0 or a SeedSequence"
+    if rng is None:
+        if required:
+            raise ValueError("rng is required when oracle='sampled' (a numpy Generator, an int or a SeedSequence), "
+                             "got None")
+        return None
+    if isinstance(rng, (bool, np.bool_, str, bytes, float, complex, np.floating, np.complexfloating)):
+        raise TypeError(f"{want}, got {rng!r}")
+    try:
         return np.random.default_rng(rng)
-    return None if rng is None else np.random.default_rng(rng)
+    except TypeError:
+        raise TypeError(f"{want}, got {type(rng).__name__} {rng!r}") from None
+    except ValueError:
+        raise ValueError(f"{want}, got {rng!r}") from None
 
 
 def check_step_product(etas: np.ndarray, beta: float, what: str) -> None:
     """``eta_t * beta <= 1`` for every step (geometric mixtures with a non-negative weight)."""
-    prod = etas * beta
+    with np.errstate(over="ignore"):  # an infinite product is refused just below
+        prod = etas * beta
     if (prod > 1.0 + 1e-12).any():
         t = int(np.argmax(prod > 1.0 + 1e-12))
         raise ValueError(
@@ -157,46 +263,71 @@ def check_step_product(etas: np.ndarray, beta: float, what: str) -> None:
 
 
 def check_schedule(schedule) -> None:
-    if not callable(schedule) and schedule not in ("constant", "decaying"):
+    if not callable(schedule) and not (isinstance(schedule, str) and schedule in ("constant", "decaying")):
         raise ValueError(f"schedule must be 'constant', 'decaying' or a callable t -> eta_t, got {schedule!r}")
 
 
-@dataclass
-class Setup:
-    """A validated problem: arrays with a leading context axis and the oracle."""
-
-    game: Any
-    Pref: np.ndarray  # (X, K, K)
-    X: int
-    K: int
-    contextual: bool
-    log_ref: np.ndarray | None  # (X, K)
-    ref: np.ndarray | None
-    init: np.ndarray  # (X, K)
-    log_init: np.ndarray
-    etas: np.ndarray  # (n_iter,)
-    n_iter: int
-    oracle: "WinRateOracle"
-    settings: dict
-
-
-def setup(game, *, method: str, beta, eta, n_iter, ref, init, schedule, oracle, n_samples, noise, rng,
-          beta_zero_ok: bool, need_ref: bool, step_bound: str | None = None) -> Setup:
-    """Validate the common arguments at the boundary and build the oracle."""
-    check_game(game)
-    beta = 0.0 if beta is None else check_beta(beta, allow_zero=beta_zero_ok)
-    eta = check_positive(eta, "eta")
-    n_iter = check_int(n_iter, "n_iter", low=1)
-    check_schedule(schedule)
-    check_choice(oracle, "oracle", ORACLES)
-    if oracle == "sampled":
-        if n_samples is None:
-            raise ValueError("n_samples is required when oracle='sampled' (duels per response per query), got None")
-        n_samples = check_int(n_samples, "n_samples", low=1)
+def check_noise(noise) -> float:
     noise = check_positive(noise, "noise", allow_zero=True)
     if noise >= 0.5:
         raise ValueError(f"noise must lie in [0, 0.5) (flip probability), got {noise!r}")
-    gen = check_rng(rng, oracle)
+    return noise
+
+
+# ----------------------------------------------------------------------------------------- problem
+@dataclass(frozen=True, eq=False)
+class NashProblem:
+    """A validated problem: arrays with a leading context axis, the oracle and the settings."""
+
+    game: PreferenceGame
+    Pref: np.ndarray  # (X, K, K)
+    contextual: bool
+    ref: np.ndarray  # (X, K)
+    log_ref: np.ndarray
+    init: np.ndarray  # (X, K)
+    log_init: np.ndarray
+    oracle: WinRateOracle
+    settings: NashSettings
+
+    @property
+    def X(self) -> int:
+        return self.Pref.shape[0]
+
+    @property
+    def K(self) -> int:
+        return self.Pref.shape[-1]
+
+    @property
+    def n_iter(self) -> int:
+        return self.settings.n_iter
+
+    @property
+    def etas(self) -> np.ndarray:
+        return self.settings.step_sizes
+
+    @property
+    def beta(self) -> float:
+        return self.settings.beta
+
+
+def setup(game, args: NashArgs, rules: UpdateRules = UpdateRules()) -> NashProblem:
+    """Validate the shared arguments at the boundary and build the oracle."""
+    from algorithms.nash._prox import check_step, step_sizes
+
+    check_game(game)
+    beta = check_beta(args.beta, allow_zero=rules.beta_zero_ok)
+    eta = check_step(args.eta)
+    n_iter = check_int(args.n_iter, "n_iter", low=1)
+    schedule = args.schedule
+    check_schedule(schedule)
+    oracle = check_choice(args.oracle, "oracle", ORACLES)
+    n_samples = args.n_samples
+    if oracle == "sampled" and (rules.needs_samples or n_samples is not None):
+        if n_samples is None:
+            raise ValueError("n_samples is required when oracle='sampled' (duels per response per query), got None")
+        n_samples = check_int(n_samples, "n_samples", low=1)
+    noise = check_noise(args.noise)
+    gen = check_rng(args.rng, required=oracle == "sampled")
 
     Pref = np.ascontiguousarray(np.asarray(game.Pref, dtype=np.float64))
     contextual = bool(game.contextual)
@@ -204,67 +335,29 @@ def setup(game, *, method: str, beta, eta, n_iter, ref, init, schedule, oracle, 
         Pref = Pref[None]
     X, K = Pref.shape[0], Pref.shape[-1]
 
-    ref_arr = log_ref = None
-    if need_ref or ref is not None:
-        if ref is None:
-            ref = game.ref
-        if ref is None:
-            ref = np.full(K, 1.0 / K)
-        ref_arr = check_policy_arg(ref, "ref", X, K, contextual)
-        log_ref = np.log(ref_arr)
-    if init is None:
-        init_arr = ref_arr.copy() if ref_arr is not None else np.full((X, K), 1.0 / K)
+    ref = game.ref if args.ref is None else args.ref
+    ref_arr = check_policy_arg(ref, "ref", X, K, contextual)
+    init_arr = ref_arr.copy() if args.init is None else check_policy_arg(args.init, "init", X, K, contextual)
+
+    if schedule == "decaying" and rules.decaying is not None:
+        etas = rules.decaying(eta, n_iter, beta)
     else:
-        init_arr = check_policy_arg(init, "init", X, K, contextual)
-
-    from algorithms.nash._prox import step_sizes
-
-    etas = step_sizes(schedule, eta, n_iter, beta=beta)
-    if step_bound is not None:
-        check_step_product(etas, beta, step_bound)
-    orc = WinRateOracle(game, Pref, contextual, oracle, n_samples, noise, gen)
-    settings = dict(
-        beta=beta, eta=eta, n_iter=n_iter,
-        schedule=schedule if isinstance(schedule, str) else "callable",
-        step_sizes=etas, oracle=oracle, n_samples=n_samples, noise=noise,
-        n_contexts=X, n_responses=K,
+        etas = step_sizes(schedule, eta, n_iter, beta=beta)
+    if rules.step_bound is not None:
+        check_step_product(etas, beta, rules.step_bound)
+    settings = NashSettings(
+        beta=beta, eta=eta, n_iter=n_iter, schedule=schedule if isinstance(schedule, str) else "callable",
+        step_sizes=etas, oracle=oracle, n_samples=n_samples, noise=noise, n_contexts=X, n_responses=K,
     )
-    return Setup(game, Pref, X, K, contextual, log_ref, ref_arr, init_arr, np.log(init_arr), etas, n_iter,
-                 orc, settings)
-
-
-# ----------------------------------------------------------------------------------------- oracle
-class WinRateOracle:
-    """``pi (X, K) -> P pi (X, K)``, exact or estimated by duels, counting queries and duels."""
-
-    def __init__(self, game, Pref, contextual, kind, n_samples, noise, rng):
-        self.game, self.Pref, self.contextual = game, Pref, contextual
-        self.kind, self.n_samples, self.noise, self.rng = kind, n_samples, noise, rng
-        self.X, self.K = Pref.shape[0], Pref.shape[-1]
-        self.queries = 0
-        self.duels = 0
-
-    def exact(self, pi: np.ndarray) -> np.ndarray:
-        """``P pi`` per context (no accounting)."""
-        if self.X == 1:
-            return (self.Pref[0] @ pi[0])[None]
-        return np.matmul(self.Pref, pi[..., None])[..., 0]
-
-    def __call__(self, pi: np.ndarray) -> np.ndarray:
-        self.queries += 1
-        if self.kind == "exact":
-            return self.exact(pi)
-        self.duels += self.K * self.n_samples
-        arg = pi if self.contextual else pi[0]
-        g = self.game.empirical_win_rates(arg, self.n_samples, rng=self.rng, noise=self.noise)
-        return np.asarray(g, dtype=np.float64).reshape(self.X, self.K)
+    orc = WinRateOracle(game, Pref, oracle, n_samples=n_samples, noise=noise, rng=gen)
+    return NashProblem(game, Pref, contextual, ref_arr, np.log(ref_arr), init_arr, np.log(init_arr), orc, settings)
 
 
 # ----------------------------------------------------------------------------------------- results
 class Trace:
-    """Preallocated iterate storage and the query/duel counters per iterate."""
+    """Preallocated iterate storage and the oracle's counters after each iterate."""
 
-    def __init__(self, s: Setup):
+    def __init__(self, s: NashProblem):
         self.s = s
         self.pis = np.empty((s.n_iter + 1, s.X, s.K))
         self.pis[0] = s.init
@@ -280,36 +373,39 @@ class Trace:
         self.duels[t] = self.s.oracle.duels
 
     def accumulate(self, w: float, pi: np.ndarray) -> None:
-        self.avg += w * pi
-        self.avg_w += w
+        with np.errstate(over="ignore"):  # steps ~1e308 overflow the sums; result() refuses them
+            self.avg += w * pi
+            self.avg_w += w
 
-    def result(self, method: str, **extra_settings) -> NashResult:
+    def result(self, method: str, settings: NashSettings | None = None) -> NashResult:
+        """The frozen result; ``settings`` defaults to the problem's :class:`NashSettings`.
+
+        Raises ``ValueError`` naming ``eta`` if an iterate is not finite: float64 overflowed
+        (steps of size ``~1e308``); no NaN leaves this function.
+        """
         s = self.s
+        pis = self.pis
+        bad = ~np.isfinite(pis).all(axis=(1, 2))
+        steps = f"eta={s.settings.eta!r} (largest step {float(s.etas.max()):.3g}, beta={s.beta!r})"
+        if bad.any():
+            raise ValueError(f"{method}: iterate {int(np.argmax(bad))} is not finite: float64 overflowed with "
+                             f"{steps}; use a smaller eta")
+        if not (math.isfinite(self.avg_w) and np.isfinite(self.avg).all()):
+            raise ValueError(f"{method}: the step-weighted average_policy overflowed float64 (the steps sum to "
+                             f"{self.avg_w:.3g}) with {steps}; use a smaller eta")
         avg = self.avg / self.avg_w
         avg /= avg.sum(axis=-1, keepdims=True)
-        pis = self.pis
         if not s.contextual:
             pis, avg = pis[:, 0], avg[0]
-        settings = dict(s.settings, **extra_settings)
         return NashResult(policy=pis[-1].copy(), policies=pis, average_policy=avg, queries=self.queries,
-                          duels=self.duels, method=method, settings=settings)
+                          duels=self.duels, method=method, settings=s.settings if settings is None else settings)
 
 
-def sample_responses(pi: np.ndarray, n: int, rng) -> np.ndarray:
-    """``n`` iid responses per context from ``pi (X, K)`` by inverse CDF; int array ``(X, n)``."""
-    X, K = pi.shape
-    cdf = np.cumsum(pi, axis=1)
-    u = rng.random((X, n))
-    out = np.empty((X, n), dtype=np.int64)
-    for x in range(X):
-        out[x] = np.minimum(np.searchsorted(cdf[x], u[x] * cdf[x, -1], side="right"), K - 1)
-    return out
-
-
-def pair_duels(oracle: "WinRateOracle", a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Duel ``a[x, k]`` against ``b[x, k]`` in context ``x``; float outcomes ``1[a > b]`` of shape ``a.shape``."""
-    X = a.shape[0]
-    ctx = np.broadcast_to(np.arange(X)[:, None], a.shape) if oracle.contextual else None
-    oracle.duels += int(a.size) // X  # per-context count
-    out = oracle.game.duel(a, b, rng=oracle.rng, noise=oracle.noise, context=ctx)
-    return np.asarray(out, dtype=np.float64).reshape(a.shape)
+def as_real(value, name: str) -> float:
+    """A finite real scalar (``TypeError`` for a non-real, ``ValueError`` for NaN/inf)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v

@@ -15,13 +15,15 @@ import numpy as np
 @nb.njit(cache=True)
 def geometric_normalize(a, log_p, b, log_anchor, c, v, z_out, pi_out):
     """Row-wise ``z = a log_p + b log_anchor + c v``; write ``z - logsumexp(z)`` into ``z_out``
-    and ``softmax(z)`` into ``pi_out`` (all arrays ``(X, K)``; ``log_anchor``/``v`` are read
-    only when ``b != 0`` / ``c != 0``)."""
+    and ``softmax(z)`` into ``pi_out`` (all arrays ``(X, K)``; ``log_p``/``log_anchor``/``v``
+    are read only when ``a != 0`` / ``b != 0`` / ``c != 0``)."""
     X, K = log_p.shape
     for x in range(X):
         m = -np.inf
         for y in range(K):
-            zz = a * log_p[x, y]
+            zz = 0.0
+            if a != 0.0:  # pi^0 = 1 even where pi = 0 (log_p = -inf): no 0 * inf
+                zz = a * log_p[x, y]
             if b != 0.0:
                 zz += b * log_anchor[x, y]
             if c != 0.0:

@@ -48,14 +48,27 @@ margin pairs, teacher responses) and the KL-regularised appendix variant are not
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from mdps._validation import check_choice, check_int
+from mdps.validation import as_float_array, check_choice, check_int, check_positive
 
-from algorithms.nash._common import NashResult, Trace, sample_responses, setup
+from algorithms.nash._common import NashArgs, NashResult, NashSettings, Trace, UpdateRules, setup
 from algorithms.nash._prox import _normalize, _prox_lin
+from algorithms.nash.inpo import check_pair_loss_args
 
-__all__ = ["dno", "dno_loss"]
+__all__ = ["dno", "dno_loss", "DNOSettings"]
+
+_RULES = UpdateRules(beta_zero_ok=True)
+
+
+@dataclass(frozen=True, eq=False)
+class DNOSettings(NashSettings):
+    """:class:`~algorithms.nash.NashSettings` plus ``fit`` and ``n_pairs`` (``None`` unless sampled pairs)."""
+
+    fit: str = "closed_form"
+    n_pairs: int | None = None
 
 
 def _log_sigmoid(x):
@@ -65,12 +78,17 @@ def _log_sigmoid(x):
 def dno_loss(log_pi, log_pi_t, y1, y2, labels, *, eta: float, weights=None) -> float:
     """DNO's soft-label BCE ``-sum_k w_k [l_k log s_k + (1 - l_k) log(1 - s_k)] / sum_k w_k``,
     ``s_k = sigma((f(y1_k) - f(y2_k)) / eta)``, ``f = log pi - log pi_t`` (``eta`` ours,
-    ``= 1/eta_paper``)."""
-    f = np.asarray(log_pi) - np.asarray(log_pi_t)
-    d = (f[np.asarray(y1)] - f[np.asarray(y2)]) / eta
-    lab = np.asarray(labels, dtype=np.float64)
+    ``= 1/eta_paper``). ``labels`` in ``[0, 1]``, one per pair."""
+    eta = check_positive(eta, "eta")
+    logs, a, b, wt = check_pair_loss_args(dict(log_pi=log_pi, log_pi_t=log_pi_t), y1, y2, weights, names=("y1", "y2"))
+    lab = as_float_array(labels, "labels", ndim=1)
+    if lab.shape != a.shape:
+        raise ValueError(f"labels must have shape {a.shape} (one per pair), got {lab.shape}")
+    if ((lab < 0) | (lab > 1)).any():
+        raise ValueError(f"labels must lie in [0, 1], got {lab[(lab < 0) | (lab > 1)][0]!r}")
+    f = logs["log_pi"] - logs["log_pi_t"]
+    d = (f[a] - f[b]) / eta
     r = -(lab * _log_sigmoid(d) + (1.0 - lab) * _log_sigmoid(-d))
-    wt = np.ones(r.shape) if weights is None else np.asarray(weights, dtype=np.float64)
     return float((wt * r).sum() / wt.sum())
 
 
@@ -129,29 +147,28 @@ def dno(game, eta, n_iter, init=None, *, fit: str = "closed_form", n_pairs=None,
 
     Returns
     -------
-    NashResult
+    NashResult (``settings`` a :class:`DNOSettings`)
     """
     check_choice(fit, "fit", ("closed_form", "soft_label"))
     if fit == "soft_label" and oracle == "sampled":
         if n_pairs is None:
             raise ValueError("n_pairs is required for fit='soft_label' with oracle='sampled', got None")
         n_pairs = check_int(n_pairs, "n_pairs", low=1)
-    s = setup(game, method="dno", beta=0.0, eta=eta, n_iter=n_iter, ref=None, init=init, schedule=schedule,
-              oracle=oracle, n_samples=n_samples, noise=noise, rng=rng, beta_zero_ok=True, need_ref=True)
+    s = setup(game, NashArgs(0.0, eta, n_iter, None, init, schedule, oracle, n_samples, noise, rng), _RULES)
     tr = Trace(s)
     orc = s.oracle
     z, pi = s.log_init, s.init
     for t in range(s.n_iter):
         e = s.etas[t]
-        r = orc(pi)
+        r = orc.win_rates(pi)
         tr.accumulate(e, pi)
         if fit == "closed_form":
             z, pi = _prox_lin(z, None, r, e, 0.0)
         else:
             phi = np.empty_like(z)
             if oracle == "sampled":
-                y1 = sample_responses(pi, n_pairs, orc.rng)
-                y2 = sample_responses(pi, n_pairs, orc.rng)
+                y1 = orc.sample(pi, n_pairs)
+                y2 = orc.sample(pi, n_pairs)
             for x in range(s.X):
                 Lab = 0.5 * (1.0 + np.tanh(0.5 * (r[x][:, None] - r[x][None, :])))
                 if oracle == "exact":
@@ -162,4 +179,4 @@ def dno(game, eta, n_iter, init=None, *, fit: str = "closed_form", n_pairs=None,
                 phi[x] = _fit_soft_labels(W, Lab)
             z, pi = _normalize(z + e * phi)
         tr.record(t + 1, pi)
-    return tr.result("dno", fit=fit, n_pairs=n_pairs)
+    return tr.result("dno", s.settings.extend(DNOSettings, fit=fit, n_pairs=n_pairs))

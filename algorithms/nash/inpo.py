@@ -59,30 +59,84 @@ exactly rather than by SGD.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from mdps._validation import check_choice, check_int
+from mdps.preference import check_beta
+from mdps.validation import as_float_array, check_choice, check_int, check_positive
 
-from algorithms.nash._common import NashResult, pair_duels, sample_responses, setup
+from algorithms.nash._common import NashArgs, NashResult, NashSettings, Trace, UpdateRules, setup
 from algorithms.nash._prox import _normalize, _prox_lin
 from algorithms.nash.omd import _self_play_loop
 
-__all__ = ["inpo", "inpo_loss"]
+__all__ = ["inpo", "inpo_loss", "INPOSettings"]
+
+
+@dataclass(frozen=True, eq=False)
+class INPOSettings(NashSettings):
+    """:class:`~algorithms.nash.NashSettings` plus ``fit`` and ``n_pairs`` (``None`` unless sampled pairs)."""
+
+    fit: str = "closed_form"
+    n_pairs: int | None = None
+
+
+_RULES = UpdateRules(step_bound="INPO's OMD step (tau < eta_paper)")
+_PAIR_SAMPLED_RULES = UpdateRules(step_bound="INPO's OMD step (tau < eta_paper)", needs_samples=False)
+
+
+def check_pair_loss_args(log_arrays: dict, winners, losers, weights, names=("winners", "losers")):
+    """Validate the arguments of a pair loss (INPO's, DNO's): ``(K,)`` finite log-policies of
+    one length, index arrays (called ``names``) of one length in ``[0, K)``, non-negative
+    weights with a positive sum. Returns ``(logs, winners, losers, weights)``."""
+    logs = {name: as_float_array(v, name, ndim=1) for name, v in log_arrays.items()}
+    K = next(iter(logs.values())).shape[0]
+    if K == 0:
+        raise ValueError(f"{next(iter(logs))} must have at least one entry, got shape (0,)")
+    for name, v in logs.items():
+        if v.shape != (K,):
+            raise ValueError(f"{name} must have shape ({K},) like the other log-policies, got {v.shape}")
+    idx = []
+    for name, v in zip(names, (winners, losers)):
+        arr = np.asarray(v)
+        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"{name} must be an integer index array, got dtype {arr.dtype}")
+        arr = np.atleast_1d(arr)
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"{name} must be a non-empty 1-d index array, got shape {arr.shape}")
+        bad = (arr < 0) | (arr >= K)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{name}[{i}] is {int(arr[i])}, expected in [0, {K})")
+        idx.append(arr.astype(np.int64))
+    if idx[0].shape != idx[1].shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same length, got {idx[0].size} and {idx[1].size}")
+    if weights is None:
+        wt = np.ones(idx[0].shape)
+    else:
+        wt = as_float_array(weights, "weights", ndim=1)
+        if wt.shape != idx[0].shape:
+            raise ValueError(f"weights must have shape {idx[0].shape} (one per pair), got {wt.shape}")
+        if (wt < 0).any() or not wt.sum() > 0:
+            raise ValueError("weights must be >= 0 with a positive sum")
+    return logs, idx[0], idx[1], wt
 
 
 def inpo_loss(log_pi, log_pi_t, log_ref, winners, losers, *, beta: float, eta: float, weights=None) -> float:
     """INPO's squared pair loss ``sum_k w_k (h_t(pi; y_w^k, y_l^k) - eta/2)^2 / sum_k w_k``.
 
-    ``log_pi``, ``log_pi_t``, ``log_ref`` are ``(K,)`` log-policies; ``winners``/``losers``
+    ``log_pi``, ``log_pi_t``, ``log_ref`` are ``(K,)`` finite log-policies; ``winners``/``losers``
     int arrays of the same length; ``eta`` is our (non-inverse) step, so the paper's target
     ``1/(2 eta_paper)`` is ``eta/2`` and ``tau/eta_paper = eta beta``.
     """
+    beta = check_beta(beta)
+    eta = check_positive(eta, "eta")
+    logs, w, l, wt = check_pair_loss_args(dict(log_pi=log_pi, log_pi_t=log_pi_t, log_ref=log_ref),
+                                          winners, losers, weights)
     a = eta * beta
-    c = (1.0 - a) * np.asarray(log_pi_t) + a * np.asarray(log_ref)
-    u = np.asarray(log_pi) - c
-    w, l = np.asarray(winners), np.asarray(losers)
+    c = (1.0 - a) * logs["log_pi_t"] + a * logs["log_ref"]
+    u = logs["log_pi"] - c
     r = (u[w] - u[l] - eta / 2.0) ** 2
-    wt = np.ones(r.shape) if weights is None else np.asarray(weights, dtype=np.float64)
     return float((wt * r).sum() / wt.sum())
 
 
@@ -118,31 +172,23 @@ def inpo(game, beta, eta, n_iter, ref=None, init=None, *, fit: str = "closed_for
 
     Returns
     -------
-    NashResult
+    NashResult (``settings`` an :class:`INPOSettings`)
     """
     check_choice(fit, "fit", ("closed_form", "pair_loss"))
     pair_sampled = fit == "pair_loss" and oracle == "sampled"
-    n_samples_given = n_samples
     if pair_sampled:
         if n_pairs is None:
             raise ValueError("n_pairs is required for fit='pair_loss' with oracle='sampled', got None")
         n_pairs = check_int(n_pairs, "n_pairs", low=1)
-        if n_samples is None:
-            n_samples = 1  # unused by this path; keeps the common validation uniform
-    s = setup(game, method="inpo", beta=beta, eta=eta, n_iter=n_iter, ref=ref, init=init, schedule=schedule,
-              oracle=oracle, n_samples=n_samples, noise=noise, rng=rng, beta_zero_ok=False, need_ref=True,
-              step_bound="INPO's OMD step (tau < eta_paper)")
-    b = s.settings["beta"]
-    if pair_sampled:
-        s.settings["n_samples"] = n_samples_given
-    extra = dict(fit=fit, n_pairs=n_pairs)
+    s = setup(game, NashArgs(beta, eta, n_iter, ref, init, schedule, oracle, n_samples, noise, rng),
+              _PAIR_SAMPLED_RULES if pair_sampled else _RULES)
+    b = s.beta
+    settings = s.settings.extend(INPOSettings, fit=fit, n_pairs=n_pairs)
     if fit == "closed_form":
         def step(t, z, pi, g):
             return _prox_lin(z, s.log_ref, g, s.etas[t], b)
 
-        return _self_play_loop(s, step).result("inpo", **extra)
-
-    from algorithms.nash._common import Trace
+        return _self_play_loop(s, step).result("inpo", settings)
 
     orc = s.oracle
     tr = Trace(s)
@@ -151,16 +197,16 @@ def inpo(game, beta, eta, n_iter, ref=None, init=None, *, fit: str = "closed_for
         e = s.etas[t]
         a = e * b
         c = (1.0 - a) * z + a * s.log_ref
-        orc.queries += 1
         u = np.empty_like(z)
         if not pair_sampled:
+            P3 = orc.population()  # one query: the population limit of a batch of pairs
             for x in range(s.X):
-                W = pi[x][:, None] * pi[x][None, :] * s.Pref[x]
+                W = pi[x][:, None] * pi[x][None, :] * P3[x]
                 u[x] = _solve_pair_squares(W, e / 2.0)
         else:
-            ya = sample_responses(pi, n_pairs, orc.rng)
-            yb = sample_responses(pi, n_pairs, orc.rng)
-            win = pair_duels(orc, ya, yb) > 0.5
+            ya = orc.sample(pi, n_pairs)
+            yb = orc.sample(pi, n_pairs)
+            win = orc.pair_duels(ya, yb) > 0.5  # one query, n_pairs duels per context
             yw, yl = np.where(win, ya, yb), np.where(win, yb, ya)
             for x in range(s.X):
                 W = np.zeros((s.K, s.K))
@@ -169,4 +215,4 @@ def inpo(game, beta, eta, n_iter, ref=None, init=None, *, fit: str = "closed_for
         tr.accumulate(e, pi)
         z, pi = _normalize(c + u)
         tr.record(t + 1, pi)
-    return tr.result("inpo", **extra)
+    return tr.result("inpo", settings)

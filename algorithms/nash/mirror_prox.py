@@ -59,18 +59,77 @@ stochastic policy-gradient inner loop is a **departure**: use ``oracle="sampled"
 payoffs ``v``).
 
 ``average_policy`` is the ``eta_k``-weighted average of the extrapolated points ``pi_{k+1/2}``.
+
+Bound as a function: :func:`nash_mp_kl_envelope` (the theorem's ``(1 + eta beta)^{-N/2}``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from mdps._validation import check_choice, check_int, check_positive
+from mdps.preference import BETA_MAX, BETA_MIN, check_beta
+from mdps.validation import as_float_array, check_choice, check_int, check_positive
 
-from algorithms.nash._common import NashResult, Trace, setup
+from algorithms.nash._common import NashArgs, NashResult, NashSettings, Trace, setup
 from algorithms.nash._prox import _normalize, _prox
 
-__all__ = ["nash_mirror_prox"]
+__all__ = ["nash_mirror_prox", "MirrorProxSettings", "nash_mp_kl_envelope"]
+
+
+@dataclass(frozen=True, eq=False)
+class MirrorProxSettings(NashSettings):
+    """:class:`~algorithms.nash.NashSettings` plus the approximate-prox options (``None`` for
+    the exact prox)."""
+
+    inner_steps: int | None = None
+    inner_lr: float | None = None
+    inner_method: str | None = None
+
+
+def nash_mp_kl_envelope(beta, queries, eta: float = 2.0):
+    r"""Nash-MP's linear-rate envelope: :math:`KL(\pi^*_\beta, \pi_N) / KL(\pi^*_\beta, \pi_0)
+    \le (1 + \eta\beta)^{-N/2}` after ``N`` preference queries (``N = 2k``, two per iteration).
+
+    Theorem (main, v1) of Tiapkin et al. 2025, arXiv 2505.19731, at ``eta = 2``:
+    ``KL(pi*_beta, pi_k) <= (1 + 2 beta)^{-k} KL(pi*_beta, pi_0)``, i.e. ``(1 + 2 beta)^{-N/2}``
+    per query [abs] (lab tag "A"); the general form ``(1 + eta beta)^{-k}`` for ``eta <= 2`` is
+    [mem/der] (tag "U"); theory/preference.md 2.2.
+
+    Parameters
+    ----------
+    beta : float or array_like, > 0
+    queries : int or array_like, >= 0
+        Preference queries ``N`` (broadcast against ``beta``).
+    eta : float in (0, 2]
+        The step (the theorem's range).
+
+    Returns
+    -------
+    float, or ndarray of the broadcast shape.
+
+    Examples
+    --------
+    >>> round(nash_mp_kl_envelope(0.5, 4), 6)  # (1 + 2 * 0.5)^(-2)
+    0.25
+    """
+    e = check_positive(eta, "eta")
+    if e > 2.0:
+        raise ValueError(f"eta must be <= 2 (the theorem's range, 1/L with L = 1/2), got {eta!r}")
+    scalar = np.ndim(beta) == 0 and np.ndim(queries) == 0
+    if np.ndim(beta) == 0:
+        b = check_beta(beta)
+    else:
+        b = as_float_array(beta, "beta")
+        bad = ~((b >= BETA_MIN) & (b <= BETA_MAX))
+        if bad.any():
+            check_beta(float(b[bad].ravel()[0]))  # raises, naming beta and the value
+    n = as_float_array(queries, "queries")
+    if (n < 0).any():
+        raise ValueError(f"queries must be >= 0, got {n[n < 0].ravel()[0]!r}")
+    out = (1.0 + e * b) ** (-n / 2.0)
+    return float(out) if scalar else out
 
 
 def _inexact_prox(z0, log_mu, v, eta, beta, m, alpha, method):
@@ -116,7 +175,7 @@ def nash_mirror_prox(game, beta, eta, n_iter, ref=None, init=None, *, inner_step
 
     Returns
     -------
-    NashResult (``queries[k] = 2k``).
+    NashResult (``queries[k] = 2k``; ``settings`` a :class:`MirrorProxSettings`).
 
     Examples
     --------
@@ -133,10 +192,8 @@ def nash_mirror_prox(game, beta, eta, n_iter, ref=None, init=None, *, inner_step
         if inner_lr is None:
             raise ValueError("inner_lr is required when inner_steps is given, got None")
         inner_lr = check_positive(inner_lr, "inner_lr")
-    s = setup(game, method="nash_mirror_prox", beta=beta, eta=eta, n_iter=n_iter, ref=ref, init=init,
-              schedule=schedule, oracle=oracle, n_samples=n_samples, noise=noise, rng=rng, beta_zero_ok=False,
-              need_ref=True)
-    b, log_mu = s.settings["beta"], s.log_ref
+    s = setup(game, NashArgs(beta, eta, n_iter, ref, init, schedule, oracle, n_samples, noise, rng))
+    b, log_mu = s.beta, s.log_ref
     if inner_steps is None:
         def prox(z0, v, e):
             return _prox(z0, log_mu, v, e, b)
@@ -148,9 +205,10 @@ def nash_mirror_prox(game, beta, eta, n_iter, ref=None, init=None, *, inner_step
     z, pi = s.log_init, s.init
     for k in range(s.n_iter):
         e = s.etas[k]
-        _, pi_half = prox(z, orc(pi), e)
+        _, pi_half = prox(z, orc.win_rates(pi), e)
         tr.accumulate(e, pi_half)
-        z, pi = prox(z, orc(pi_half), e)
+        z, pi = prox(z, orc.win_rates(pi_half), e)
         tr.record(k + 1, pi)
-    return tr.result("nash_mirror_prox", inner_steps=inner_steps, inner_lr=inner_lr,
-                     inner_method=inner_method if inner_steps is not None else None)
+    settings = s.settings.extend(MirrorProxSettings, inner_steps=inner_steps, inner_lr=inner_lr,
+                                 inner_method=inner_method if inner_steps is not None else None)
+    return tr.result("nash_mirror_prox", settings)

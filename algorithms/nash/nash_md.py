@@ -53,16 +53,95 @@ linearised prox with ``eta beta = 1``. ``pi*_tau`` is an exact fixed point [der]
 with ``KL ~ 1/t^2`` for ``gamma_t = 1/(t+2)`` [der ✔, exploratory]. **Departure**: this is an
 analog, not the paper's parameter-space EMA (analog (a) of preference.md 2.1 is not
 implemented).
+
+Bounds as functions: :func:`nash_md_recursion_bound` (one step) and
+:func:`nash_md_decaying_bound` (the ``1/(T+2)`` envelope of the decaying schedule).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from algorithms.nash._common import NashResult, Trace, setup
+from mdps.preference import check_beta
+from mdps.validation import as_float_array
+
+from algorithms.nash._common import NashArgs, NashResult, Trace, UpdateRules, setup
 from algorithms.nash._prox import _normalize, _prox_lin
 
-__all__ = ["nash_md", "nash_ema"]
+__all__ = ["nash_md", "nash_ema", "nash_md_decaying_bound", "nash_md_recursion_bound"]
+
+_MD_RULES = UpdateRules(step_bound="Nash-MD's geometric mixture pi^(1 - eta beta) mu^(eta beta)")
+
+
+def _ema_decaying(eta: float, n_iter: int, beta: float) -> np.ndarray:
+    """Nash-EMA's decaying averaging weights ``gamma_t = eta / (1 + eta t)``."""
+    t = np.arange(n_iter, dtype=np.float64)
+    return eta / (1.0 + eta * t)
+
+
+_EMA_RULES = UpdateRules(decaying=_ema_decaying)
+
+
+def _nonneg(x, name: str) -> np.ndarray:
+    arr = as_float_array(x, name)
+    if (arr < 0).any():
+        raise ValueError(f"{name} must be >= 0, got {arr[arr < 0].ravel()[0]!r}")
+    return arr
+
+
+def _finite_bound(out, args: str):
+    """A bound as a float (or array); ``ValueError`` if it left the float64 range."""
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"the bound overflows float64 at {args}")
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def nash_md_recursion_bound(kl, eta, beta):
+    r"""One Nash-MD step: :math:`KL(\pi^*_\tau, \pi_{t+1}) \le (1 - \eta_t\tau)
+    KL(\pi^*_\tau, \pi_t) + 2\eta_t^2` (payoffs in ``[0, 1]``, ``eta_t tau <= 1``).
+
+    Munos et al. 2023 (arXiv 2312.00886), Nash-MD last-iterate theorem; the constant 2 is
+    recalled, not re-read [mem] (lab tag "U"; the form was verified numerically,
+    theory/preference.md 2.1). Arrays broadcast: ``kl`` and ``eta`` may be the sequences
+    ``KL_t`` and ``eta_t``.
+
+    Returns
+    -------
+    float, or ndarray of the broadcast shape.
+    """
+    b = check_beta(beta)
+    k, e = as_float_array(kl, "kl"), _nonneg(eta, "eta")  # (a measured KL may be -1e-17)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (1 - e * b) * k + 2 * e**2
+    return _finite_bound(out, f"eta={eta!r}, beta={beta!r}")
+
+
+def nash_md_decaying_bound(kl0, beta, t):
+    r"""Nash-MD with :math:`\eta_t = 2/(\tau(t+2))`: :math:`KL(\pi^*_\tau, \pi_t) \le
+    \max(2 KL_0, 8/\tau^2)/(t+2)`.
+
+    The schedule is ``schedule="decaying"`` with ``eta = 1/beta``. Induction on
+    :func:`nash_md_recursion_bound` (Munos et al. 2023, arXiv 2312.00886; constant recalled
+    [mem], lab tag "U"; theory/preference.md 2.1).
+
+    Parameters
+    ----------
+    kl0 : float
+        :math:`KL(\pi^*_\tau, \pi_0)` (a measured value; round-off negatives are harmless).
+    beta : float > 0
+        :math:`\tau`.
+    t : int or array_like of int, >= 0
+
+    Returns
+    -------
+    float, or ndarray of the shape of ``t``.
+    """
+    k0 = float(as_float_array(kl0, "kl0", ndim=0))
+    b = check_beta(beta)
+    tt = _nonneg(t, "t")
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        out = np.maximum(2 * k0, 8 / np.float64(b) ** 2) / (tt + 2)
+    return _finite_bound(out, f"kl0={kl0!r}, beta={beta!r}")
 
 
 def nash_md(game, beta, eta, n_iter, ref=None, init=None, *, schedule="constant", oracle: str = "exact",
@@ -98,16 +177,14 @@ def nash_md(game, beta, eta, n_iter, ref=None, init=None, *, schedule="constant"
     >>> bool(game.exploitability(res.policy, beta=1.0) < 1e-3)
     True
     """
-    s = setup(game, method="nash_md", beta=beta, eta=eta, n_iter=n_iter, ref=ref, init=init,
-              schedule=schedule, oracle=oracle, n_samples=n_samples, noise=noise, rng=rng, beta_zero_ok=False,
-              need_ref=True, step_bound="Nash-MD's geometric mixture pi^(1 - eta beta) mu^(eta beta)")
-    b = s.settings["beta"]
+    s = setup(game, NashArgs(beta, eta, n_iter, ref, init, schedule, oracle, n_samples, noise, rng), _MD_RULES)
+    b = s.beta
     tr = Trace(s)
     z, pi = s.log_init, s.init
     for t in range(s.n_iter):
         e = s.etas[t]
         _, pi_mu = _prox_lin(z, s.log_ref, None, e, b)  # regularised opponent pi_t^mu
-        g = s.oracle(pi_mu)
+        g = s.oracle.win_rates(pi_mu)
         tr.accumulate(e, pi)
         z, pi = _prox_lin(z, s.log_ref, g, e, b)
         tr.record(t + 1, pi)
@@ -123,28 +200,16 @@ def nash_ema(game, beta, eta, n_iter, ref=None, init=None, *, schedule="constant
     ``pibar_t`` (the object that converges to ``pi*_beta``). Other arguments as
     :func:`nash_md`. One query per iteration.
     """
-    if schedule == "decaying":
-        from mdps._validation import check_positive
-
-        g0 = check_positive(eta, "eta")
-        schedule = lambda t: g0 / (1.0 + g0 * t)  # noqa: E731
-        sched_name = "decaying"
-    else:
-        sched_name = None
-    s = setup(game, method="nash_ema", beta=beta, eta=eta, n_iter=n_iter, ref=ref, init=init,
-              schedule=schedule, oracle=oracle, n_samples=n_samples, noise=noise, rng=rng, beta_zero_ok=False,
-              need_ref=True)
+    s = setup(game, NashArgs(beta, eta, n_iter, ref, init, schedule, oracle, n_samples, noise, rng), _EMA_RULES)
     if (s.etas > 1.0).any():
         t = int(np.argmax(s.etas > 1.0))
         raise ValueError(f"eta (the EMA weight gamma) must be in (0, 1] for every step, got gamma_{t}={s.etas[t]!r}")
-    if sched_name is not None:
-        s.settings["schedule"] = sched_name
-    b = s.settings["beta"]
+    b = s.beta
     tr = Trace(s)
     z, pi = s.log_init, s.init
     for t in range(s.n_iter):
         gam = s.etas[t]
-        g = s.oracle(pi)
+        g = s.oracle.win_rates(pi)
         tr.accumulate(gam, pi)
         zb, _ = _prox_lin(z, s.log_ref, g, 1.0 / b, b)  # regularised best response (Gibbs)
         if gam >= 1.0:

@@ -42,14 +42,25 @@ reward by its conditional expectation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from mdps._validation import check_int
+from mdps.validation import check_int
 
-from algorithms.nash._common import NashResult, Trace, pair_duels, sample_responses, setup
+from algorithms.nash._common import NashArgs, NashResult, NashSettings, Trace, UpdateRules, setup
 from algorithms.nash._prox import _prox_lin
 
-__all__ = ["spo"]
+__all__ = ["spo", "SPOSettings"]
+
+_RULES = UpdateRules(beta_zero_ok=True, needs_samples=False)
+
+
+@dataclass(frozen=True, eq=False)
+class SPOSettings(NashSettings):
+    """:class:`~algorithms.nash.NashSettings` plus ``n_rollouts`` (samples per round; ``None`` when exact)."""
+
+    n_rollouts: int | None = None
 
 
 def spo(game, eta, n_iter, init=None, *, n_rollouts=None, schedule="constant", oracle: str = "exact",
@@ -73,16 +84,13 @@ def spo(game, eta, n_iter, init=None, *, n_rollouts=None, schedule="constant", o
     Returns
     -------
     NashResult (``average_policy`` is SPO's output ``pbar_T``; one query per round,
-    ``N(N-1)/2`` duels per round when sampled).
+    ``N(N-1)/2`` duels per round when sampled; ``settings`` an :class:`SPOSettings`).
     """
     if oracle == "sampled":
         if n_rollouts is None:
             raise ValueError("n_rollouts is required when oracle='sampled' (samples N >= 2 per round), got None")
         n_rollouts = check_int(n_rollouts, "n_rollouts", low=2)
-    s = setup(game, method="spo", beta=0.0, eta=eta, n_iter=n_iter, ref=None, init=init, schedule=schedule,
-              oracle=oracle, n_samples=1 if oracle == "sampled" else None, noise=noise, rng=rng,
-              beta_zero_ok=True, need_ref=True)
-    s.settings.pop("n_samples")
+    s = setup(game, NashArgs(0.0, eta, n_iter, None, init, schedule, oracle, None, noise, rng), _RULES)
     tr = Trace(s)
     orc = s.oracle
     z, pi = s.log_init, s.init
@@ -92,11 +100,10 @@ def spo(game, eta, n_iter, init=None, *, n_rollouts=None, schedule="constant", o
     for t in range(s.n_iter):
         e = s.etas[t]
         if oracle == "exact":
-            v = orc(pi)
+            v = orc.win_rates(pi)
         else:
-            orc.queries += 1
-            y = sample_responses(pi, N, orc.rng)  # (X, N)
-            win = pair_duels(orc, y[:, iu], y[:, ju])  # (X, M): 1[y_i > y_j]
+            y = orc.sample(pi, N)  # (X, N)
+            win = orc.pair_duels(y[:, iu], y[:, ju])  # one query, (X, M): 1[y_i > y_j]
             wins = np.zeros((s.X, N))
             for x in range(s.X):
                 wins[x] = np.bincount(iu, win[x], N) + np.bincount(ju, 1.0 - win[x], N)
@@ -107,4 +114,4 @@ def spo(game, eta, n_iter, init=None, *, n_rollouts=None, schedule="constant", o
         tr.accumulate(e, pi)
         z, pi = _prox_lin(z, None, v, e, 0.0)
         tr.record(t + 1, pi)
-    return tr.result("spo", n_rollouts=n_rollouts)
+    return tr.result("spo", s.settings.extend(SPOSettings, n_rollouts=n_rollouts))
