@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 
 def duel_outcomes(Pref, ctx, i, j, u, noise):

@@ -116,7 +116,16 @@ from mdps import _pref_equilibrium as _eq
 from mdps import _pref_kernels as _pk
 from mdps._pref_equilibrium import matvec as _matvec
 from mdps.numerics import kl, logsumexp
-from mdps.validation import ROW_SUM_ATOL, as_float_array, check_int, check_positive, readonly
+from mdps.validation import (
+    ROW_SUM_ATOL,
+    as_float_array,
+    check_atol,
+    check_int,
+    check_positive,
+    check_real,
+    check_rng,
+    readonly,
+)
 
 __all__ = ["PreferenceGame", "EquilibriumCertificate", "check_beta", "BETA_MIN", "BETA_MAX"]
 
@@ -130,8 +139,6 @@ REG_NASH_BETA_MIN = 1e-10
 #: Below this ``beta`` the equilibrium is found by Newton continuation started at
 #: ``CONTINUATION_START`` (Mirror Prox would need ``~1/beta`` iterations).
 CONTINUATION_BELOW, CONTINUATION_START = 1e-2, 0.1
-#: Largest accepted ``atol`` of the constructor.
-ATOL_MAX = 1e-3
 #: Round-off of the closed form of ``E_beta`` in units of ``eps * S`` (module docstring):
 #: negatives within ``CLIP_ULPS`` are clipped to 0, more negative ones raise RuntimeError;
 #: the certificates allow ``CERT_ULPS``.
@@ -172,39 +179,9 @@ def check_beta(beta, *, allow_zero: bool = False, name: str = "beta") -> float:
     return b
 
 
-def _check_atol(atol) -> float:
-    if isinstance(atol, (bool, np.bool_)) or not isinstance(atol, numbers.Real):
-        raise TypeError(f"atol must be a real number in [0, {ATOL_MAX:g}], got {atol!r}")
-    a = float(atol)
-    if not (0.0 <= a <= ATOL_MAX):
-        raise ValueError(
-            f"atol must be finite, >= 0 and <= {ATOL_MAX:g} (a tolerance on Pref + Pref^T = 1 and on "
-            f"sums of probabilities), got {atol!r}"
-        )
-    return a
-
-
 def _check_noise(noise) -> float:
-    if isinstance(noise, (bool, np.bool_)) or not isinstance(noise, numbers.Real):
-        raise TypeError(f"noise must be a real number in [0, 0.5], got {noise!r}")
-    e = float(noise)
-    if not (0.0 <= e <= 0.5):
-        raise ValueError(f"noise must lie in [0, 0.5], got {noise!r}")
-    return e
-
-
-def _check_rng(rng, name: str = "rng") -> np.random.Generator:
-    """``numpy.random.default_rng(rng)``, refusing what it would refuse (or silently accept:
-    bools, floats) with a message naming ``name``."""
-    want = f"{name} must be a numpy Generator, an int >= 0, a SeedSequence or None"
-    if isinstance(rng, (bool, np.bool_, str, bytes, float, complex, np.floating, np.complexfloating)):
-        raise TypeError(f"{want}, got {rng!r}")
-    try:
-        return np.random.default_rng(rng)
-    except TypeError:
-        raise TypeError(f"{want}, got {type(rng).__name__} {rng!r}") from None
-    except ValueError:
-        raise ValueError(f"{want}, got {rng!r}") from None
+    """A flip probability in ``[0, 1/2]`` (1/2: every duel a fair coin)."""
+    return check_real(noise, "noise", low=0.0, high=0.5)
 
 
 def _roundoff_scale(beta: float, logmu2: np.ndarray) -> np.ndarray:
@@ -286,7 +263,7 @@ class PreferenceGame:
 
     def __init__(self, Pref, *, weights=None, ref=None, atol: float = ROW_SUM_ATOL):
         object.__setattr__(self, "_frozen", False)
-        atol = _check_atol(atol)
+        atol = check_atol(atol)
         P = as_float_array(Pref, "Pref", ndim=(2, 3))
         if P.shape[-1] != P.shape[-2]:
             raise ValueError(
@@ -659,7 +636,7 @@ class PreferenceGame:
         game and must be None (or 0) otherwise.
         """
         e = _check_noise(noise)
-        gen = _check_rng(rng)
+        gen = check_rng(rng)
         ii = self._check_index(i, "i", self._K)
         jj = self._check_index(j, "j", self._K)
         if context is None:
@@ -710,7 +687,7 @@ class PreferenceGame:
         p2 = self._check_policy(pi)
         n = check_int(n_samples, "n_samples", low=1)
         e = _check_noise(noise)
-        gen = _check_rng(rng)
+        gen = check_rng(rng)
         X, K = self._X, self._K
         cdf = np.cumsum(p2, axis=1)
         u_opp = gen.random((X, K, n))

@@ -28,7 +28,8 @@ import numbers
 import numpy as np
 from scipy.special import expit, ndtr
 
-from mdps.preference import PreferenceGame, _check_rng
+from mdps.preference import PreferenceGame
+from mdps.validation import check_rng
 from mdps.validation import as_float_array, check_int
 
 __all__ = [
@@ -83,7 +84,7 @@ def _scores(scores) -> np.ndarray:
 def uniform_tournament(K, *, rng=None, ref=None) -> PreferenceGame:
     """``Pref[i, j] ~ U(0, 1)`` iid for ``i < j``, ``Pref[j, i] = 1 - Pref[i, j]``, diagonal 1/2."""
     K = check_int(K, "K", low=2)
-    gen = _check_rng(rng)
+    gen = check_rng(rng)
     u = gen.random(K * (K - 1) // 2)
     return PreferenceGame(_from_upper(lambda i, j: u, K), ref=ref)
 
@@ -121,7 +122,7 @@ def random_bradley_terry(K, *, scale: float = 1.0, rng=None, ref=None) -> Prefer
         raise TypeError(f"scale must be a real number in [0, {SCALE_MAX:g}], got {scale!r}")
     if not (0 <= float(scale) <= SCALE_MAX):
         raise ValueError(f"scale must be finite, >= 0 and <= {SCALE_MAX:g} (scores stay finite), got {scale!r}")
-    gen = _check_rng(rng)
+    gen = check_rng(rng)
     return bradley_terry(float(scale) * gen.standard_normal(K), ref=ref)
 
 

@@ -404,7 +404,7 @@ BAD = [
     (lambda: nash_mirror_prox(GAME, 0.5, 1.0, 5, oracle="sampled", n_samples=0, rng=0), ValueError,
      "n_samples must be >= 1"),
     (lambda: nash_mirror_prox(GAME, 0.5, 1.0, 5, oracle="sampled", n_samples=5, noise=0.5, rng=0), ValueError,
-     r"noise must lie in \[0, 0.5\)"),
+     r"noise must be a finite number in \[0, 0.5\)"),
     (lambda: nash_mirror_prox(GAME, 0.5, 1.0, 5, schedule="cosine"), ValueError, "schedule must be"),
     (lambda: nash_mirror_prox(GAME, 0.5, 1.0, 5, inner_steps=3), ValueError, "inner_lr is required"),
     (lambda: nash_mirror_prox(GAME, 0.5, 1.0, 5, inner_steps=0, inner_lr=0.1), ValueError, "inner_steps must be >= 1"),

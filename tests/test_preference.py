@@ -393,7 +393,7 @@ def test_bad_ref_weights_beta_and_policies_rejected():
         game.duel([0, 3], [1, 1], rng=0)
     with pytest.raises(TypeError, match="integer index"):
         game.duel([0.0], [1], rng=0)
-    with pytest.raises(ValueError, match=r"noise must lie in \[0, 0.5\], got 0.7"):
+    with pytest.raises(ValueError, match=r"noise must be a finite number in \[0, 0.5\], got 0.7"):
         game.duel(0, 1, rng=0, noise=0.7)
     with pytest.raises(ValueError, match="n_samples must be >= 1"):
         game.empirical_win_rates(MU, 0, rng=0)

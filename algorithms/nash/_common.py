@@ -47,14 +47,14 @@ beside the algorithm (``MirrorProxSettings``, ``OMDSettings``, ``INPOSettings``,
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
 import numpy as np
 
 from mdps.preference import PreferenceGame, check_beta
-from mdps.validation import as_float_array, check_choice, check_int, check_positive, readonly
+from mdps.validation import as_float_array, check_choice, check_int, check_real, readonly
+from mdps.validation import check_rng as _check_rng
 
 from algorithms.nash._oracle import WinRateOracle
 
@@ -232,22 +232,14 @@ def check_policy_arg(x, name: str, X: int, K: int, contextual: bool, *, full_sup
 
 
 def check_rng(rng, *, required: bool = False):
-    """``numpy.random.default_rng(rng)`` with errors naming ``rng`` (``None`` stays ``None``
-    unless ``required``). Accepts a Generator, an int ``>= 0`` or a SeedSequence."""
-    want = "rng must be a numpy Generator, an int >= 0 or a SeedSequence"
+    """:func:`mdps.validation.check_rng`, except that ``None`` stays ``None`` (exact oracles draw
+    nothing) unless ``required`` (the sampled oracle)."""
     if rng is None:
         if required:
             raise ValueError("rng is required when oracle='sampled' (a numpy Generator, an int or a SeedSequence), "
                              "got None")
         return None
-    if isinstance(rng, (bool, np.bool_, str, bytes, float, complex, np.floating, np.complexfloating)):
-        raise TypeError(f"{want}, got {rng!r}")
-    try:
-        return np.random.default_rng(rng)
-    except TypeError:
-        raise TypeError(f"{want}, got {type(rng).__name__} {rng!r}") from None
-    except ValueError:
-        raise ValueError(f"{want}, got {rng!r}") from None
+    return _check_rng(rng)
 
 
 def check_step_product(etas: np.ndarray, beta: float, what: str) -> None:
@@ -268,10 +260,8 @@ def check_schedule(schedule) -> None:
 
 
 def check_noise(noise) -> float:
-    noise = check_positive(noise, "noise", allow_zero=True)
-    if noise >= 0.5:
-        raise ValueError(f"noise must lie in [0, 0.5) (flip probability), got {noise!r}")
-    return noise
+    """A flip probability in ``[0, 1/2)`` (at 1/2 the duels carry no preference to learn)."""
+    return check_real(noise, "noise", low=0.0, high=0.5, high_open=True)
 
 
 # ----------------------------------------------------------------------------------------- problem
@@ -401,11 +391,3 @@ class Trace:
                           duels=self.duels, method=method, settings=s.settings if settings is None else settings)
 
 
-def as_real(value, name: str) -> float:
-    """A finite real scalar (``TypeError`` for a non-real, ``ValueError`` for NaN/inf)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v

@@ -13,7 +13,6 @@ rock-paper-scissors with ``pi*`` uniform).
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -25,29 +24,22 @@ from labkit.check import Check, Outcome, register, worst_case
 from mdps import preference_generators as pg
 from proofs_checks.nash._instances import game, kl_path
 
-__all__ = ["hedge_bound", "hedge_average_iterate", "hedge_last_iterate_cycles"]
+__all__ = ["hedge_average_iterate", "hedge_last_iterate_cycles"]
 
 CL06 = "N. Cesa-Bianchi and G. Lugosi 2006, Thm 2.2"
-
-
-def hedge_bound(K: int, T) -> np.ndarray:
-    """Exploitability bound of Hedge self-play's average iterate with eta = sqrt(8 log K / T):
-    regret <= sqrt(T log K / 2) for payoffs in [0, 1] [CL06, Thm 2.2], and in self-play
-    E_0(avg) = regret / T because pi_t^T P pi_t = 1/2."""
-    return np.sqrt(math.log(K) / (2 * np.asarray(T, dtype=float)))
 
 
 def _hedge_run(config, rng):
     K, T = config["K"], config["T"]
     g = game(config["game"], K, rng)
     K = g.n_responses
-    eta = math.sqrt(8 * math.log(K) / T)
+    eta = nash.hedge_step(K, T)
     res = nash.online_mirror_descent(g, 0.0, eta, T, init=np.full(K, 1.0 / K))
     # the average iterate, computed here from the played iterates pi_0 .. pi_{T-1} (constant step)
     average = res.policies[:-1].mean(axis=0)
     return {"K_eff": K, "eta": eta, "avg_exploitability": g.exploitability(average),
             "reported_average_gap": float(np.abs(average - res.average_policy).max()),
-            "last_exploitability": g.exploitability(res.policy), "bound": float(hedge_bound(K, T))}
+            "last_exploitability": g.exploitability(res.policy), "bound": float(nash.hedge_exploitability_bound(K, T))}
 
 
 def _hedge_measure(ctx) -> Outcome:
@@ -74,7 +66,7 @@ def _hedge_plot(result):
     for (kind, K), g in result.data.groupby(["game", "K"]):
         med = g.groupby("T")["avg_exploitability"].median()
         ax.plot(med.index, med.to_numpy(), "o-", ms=3, lw=1, label=f"{kind} K={K} (average)")
-        ax.plot(med.index, hedge_bound(K, med.index.to_numpy()), "--", lw=0.8, color=ax.lines[-1].get_color())
+        ax.plot(med.index, nash.hedge_exploitability_bound(K, med.index.to_numpy()), "--", lw=0.8, color=ax.lines[-1].get_color())
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("T")

@@ -8,8 +8,9 @@ INPO's population loss is minimised by the regularised OMD step
 The linearisation of that map at ``pi*`` (theory notes 2.2-2.3, derivation in
 :func:`omd_stability`) gives the per-iteration KL factor ``rho^2 = (1 - eta beta)^2 +
 eta^2 omega^2`` and the stability limit ``eta < 2 beta / (beta^2 + omega^2)``, where ``omega``
-is the largest modulus of the eigenvalues of the antisymmetric ``D^{1/2} (Pref - 1/2) D^{1/2}``.
-Both are exact derivations [R]; the checks measure KL from the returned iterates.
+is the largest modulus of the eigenvalues of the antisymmetric ``D^{1/2} (Pref - 1/2) D^{1/2}``
+(:func:`algorithms.nash.omd_stability`, :func:`algorithms.nash.omd_kl_factor`). Both are exact
+derivations [R]; the checks measure KL from the returned iterates.
 """
 
 from __future__ import annotations
@@ -24,32 +25,9 @@ from algorithms import nash
 from labkit.check import Check, Outcome, register, worst_case
 from proofs_checks.nash._instances import KL_FLOOR, game, kl_path, random_ref
 
-__all__ = ["omd_stability", "omd_exact_convergence", "inpo_loss_equals_omd"]
+__all__ = ["omd_exact_convergence", "inpo_loss_equals_omd"]
 
 ZHANG = "Y. Zhang et al. 2024, arXiv:2407.00617"
-
-
-def omd_stability(g, beta: float, ref=None):
-    r"""Linearisation of the regularised OMD/INPO map at ``pi*`` (theory notes 2.2, 2.3) [R].
-
-    In logits the step is ``z' = (1 - eta beta) z + eta beta log mu + eta Pref softmax(z)``;
-    at ``pi*`` its Jacobian is ``(1 - eta beta) I + eta A D`` with ``A = Pref - 1/2`` (the
-    constant part drops because ``1^T D = 0``) and ``D = diag(pi*) - pi* pi*^T``. ``A D`` is
-    similar to the antisymmetric ``D^{1/2} A D^{1/2}``, whose eigenvalues are ``+-i omega_j``,
-    so the Jacobian's moduli are ``sqrt((1 - eta beta)^2 + eta^2 omega_j^2)``. KL is quadratic
-    in the logit error, so it contracts per iteration by
-    ``rho^2 = (1 - eta beta)^2 + eta^2 omega^2`` with ``omega = max_j omega_j``, and the
-    iteration is stable iff ``eta < 2 beta / (beta^2 + omega^2)``.
-
-    Returns ``(pi_star, omega, eta_limit)``.
-    """
-    pi_star = g.regularized_nash(beta, ref=ref)
-    sq = np.sqrt(pi_star)
-    D_half = np.diag(sq) - np.outer(pi_star, sq)  # D = D_half @ D_half.T
-    A = g.Pref - 0.5
-    M = D_half.T @ A @ D_half  # antisymmetric, similar to A D on the relevant subspace
-    omega = float(np.abs(np.linalg.eigvals(M).imag).max())
-    return pi_star, omega, 2 * beta / (beta**2 + omega**2)
 
 
 #: A fitted KL factor may exceed rho^2 only by this much relative to the rate 1 - rho^2 (the fit
@@ -62,7 +40,7 @@ def _omd_run(config, rng):
     g = game(config["game"], config["K"], rng)
     K = g.n_responses
     ref = random_ref(K, rng)
-    pi_star, omega, limit = omd_stability(g, beta, ref)
+    pi_star, omega, limit = nash.omd_stability(g, beta, ref)
     rows = []
     # a stable step at a quarter of the limit (rho^2 >= 1/4, so the window holds many iterates)
     # and an unstable one at 1.5 times the limit
@@ -70,7 +48,7 @@ def _omd_run(config, rng):
         eta = frac * limit
         if eta * beta > 1:
             continue  # outside the step's domain
-        rho2 = (1 - eta * beta) ** 2 + eta**2 * omega**2
+        rho2 = nash.omd_kl_factor(eta, beta, omega)
         n_iter = int(min(20000, math.ceil(30.0 / max(-math.log(rho2), 1e-3))))
         res = nash.inpo(g, beta, eta, n_iter, ref=ref)  # closed-form INPO = regularised OMD
         kl = kl_path(pi_star, res.policies)

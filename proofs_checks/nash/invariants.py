@@ -35,9 +35,6 @@ from proofs_checks.nash._instances import game, random_ref
 
 __all__ = ["fixed_point_of_every_update", "one_step_closed_forms"]
 
-INTRANSITIVE_3X3 = [[.5, .9, .3], [.1, .5, .6], [.7, .4, .5]]
-
-
 def _fixed_point_run(config, rng):
     K, beta = config["K"], config["beta"]
     g = game("tournament", K, rng)
@@ -59,8 +56,8 @@ def _fixed_point_run(config, rng):
     rows = [{"update": k, "displacement": float(np.abs(r.policy - pi_star).max()), "counted": True}
             for k, r in one_step.items()]
     # unregularised self-play at the interior Nash equilibrium of the intransitive 3x3 game
-    intrans = mdps.PreferenceGame(np.array(INTRANSITIVE_3X3))
-    nash0 = intrans.nash()
+    entry = mdps.catalogue.get("intransitive_3x3")
+    intrans, nash0 = entry.build(), np.asarray(entry.answer.nash)  # (1, 2, 4) / 7, derived by hand
     for name, res in {"Hedge (beta=0)": nash.online_mirror_descent(intrans, 0.0, 0.5, 1, init=nash0),
                       "SPO": nash.spo(intrans, 0.5, 1, init=nash0),
                       "DNO": nash.dno(intrans, 0.5, 1, init=nash0)}.items():

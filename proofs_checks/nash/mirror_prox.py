@@ -62,16 +62,11 @@ def _head_to_head_run(config, rng):
     return pd.concat(frames, ignore_index=True)
 
 
-def nash_mp_bound(beta: float, queries) -> np.ndarray:
-    """The theorem's envelope ``(1 + 2 beta)^(-N/2)`` (KL relative to KL_0) after N queries."""
-    return (1.0 + 2.0 * beta) ** (-np.asarray(queries, dtype=float) / 2.0)
-
-
 def _measure(ctx) -> Outcome:
     grid = labkit.expand_grid(K=ctx.pick([10, 100], [10, 100, 1000]), beta=[0.01, 0.1, 1.0])
     frame = ctx.sweep(_head_to_head_run, grid, n_seeds=ctx.pick(3, 10))
     mp = frame[frame["algorithm"].str.startswith("Nash-MP")]
-    env = nash_mp_bound(mp["beta"].to_numpy(), mp["queries"].to_numpy()) * mp["kl0"].to_numpy()
+    env = nash.nash_mp_kl_envelope(mp["beta"].to_numpy(), mp["queries"].to_numpy()) * mp["kl0"].to_numpy()
     # N = 0 is the ratio 1 by definition; compare only above the float64 floor of KL
     usable = (env >= KL_FLOOR) & (mp["queries"].to_numpy() > 0)
     ratio = mp["kl"].to_numpy()[usable] / env[usable]
@@ -113,7 +108,7 @@ def _plot(result):
             n = np.arange(0, sub["queries"].max() + 1)
             if metric == "kl":
                 kl0 = sub["kl0"].median()
-                ax.plot(n, kl0 * nash_mp_bound(beta, n), "k--", lw=0.8, label=r"$(1+2\beta)^{-N/2}\,KL_0$")
+                ax.plot(n, kl0 * nash.nash_mp_kl_envelope(beta, n), "k--", lw=0.8, label=r"$(1+2\beta)^{-N/2}\,KL_0$")
             ax.set_yscale("log")
             ax.set_ylim(1e-16, None)
             if row == 0:

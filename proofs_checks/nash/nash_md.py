@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 import labkit
-import mdps
 from algorithms import nash
 from labkit.check import Check, Outcome, register, worst_case
 from labkit.rates import RateFit
@@ -97,11 +96,6 @@ nash_md_plateau = register(Check(
 # ---------------------------------------------------------------------------------------------
 # decaying step eta_t = 2/(beta (t + 2)): the recalled bound, and the exact-setting slope
 # ---------------------------------------------------------------------------------------------
-def nash_md_decaying_bound(kl0: float, beta: float, t) -> np.ndarray:
-    """The recalled bound ``max(2 KL_0, 8/beta^2) / (t + 2)`` of Nash-MD with ``eta_t = 2/(beta(t+2))``."""
-    return max(2.0 * kl0, 8.0 / beta**2) / (np.asarray(t, dtype=float) + 2.0)
-
-
 def _decay_run(config, rng):
     K, beta, T = config["K"], config["beta"], config["T"]
     g = game("tournament", K, rng)
@@ -110,7 +104,7 @@ def _decay_run(config, rng):
     res = nash.nash_md(g, beta, 1.0 / beta, T, ref=ref, schedule="decaying")  # eta_t = 2/(beta(t+2))
     kl = kl_path(pi_star, res.policies)
     ts = labkit.checkpoints(T, 40)
-    return pd.DataFrame({"t": ts, "kl": kl[ts], "bound": nash_md_decaying_bound(kl[0], beta, ts)})
+    return pd.DataFrame({"t": ts, "kl": kl[ts], "bound": nash.nash_md_decaying_bound(kl[0], beta, ts)})
 
 
 def _decay_frame(ctx):
