@@ -242,6 +242,9 @@ def worst_case(values, relation: str, expected: float, tol: float, data: pd.Data
         raise ValueError("worst_case needs at least one value")
     if relation not in ("<=", ">="):
         raise ValueError(f"worst_case takes relation '<=' or '>=', got {relation!r}")
+    if np.isnan(values).all():
+        return Outcome(measured=float("nan"), ci=(float("nan"), float("nan")), expected=expected, relation=relation,
+                       tol=tol, data=data, details=details, interval="range", extras=extras)
     if np.isnan(values).any():
         worst = float("nan")  # an instance without a measurement fails the verdict
     else:
@@ -264,9 +267,10 @@ def checkpoints(n: int, count: int = 50, *, first: int = 1, dense: int = 0) -> n
     >>> checkpoints(10, 3, dense=3).tolist()
     [0, 1, 2, 3, 10]
     """
-    for value, name, low in ((n, "n", 1), (count, "count", 1), (first, "first", 1), (dense, "dense", 0)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    for value, name, low, high in ((n, "n", 1, 10**15), (count, "count", 1, 10**6), (first, "first", 1, 10**15),
+                                   (dense, "dense", 0, 10**6)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+            raise ValueError(f"{name} must be an int in [{low}, {high:.0e}], got {value!r}")
     if first > n:
         raise ValueError(f"first must be <= n, got first={first}, n={n}")
     grid = np.geomspace(first, n, count) if count > 1 else np.array([n], dtype=float)

@@ -35,6 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
+from labkit._validation import real, real_array
 from labkit.check import verdict
 from labkit.stats import _check_confidence, _check_n_resamples, bootstrap_ci
 
@@ -139,15 +140,15 @@ def fit_power_law(x, Y, *, tail_decades: float = 1.0, confidence: float = 0.9,
     >>> fit_power_law(x, 2.0 * x**0.5).estimate  # doctest: +ELLIPSIS
     0.5...
     """
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 1:
-        raise ValueError(f"x must be 1-D, got shape {x.shape}")
+    x = real_array(x, "x")
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"x must be a non-empty 1-D array, got shape {x.shape}")
     if not np.all(np.isfinite(x)) or np.any(x <= 0):
         raise ValueError(f"x must be positive and finite, got min {np.min(x) if x.size else None}")
     if np.any(np.diff(x) <= 0):
         i = int(np.flatnonzero(np.diff(x) <= 0)[0])
         raise ValueError(f"x must be strictly increasing, got x[{i}]={x[i]} >= x[{i + 1}]={x[i + 1]}")
-    Y = np.asarray(Y, dtype=float)
+    Y = real_array(Y, "Y")
     if Y.ndim == 1:
         Y = Y[None, :]
     if Y.ndim != 2 or Y.shape[1] != x.size or Y.shape[0] < 1:
@@ -156,9 +157,7 @@ def fit_power_law(x, Y, *, tail_decades: float = 1.0, confidence: float = 0.9,
         raise ValueError(f"Y must be finite, got {int((~np.isfinite(Y)).sum())} non-finite values")
     if np.any(Y <= 0):
         raise ValueError(f"Y must be positive for a log-log fit, got min {Y.min()}")
-    tail_decades = float(tail_decades)
-    if not tail_decades > 0:
-        raise ValueError(f"tail_decades must be positive, got {tail_decades}")
+    tail_decades = real(tail_decades, "tail_decades", low=0.0, high=640.0, low_open=True)  # float64 spans ~630
     confidence = _check_confidence(confidence)
     n_resamples = _check_n_resamples(n_resamples)
 
@@ -190,7 +189,7 @@ def fit_power_law(x, Y, *, tail_decades: float = 1.0, confidence: float = 0.9,
 def _error_rows(errors) -> list[np.ndarray]:
     if isinstance(errors, np.ndarray) or not isinstance(errors, Sequence) or (
             len(errors) > 0 and np.ndim(errors[0]) == 0):
-        a = np.asarray(errors, dtype=float)
+        a = real_array(errors, "errors")
         if a.ndim == 1:
             rows = [a]
         elif a.ndim == 2:
@@ -198,7 +197,7 @@ def _error_rows(errors) -> list[np.ndarray]:
         else:
             raise ValueError(f"errors must be 1-D, 2-D (n_seeds, n_iter+1) or a list of 1-D arrays, got shape {a.shape}")
     else:
-        rows = [np.asarray(r, dtype=float) for r in errors]
+        rows = [real_array(r, f"errors[{i}]") for i, r in enumerate(errors)]
         for i, r in enumerate(rows):
             if r.ndim != 1:
                 raise ValueError(f"errors[{i}] must be 1-D, got shape {r.shape}")
@@ -251,10 +250,10 @@ def fit_linear_rate(errors, *, window: tuple[float, float] = (1e-11, 1e-2), rela
     0.9
     """
     rows = _error_rows(errors)
-    try:
-        lo_w, hi_w = (float(v) for v in window)
-    except (TypeError, ValueError):
-        raise ValueError(f"window must be a pair (lo, hi), got {window!r}") from None
+    if not isinstance(window, (tuple, list)) or len(window) != 2:
+        raise TypeError(f"window must be a pair (lo, hi) of real numbers, got {window!r}")
+    lo_w = real(window[0], "window[0]", low=0.0)
+    hi_w = real(window[1], "window[1]", low=0.0)
     if not (0.0 <= lo_w < hi_w) or not np.isfinite(hi_w):
         raise ValueError(f"window must satisfy 0 <= lo < hi < inf, got {window!r}")
     confidence = _check_confidence(confidence)

@@ -99,11 +99,16 @@ def as_seed_sequence(seed) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(seed))
 
 
+#: Most replicates (and the largest replicate index) a seed tree hands out: far beyond any sweep,
+#: and small enough that asking for more is refused at once instead of running for hours.
+MAX_REPLICATES = 10**7
+
+
 def _check_count(n, name: str) -> int:
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"{name} must be an int >= 0, got {type(n).__name__} {n!r}")
-    if n < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {int(n)}")
+    if not 0 <= n <= MAX_REPLICATES:
+        raise ValueError(f"{name} must be an int in [0, {MAX_REPLICATES:.0e}], got {int(n)}")
     return int(n)
 
 

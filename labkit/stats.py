@@ -19,11 +19,13 @@ from typing import Callable
 import numpy as np
 from scipy import stats as _st
 
+from labkit._validation import integer, real, real_array
+
 __all__ = ["bootstrap_ci", "iqm"]
 
 
 def _as_1d_finite(samples, name: str) -> np.ndarray:
-    a = np.asarray(samples, dtype=float)
+    a = real_array(samples, name)
     if a.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
     if a.size == 0:
@@ -36,16 +38,18 @@ def _as_1d_finite(samples, name: str) -> np.ndarray:
 
 
 def _check_confidence(confidence: float) -> float:
-    c = float(confidence)
-    if not 0.0 < c < 1.0:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
-    return c
+    return real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+#: Bootstrap resamples beyond this cost minutes and change no interval at the printed precision.
+MAX_RESAMPLES = 10**6
 
 
 def _check_n_resamples(n_resamples: int) -> int:
-    if isinstance(n_resamples, (bool, np.bool_)) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-    return int(n_resamples)
+    n = integer(n_resamples, "n_resamples", low=1)
+    if n > MAX_RESAMPLES:
+        raise ValueError(f"n_resamples must be at most {MAX_RESAMPLES:.0e}, got {n}")
+    return n
 
 
 def _is_vectorized(statistic: Callable) -> bool:
@@ -92,11 +96,21 @@ def bootstrap_ci(samples, statistic: Callable = np.mean, *, confidence: float = 
         raise TypeError(f"statistic must be callable, got {type(statistic).__name__}")
     if a.size == 1 or np.all(a == a[0]):
         v = float(statistic(a))
-        return v, v
-    res = _st.bootstrap((a,), statistic, n_resamples=n_resamples, vectorized=_is_vectorized(statistic),
-                        confidence_level=confidence, method="percentile",
-                        rng=np.random.default_rng(rng))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+        return _finite_result((v, v), "the bootstrap interval of samples")
+    with np.errstate(over="ignore", invalid="ignore"):
+        res = _st.bootstrap((a,), statistic, n_resamples=n_resamples, vectorized=_is_vectorized(statistic),
+                            confidence_level=confidence, method="percentile",
+                            rng=np.random.default_rng(rng))
+    return _finite_result((float(res.confidence_interval.low), float(res.confidence_interval.high)),
+                          "the bootstrap interval of samples")
+
+
+def _finite_result(values: tuple[float, ...], what: str):
+    """Refuse a statistic that overflowed float64 (samples near 1e308), naming the input."""
+    if not all(np.isfinite(values)):
+        raise ValueError(f"{what} is not finite ({values}): the statistic overflows float64 on these values; "
+                         "rescale them")
+    return values if len(values) > 1 else values[0]
 
 
 def iqm(x) -> float:
@@ -105,5 +119,6 @@ def iqm(x) -> float:
     >>> iqm([1, 2, 3, 4, 5, 6, 7, 100])
     4.5
     """
-    a = _as_1d_finite(np.ravel(np.asarray(x, dtype=float)), "x")
-    return float(_st.trim_mean(a, 0.25))
+    a = _as_1d_finite(np.ravel(real_array(x, "x")), "x")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _finite_result((float(_st.trim_mean(a, 0.25)),), "the interquartile mean of x")

@@ -513,8 +513,8 @@ def sweep(
         reserved = [k for k in config if k in RESERVED_COLUMNS]
         if reserved:
             raise ValueError(f"configs[{i}] uses the reserved column names {reserved!r}; rename them")
-    if isinstance(n_seeds, (bool, np.bool_)) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
-        raise ValueError(f"n_seeds must be an int >= 1, got {n_seeds!r}")
+    if isinstance(n_seeds, (bool, np.bool_)) or not isinstance(n_seeds, (int, np.integer)) or not 1 <= n_seeds <= 10**7:
+        raise ValueError(f"n_seeds must be an int in [1, 1e7], got {n_seeds!r}")
     root = as_seed_sequence(seed)
     if experiment is None:
         experiment = f"{getattr(fn, '__module__', None) or type(fn).__module__}." \

@@ -143,11 +143,21 @@ def test_too_few_points_in_window_message():
         ([np.ones(3), np.ones((2, 2))], {}, r"errors\[1\] must be 1-D"),
         (np.r_[0.0, 0.5, 0.25], {}, "positive initial error"),
         (0.5 ** np.arange(50), dict(window=(1e-2, 1e-3)), "window must satisfy"),
-        (0.5 ** np.arange(50), dict(window=1e-2), "window must be a pair"),
     ],
 )
 def test_linear_rate_validation(errors, kwargs, match):
     with pytest.raises(ValueError, match=match):
+        fit_linear_rate(errors, **kwargs)
+
+
+@pytest.mark.parametrize("errors, kwargs, match", [
+    (0.5 ** np.arange(50), dict(window=1e-2), "window must be a pair"),
+    (0.5 ** np.arange(50), dict(window=("a", 1e-2)), r"window\[0\] must be a real number"),
+    (["0.5", "0.25", "0.1"], {}, "errors must be an array of real numbers"),
+    (np.array([1 + 0j, 0.5, 0.25]), {}, "errors must be an array of real numbers"),
+])
+def test_linear_rate_type_errors(errors, kwargs, match):
+    with pytest.raises(TypeError, match=match):
         fit_linear_rate(errors, **kwargs)
 
 

@@ -35,7 +35,7 @@ import labkit
 from algorithms import nash
 from labkit.check import Check, Outcome, register, worst_case
 from labkit.rates import RateFit
-from proofs_checks.nash._instances import game, kl_path, random_ref
+from proofs_checks.nash._instances import KL_FLOOR, game, kl_path, random_ref
 
 __all__ = ["nash_md_plateau", "nash_md_decaying_rate", "nash_md_exact_slope"]
 
@@ -63,7 +63,9 @@ def _plateau_run(config, rng):
 
 def _plateau_measure(ctx) -> Outcome:
     frame = ctx.sweep(_plateau_run, labkit.expand_grid(K=[10], beta=[0.1]), n_seeds=ctx.pick(5, 20))
-    Y = frame.pivot(index="replicate", columns="eta", values="plateau_kl").to_numpy()
+    # a plateau below the float64 floor of KL cannot be told from 0: it is read as the floor, so a
+    # vanishing plateau gives a flat (failing) slope instead of an unmeasurable one
+    Y = np.maximum(frame.pivot(index="replicate", columns="eta", values="plateau_kl").to_numpy(), KL_FLOOR)
     fit = labkit.fit_power_law(np.array(MD_ETAS), Y, tail_decades=3.0, rng=ctx.seed)
     return Outcome(
         measured=fit.estimate, ci=fit.ci, expected=2.0, relation="==", tol=0.1, data=frame,
@@ -78,7 +80,7 @@ def _plateau_measure(ctx) -> Outcome:
 def _plateau_plot(result):
     from labkit.figures import rate_plot
 
-    Y = result.data.pivot(index="replicate", columns="eta", values="plateau_kl").to_numpy()
+    Y = np.maximum(result.data.pivot(index="replicate", columns="eta", values="plateau_kl").to_numpy(), KL_FLOOR)
     return rate_plot(np.array(MD_ETAS), Y, fit=RateFit.from_dict(result.extras["fit"]), theory_slope=2.0,
                      xlabel=r"step size $\eta$", ylabel=r"plateau $KL(\pi^*_\beta, \pi_\infty)$", tail_decades=3.0)
 

@@ -1,0 +1,222 @@
+"""The mutation suite: every registered check catches at least one plausible bug planted in the
+code it tests.
+
+A mutant is a textual edit of one function of the lab (a wrong step, a dropped term, an early
+stop, a wrong schedule...): the function's source is edited, recompiled in its own module's
+namespace, and swapped in (monkeypatched) wherever the original is referenced, for one run of
+the check at quick scale. The check must then fail. If an edit no longer applies because the
+code changed, the test fails loudly instead of silently testing nothing: update the mutant.
+
+The table of mutants is in ``docs/mutation_suite.md`` (a test keeps the two in step). Four of
+them slipped past both the checks and the unit tests before the checks were rebuilt
+(``mpi_stops_early_self_trace``, ``sampled_rates_over_n_plus_1``, ``simple_policy_iteration``,
+``hedge_average_of_next_iterate``; mutation review of 2026-11-29).
+"""
+
+from __future__ import annotations
+
+import __future__
+import importlib
+import inspect
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import labkit
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "mutation_suite.md"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    check: str
+    description: str
+    target: str  # "package.module:function" or "package.module:Class.method"
+    edits: tuple[tuple[str, str], ...]  # (old source fragment, new fragment), each must occur
+
+
+def _resolve(target: str):
+    module_name, _, qual = target.partition(":")
+    module = importlib.import_module(module_name)
+    owner, obj = module, module
+    for part in qual.split("."):
+        owner, obj = obj, getattr(obj, part)
+    return module, owner, qual.split(".")[-1], obj
+
+
+def _mutated(mutant: Mutant):
+    """``(module, owner, name, original, mutated)`` for a mutant's target."""
+    module, owner, name, original = _resolve(mutant.target)
+    source = textwrap.dedent(inspect.getsource(original))
+    for old, new in mutant.edits:
+        assert old in source, f"mutant {mutant.name}: {old!r} no longer occurs in {mutant.target}; update it"
+        source = source.replace(old, new)
+    namespace = dict(vars(module))
+    flags = __future__.annotations.compiler_flag
+    exec(compile(source, f"<mutant {mutant.name}>", "exec", flags=flags, dont_inherit=True), namespace)  # noqa: S102
+    return module, owner, name, original, namespace[name]
+
+
+def _plant(mutant: Mutant, monkeypatch) -> None:
+    module, owner, name, original, mutated = _mutated(mutant)
+    monkeypatch.setattr(owner, name, mutated)
+    if owner is module:  # every other module that imported the function by name
+        for other in list(sys.modules.values()):
+            if other is not None and other is not module and getattr(other, name, None) is original:
+                monkeypatch.setattr(other, name, mutated)
+    # packages that cached the function under its public name (mdps, algorithms.nash, ...)
+    for other in list(sys.modules.values()):
+        for attr, value in list(getattr(other, "__dict__", {}).items()):
+            if value is original and attr != name:
+                monkeypatch.setattr(other, attr, mutated)
+
+
+MUTANTS = [
+    # -- planning -------------------------------------------------------------------------------
+    Mutant("damped_sweep_25", "value_iteration.tight_rate",
+           "every Bellman sweep keeps 25% of the previous iterate (a leftover damping factor)",
+           "mdps.discounted:_iterate",
+           (("bellman_max(P2, R, a, gamma, b, sigma, work)  # b = T v_k, sigma = G(v_k)",
+             "bellman_max(P2, R, a, gamma, b, sigma, work); b += 0.25 * (a - b)"),)),
+    Mutant("damped_sweep_5", "value_iteration.garnet_contraction",
+           "every Bellman sweep keeps 5% of the previous iterate",
+           "mdps.discounted:_iterate",
+           (("bellman_max(P2, R, a, gamma, b, sigma, work)  # b = T v_k, sigma = G(v_k)",
+             "bellman_max(P2, R, a, gamma, b, sigma, work); b += 0.05 * (a - b)"),)),
+    Mutant("pi_never_stops", "policy_iteration.iteration_bound",
+           "policy iteration's stability test never fires: it runs to its iteration cap",
+           "mdps.discounted:policy_iteration",
+           (("if n_changed == 0:", "if False:"),)),
+    Mutant("simple_policy_iteration", "policy_iteration.dominates_value_iteration",
+           "the improvement step switches only the first improvable state (simple policy iteration)",
+           "mdps.discounted:policy_iteration",
+           (("new = np.where(keep, sigma, Q.argmax(axis=1))",
+             "new = sigma.copy(); _k = np.flatnonzero(~keep)\n"
+             "        new[_k[:1]] = Q.argmax(axis=1)[_k[:1]]"),)),
+    Mutant("transposed_policy_kernel", "policy_iteration.matches_lp",
+           "exact policy evaluation solves with the transposed kernel (I - gamma P_pi^T)",
+           "mdps.discounted:_solve_policy",
+           (("M = np.eye(S) - gamma * P_pi\n", "M = np.eye(S) - gamma * P_pi.T\n"),)),
+    Mutant("mpi_stops_early_self_trace", "modified_policy_iteration.same_optimum",
+           "the stopping rule drops the gamma/(1-gamma) factor (stops early) and the solver's error trace "
+           "is shifted to end at 0 (the solver vouches for itself)",
+           "mdps.discounted:_run",
+           (("V, n, converged, residuals, errors, iterates = _iterate(\n"
+             "            mdp, m=m, tol=tol,",
+             "V, n, converged, residuals, errors, iterates = _iterate(\n"
+             "            mdp, m=m, tol=tol * (mdp.gamma / (1.0 - mdp.gamma)),"),
+            ("    settings = {\"tol\": tol,",
+             "    errors = errors - errors[-1] if errors.size else errors\n    settings = {\"tol\": tol,"))),
+    Mutant("mpi_extra_evaluation_sweep", "modified_policy_iteration.monotone_bounds",
+           "partial evaluation runs m sweeps of T^sigma instead of m - 1 after the Bellman backup",
+           "mdps.discounted:_iterate",
+           (("for _ in range(m - 1):  # b <- T^sigma b, m - 1 times", "for _ in range(m):"),)),
+    Mutant("rvi_without_transform", "relative_value_iteration.span_contraction",
+           "relative value iteration applies T instead of the aperiodicity-transformed T~ (tau dropped)",
+           "mdps.average_reward:relative_value_iteration",
+           (("u = u + t * (diff - d_ref)", "u = u + (diff - d_ref)"),)),
+    Mutant("rvi_tau_squared", "relative_value_iteration.span_contraction",
+           "the aperiodicity transform is applied with tau^2",
+           "mdps.average_reward:relative_value_iteration",
+           (("u = u + t * (diff - d_ref)", "u = u + t * t * (diff - d_ref)"),)),
+    Mutant("rvi_gain_transformed_scale", "relative_value_iteration.gain_matches_lp",
+           "the gain is reported in the transformed scale (multiplied by tau)",
+           "mdps.average_reward:relative_value_iteration",
+           (("gains.append(float(d_ref))", "gains.append(float(d_ref) * t)"),)),
+    # -- Nash learning --------------------------------------------------------------------------
+    Mutant("mirror_prox_no_extrapolation", "nash_mirror_prox.kl_linear_rate",
+           "Nash-MP's second step uses the win rates of pi_k instead of the extrapolated pi_(k+1/2)",
+           "algorithms.nash.mirror_prox:nash_mirror_prox",
+           (("z, pi = prox(z, orc.win_rates(pi_half), e)", "z, pi = prox(z, orc.win_rates(pi), e)"),)),
+    Mutant("nash_md_unregularised_opponent", "nash_md.constant_step_plateau",
+           "Nash-MD queries the win rates of pi_t instead of the geometric mixture pi_t^mu",
+           "algorithms.nash.nash_md:nash_md",
+           (("g = s.oracle.win_rates(pi_mu)", "g = s.oracle.win_rates(pi)"),)),
+    Mutant("decaying_schedule_is_constant", "nash_md.decaying_step_rate",
+           "the 'decaying' schedule returns a constant step",
+           "algorithms.nash._prox:step_sizes",
+           (("out = eta / (1.0 + eta * beta * t / 2.0) if beta > 0 else eta / np.sqrt(t + 1.0)",
+             "out = np.full(n_iter, float(eta))"),)),
+    Mutant("decaying_schedule_off_by_two", "nash_md.decaying_step_exact_slope",
+           "the decaying schedule is eta_t = 1/(beta (t+1)) instead of 2/(beta (t+2))",
+           "algorithms.nash._prox:step_sizes",
+           (("out = eta / (1.0 + eta * beta * t / 2.0) if beta > 0", "out = eta / (1.0 + eta * beta * t) if beta > 0"),)),
+    Mutant("nash_md_doubled_step", "nash.updates_equal_closed_forms",
+           "Nash-MD's step uses 2 eta in the exploitation term (the mixture keeps eta)",
+           "algorithms.nash.nash_md:nash_md",
+           (("z, pi = _prox_lin(z, s.log_ref, g, e, b)", "z, pi = _prox_lin(z, s.log_ref, 2.0 * g, e, b)"),)),
+    Mutant("hedge_average_of_next_iterate", "nash.updates_equal_closed_forms",
+           "the running average accumulates pi_(t+1) instead of the played pi_t",
+           "algorithms.nash.omd:_self_play_loop",
+           (("tr.accumulate(s.etas[t], pi)\n        z, pi = step(t, z, pi, g)",
+             "z, pi = step(t, z, pi, g)\n        tr.accumulate(s.etas[t], pi)"),)),
+    Mutant("inpo_half_step", "inpo.exact_convergence_stability_limit",
+           "INPO's closed-form step uses eta/2",
+           "algorithms.nash.inpo:inpo",
+           (("return _prox_lin(z, s.log_ref, g, s.etas[t], b)", "return _prox_lin(z, s.log_ref, g, s.etas[t] / 2, b)"),)),
+    Mutant("inpo_loss_margin", "inpo.loss_minimizer_is_omd_step",
+           "INPO's pair loss targets the margin eta instead of eta/2",
+           "algorithms.nash.inpo:inpo",
+           (("u[x] = _solve_pair_squares(W, e / 2.0)\n        else:", "u[x] = _solve_pair_squares(W, e)\n        else:"),)),
+    Mutant("hedge_loss_sign", "hedge.average_iterate_exploitability",
+           "Hedge self-play ascends the loss 1 - P pi instead of the win rate P pi",
+           "algorithms.nash.omd:_self_play_loop",
+           (("z, pi = step(t, z, pi, g)", "z, pi = step(t, z, pi, 1.0 - g)"),)),
+    Mutant("hedge_step_shrunk", "hedge.last_iterate_cycles",
+           "Hedge's update multiplies the step by 0.9",
+           "algorithms.nash.omd:online_mirror_descent",
+           (("return fn(z, s.log_ref, g, s.etas[t], b)", "return fn(z, s.log_ref, g, 0.9 * s.etas[t], b)"),)),
+    Mutant("exact_prox_wrong_anchor_weight", "nash.equilibrium_fixed_point",
+           "the exact prox step weights the reference by eta beta instead of eta beta/(1 + eta beta)",
+           "algorithms.nash._prox:_prox",
+           (("return _geometric(s, log_pi0, 1.0 - s, log_mu, eta * s, v)",
+             "return _geometric(s, log_pi0, eta * beta, log_mu, eta * s, v)"),)),
+    Mutant("sampled_rates_over_n_plus_1", "nash.sampled_oracle_unbiased",
+           "sampled win rates are divided by n + 1 instead of n (a bias that vanishes like 1/n)",
+           "mdps.preference:PreferenceGame.empirical_win_rates",
+           (("return self._out(out.reshape(X, K, n).mean(axis=2))",
+             "return self._out(out.reshape(X, K, n).sum(axis=2) / (n + 1))"),)),
+    Mutant("sampled_rates_half_the_duels", "nash.sampled_monte_carlo_rate",
+           "sampled win rates are shrunk halfway towards 1/2, (p_hat + 1/2)/2: a bias that does not vanish",
+           "mdps.preference:PreferenceGame.empirical_win_rates",
+           (("return self._out(out.reshape(X, K, n).mean(axis=2))",
+             "return self._out(out.reshape(X, K, n).sum(axis=2) / (2 * n) + 0.25)"),)),
+]
+
+
+def test_every_registered_check_has_a_mutant():
+    covered = {m.check for m in MUTANTS}
+    missing = sorted(set(labkit.checks()) - covered)
+    assert not missing, f"checks without a mutant in the mutation suite: {missing}"
+    assert len({m.name for m in MUTANTS}) == len(MUTANTS)
+
+
+def test_the_documented_table_lists_every_mutant():
+    text = DOC.read_text()
+    for m in MUTANTS:
+        assert f"`{m.name}`" in text and f"`{m.check}`" in text, m.name
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_the_check_catches_its_mutant(mutant, monkeypatch):
+    import warnings
+
+    chk = labkit.checks()[mutant.check]
+    clean = chk.run(scale="quick", rng=0) if mutant.check not in _CLEAN else _CLEAN[mutant.check]
+    _CLEAN[mutant.check] = clean
+    assert clean.passed, f"{mutant.check} fails without the mutant"
+    _plant(mutant, monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a mutant may make solvers warn (ConvergenceWarning, ...)
+        broken = chk.run(scale="quick", rng=0)
+    assert not broken.passed, (
+        f"{mutant.check} did not catch {mutant.name} ({mutant.description}): measured {broken.measured} "
+        f"[{broken.ci[0]}, {broken.ci[1]}] {broken.relation} {broken.expected}"
+    )
+
+
+_CLEAN: dict = {}
