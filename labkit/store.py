@@ -96,6 +96,20 @@ UNKNOWN_VERSION = "unknown"
 #: SQLite integers are signed 64-bit: seeds must lie in [0, MAX_SEED].
 MAX_SEED = 2**63 - 1
 
+_CHECKS_TABLE = """
+CREATE TABLE {if_not_exists}checks (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT NOT NULL,
+    scale        TEXT NOT NULL,
+    seed         INTEGER NOT NULL,
+    summary      TEXT NOT NULL,
+    format       TEXT NOT NULL,
+    payload      BLOB NOT NULL,
+    created      REAL NOT NULL,
+    code_version TEXT NOT NULL DEFAULT 'unknown',
+    UNIQUE (name, scale, seed, code_version)
+)"""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     key          TEXT PRIMARY KEY,
@@ -109,37 +123,14 @@ CREATE TABLE IF NOT EXISTS runs (
     seconds      REAL
 );
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment);
-CREATE TABLE IF NOT EXISTS checks (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    name         TEXT NOT NULL,
-    scale        TEXT NOT NULL,
-    seed         INTEGER NOT NULL,
-    summary      TEXT NOT NULL,
-    format       TEXT NOT NULL,
-    payload      BLOB NOT NULL,
-    created      REAL NOT NULL,
-    code_version TEXT NOT NULL DEFAULT 'unknown',
-    UNIQUE (name, scale, seed, code_version)
-);
-"""
+""" + _CHECKS_TABLE.format(if_not_exists="IF NOT EXISTS ") + ";\n"
 
 #: Schema 1 -> 2: code versions and run times; the checks table is rebuilt for its new key.
 _MIGRATE_1_2 = """
 ALTER TABLE runs ADD COLUMN code_version TEXT NOT NULL DEFAULT 'unknown';
 ALTER TABLE runs ADD COLUMN seconds REAL;
 ALTER TABLE checks RENAME TO checks_v1;
-CREATE TABLE checks (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    name         TEXT NOT NULL,
-    scale        TEXT NOT NULL,
-    seed         INTEGER NOT NULL,
-    summary      TEXT NOT NULL,
-    format       TEXT NOT NULL,
-    payload      BLOB NOT NULL,
-    created      REAL NOT NULL,
-    code_version TEXT NOT NULL DEFAULT 'unknown',
-    UNIQUE (name, scale, seed, code_version)
-);
+""" + _CHECKS_TABLE.format(if_not_exists="") + """;
 INSERT INTO checks (name, scale, seed, summary, format, payload, created)
     SELECT name, scale, seed, summary, format, payload, created FROM checks_v1 ORDER BY id;
 DROP TABLE checks_v1
@@ -408,7 +399,8 @@ class ResultStore:
                 raise StoreError(f"result store {str(self.path)!r} has unknown schema version {current}")
             con.execute("COMMIT")
         except sqlite3.Error as exc:
-            con.execute("ROLLBACK") if con.in_transaction else None
+            if con.in_transaction:
+                con.execute("ROLLBACK")
             raise StoreError(f"cannot upgrade the result store {str(self.path)!r} from schema {version}: {exc}") from exc
 
     # -- keys ------------------------------------------------------------------------------------
