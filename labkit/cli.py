@@ -5,7 +5,8 @@
     labkit list [PATTERN...] [--family F] [--json]
     labkit check NAME|PATTERN... | --all [--family F] [--scale quick|full] [--seed N] [--json]
                  [--backend serial|process|dask] [--workers N] [--no-store] [--recompute]
-    labkit figure NAME [--out DIR] [--scale quick|full] [--seed N]
+    labkit figure NAME [--out DIR] [--scale quick|full] [--seed N] [--style neurips|icml|iclr|jmlr]
+                  [--column single|double|half]
     labkit report [--out DIR] [--seed N]
     labkit store list | prune [--dry-run] | verify [--evict] | evict KEY...
     labkit --version
@@ -36,6 +37,9 @@ import textwrap
 from pathlib import Path
 
 from labkit.check import SCALES, TAGS, CheckResult, checks, get_check, load_errors, select
+
+STYLES = ("default", "iclr", "icml", "jmlr", "neurips")  # labkit.figures.STYLES (not imported: matplotlib is slow)
+COLUMNS = ("single", "double", "half")
 
 __all__ = ["main"]
 
@@ -85,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     sf.add_argument("--out", type=Path, default=None, help="output folder (default <lab dir>/figures)")
     sf.add_argument("--scale", choices=SCALES, default="quick")
     sf.add_argument("--seed", type=_seed, default=0)
+    sf.add_argument("--style", choices=sorted(STYLES), default="default",
+                    help="size figures and fonts for a venue (default: the lab's own)")
+    sf.add_argument("--column", choices=COLUMNS, default=None,
+                    help="single (one text column), double (full text width) or half; default: by panels")
 
     sr = sub.add_parser("report", help="every check at quick scale: a Markdown report with figures")
     sr.add_argument("--out", type=Path, default=None, help="output folder (default <lab dir>/report)")
@@ -318,8 +326,15 @@ def _current(check, scale, seed, store) -> CheckResult:
     return CheckResult.from_json(summary, frame)
 
 
-def _draw(check, result, out: Path) -> list[Path]:
+def figure_stem(result: CheckResult) -> str:
+    """``NAME.SCALE`` (``NAME.SCALE.seedN`` for a seed other than 0): quick and full figures, and
+    different seeds, never overwrite each other."""
+    return f"{result.name}.{result.scale}" + (f".seed{result.seed}" if result.seed else "")
+
+
+def _draw(check, result, out: Path, *, style: str = "default", column: str | None = None) -> list[Path]:
     from labkit.figures import paper_style, save_figure
+    from labkit.provenance import short
 
     if check.plot is None:
         return []
@@ -327,10 +342,18 @@ def _draw(check, result, out: Path) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _UsageError(f"cannot write figures to {str(out)!r}: {_one_line(exc)}") from None
-    with paper_style():
+    metadata = {
+        "Title": result.name,
+        "Subject": result.claim,
+        "Keywords": (f"check={result.name}; scale={result.scale}; seed={result.seed}; tag={result.tag}; "
+                     f"code={short(result.code_version)}; computed={_when(result.created)}; "
+                     f"verdict={'PASS' if result.passed else 'FAIL'}"),
+        "Creator": f"labkit (rl-theory-lab {_version()})",
+    }
+    with paper_style(style, column):
         fig = check.plot(result)
         try:
-            paths = save_figure(fig, out, check.name.replace(".", "__"))
+            paths = save_figure(fig, out, figure_stem(result), metadata=metadata)
         except OSError as exc:
             raise _UsageError(f"cannot write figures to {str(out)!r}: {_one_line(exc)}") from None
     import matplotlib.pyplot as plt
@@ -353,7 +376,7 @@ def _cmd_figure(args) -> int:
     store = _store()
     out = args.out if args.out is not None else lab_dir() / "figures"
     result = _current(check, args.scale, args.seed, store)
-    for path in _draw(check, result, out):
+    for path in _draw(check, result, out, style=args.style, column=args.column):
         print(path)
     return EXIT_OK
 

@@ -49,8 +49,12 @@ import numpy as np
 
 from labkit.stats import bootstrap_ci
 
-__all__ = ["PAPER_RC", "STYLES", "COLUMNS", "PALETTE", "BAND_CI", "BAND_IQR", "paper_style", "subplots",
-           "rate_plot", "convergence_plot", "band_plot", "theory_line", "save_figure", "figure_width"]
+__all__ = ["PAPER_RC", "STYLES", "COLUMNS", "PALETTE", "MARKERS", "BAND_CI", "BAND_IQR", "paper_style", "subplots",
+           "rate_plot", "convergence_plot", "band_plot", "theory_line", "reference_line", "legend", "save_figure",
+           "figure_width", "truncate_at_floor", "figure_legend"]
+
+#: Marker shapes that tell series apart without colour (print, colour-vision deficiencies).
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*")
 
 #: Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision
 #: deficiencies and in greyscale by lightness.
@@ -115,13 +119,16 @@ def figure_width(style: str = "default", column: str = "single") -> float:
 
 
 @contextlib.contextmanager
-def paper_style(style: str = "default", column: str = "single", **overrides):
+def paper_style(style: str = "default", column: str | None = None, **overrides):
     """Apply :data:`PAPER_RC` sized for ``style`` and ``column`` (plus ``overrides``).
 
-    Font sizes follow the venue's body size: labels one point below it, ticks and legends
-    three points below (captions in these venues are set one to two points below the body).
+    ``column=None`` (the default) lets :func:`subplots` choose: one text column for a single
+    panel, the full text width for a grid of several columns. Font sizes follow the venue's
+    body size: labels one point below it, ticks and legends three points below (captions in
+    these venues are set one to two points below the body).
     """
-    width = figure_width(style, column)
+    global _WIDTHS
+    width = figure_width(style, column or "single")
     base = STYLES[style][2]
     rc = dict(PAPER_RC)
     if style != "default":
@@ -130,15 +137,20 @@ def paper_style(style: str = "default", column: str = "single", **overrides):
     rc["figure.figsize"] = (width, width * _GOLDEN)
     rc.update(overrides)
     global _DEPTH
+    saved = _WIDTHS
+    _WIDTHS = (width, width) if column else (figure_width(style, "single"), figure_width(style, "double"))
     with mpl.rc_context(rc):
         _DEPTH += 1
         try:
             yield
         finally:
             _DEPTH -= 1
+            _WIDTHS = saved
 
 
 _DEPTH = 0
+#: (width of a one-column figure, width of a multi-column grid) under the active style
+_WIDTHS = (figure_width("default", "single"), figure_width("default", "double"))
 
 
 def _styled():
@@ -147,12 +159,26 @@ def _styled():
 
 
 def subplots(nrows: int = 1, ncols: int = 1, *, panel_aspect: float = _GOLDEN, **kwargs):
-    """``plt.subplots`` at the current style's width; each row ``panel_aspect`` times a panel's
-    width tall (capped at 9 in, a page)."""
-    width = mpl.rcParams["figure.figsize"][0]
+    """``plt.subplots`` at the active style's width (one text column for one panel, the full
+    text width for several columns, unless the style fixed a column); each row is
+    ``panel_aspect`` times a panel's width tall (the figure capped at 9 in, a page)."""
+    width = _WIDTHS[0] if ncols == 1 else _WIDTHS[1]
     height = min(9.0, nrows * panel_aspect * width / ncols)
     kwargs.setdefault("squeeze", False)
     return plt.subplots(nrows, ncols, figsize=(width, height), **kwargs)
+
+
+def figure_legend(fig, axes, **kw):
+    """One legend for a grid of panels, below it: every label once, covering no data."""
+    seen = {}
+    for ax in np.ravel(axes):
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    if not seen:
+        return None
+    kw.setdefault("loc", "outside lower center")
+    kw.setdefault("ncols", min(3, len(seen)))
+    return fig.legend(list(seen.values()), list(seen.keys()), **kw)
 
 
 def _axes(ax):
@@ -187,6 +213,38 @@ def _mean_band(Y: np.ndarray, confidence: float, rng=0):
     lo, hi = np.array([bootstrap_ci(col, np.mean, confidence=confidence, n_resamples=1000, rng=rng)
                        for col in Y.T]).T
     return mean, (lo, hi)
+
+
+def reference_line(ax, y: float, *, label: str, color: str = "0.15", **kw):
+    """A horizontal line of the theorem's figure (a bound, a tolerance around an identity's 0):
+    dashed, dark, labelled, with artist id ``"theory"``."""
+    kw.setdefault("linestyle", "--")
+    kw.setdefault("linewidth", 0.9)
+    kw.setdefault("zorder", 3)
+    line = ax.axhline(y, color=color, label=label, **kw)
+    line.set_gid("theory")
+    return line
+
+
+def legend(ax, *, outside: bool = False, **kw):
+    """One legend entry per label; ``outside`` puts it below the axes so it covers no data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    unique = dict(zip(labels, handles))
+    if outside:
+        kw.setdefault("loc", "upper center")
+        kw.setdefault("bbox_to_anchor", (0.5, -0.22))
+        kw.setdefault("ncols", min(3, len(unique)))
+    return ax.legend(unique.values(), unique.keys(), **kw)
+
+
+def truncate_at_floor(y, floor: float):
+    """``y`` up to (not including) its first value at or below ``floor``: curves stop above the
+    floating-point floor instead of drawing round-off noise (no NaN is plotted)."""
+    y = np.asarray(y, dtype=float)
+    below = np.flatnonzero(~(y > floor))
+    return y if below.size == 0 else y[:below[0]]
 
 
 def theory_line(ax, x, y, *, label: str, color: str = "0.15", **kw):
@@ -282,7 +340,8 @@ def convergence_plot(curves: Mapping[str, object], *, theory: Mapping[str, objec
         Reference curves (e.g. ``C gamma**k``), drawn dashed and dark above the data; a label
         shared with ``curves`` is shown as ``"{theory_label}: {label}"``.
     floor : float, optional
-        Values at or below ``floor`` (the floating-point floor of the metric) are not drawn.
+        Each curve stops before its first value at or below ``floor`` (the floating-point
+        floor of the metric).
     markers : bool
         Draw the data as sparse markers (use when data and theory coincide).
     """
@@ -290,20 +349,21 @@ def convergence_plot(curves: Mapping[str, object], *, theory: Mapping[str, objec
         fig, ax = _axes(ax)
         for i, (name, curve) in enumerate(curves.items()):
             A = _pad_rows(curve)
-            if floor is not None:
-                A = np.where(A > floor, A, np.nan)
             k = np.arange(A.shape[1])
             style = dict(marker="o", linestyle="none", markersize=2.5, markevery=max(1, A.shape[1] // 25)) if markers else {}
             if A.shape[0] == 1:
-                ax.plot(k, A[0], label=str(name), color=PALETTE[i % len(PALETTE)], **style)
+                y = A[0] if floor is None else truncate_at_floor(A[0], floor)
+                ax.plot(k[:y.size], y, label=str(name), color=PALETTE[i % len(PALETTE)], **style)
             else:
                 q25, med, q75 = np.nanpercentile(A, [25, 50, 75], axis=0)
-                (line,) = ax.plot(k, med, label=f"{name} (median)", color=PALETTE[i % len(PALETTE)], **style)
-                ax.fill_between(k, q25, q75, color=line.get_color(), alpha=0.2, linewidth=0, label=BAND_IQR)
+                n = med.size if floor is None else truncate_at_floor(med, floor).size
+                (line,) = ax.plot(k[:n], med[:n], label=f"{name} (median)", color=PALETTE[i % len(PALETTE)], **style)
+                ax.fill_between(k[:n], q25[:n], q75[:n], color=line.get_color(), alpha=0.2, linewidth=0,
+                                label=BAND_IQR)
         for name, ref in (theory or {}).items():
             ref = np.asarray(ref, dtype=float).ravel()
             if floor is not None:
-                ref = np.where(ref > floor, ref, np.nan)
+                ref = truncate_at_floor(ref, floor)
             theory_line(ax, np.arange(ref.size), ref, label=f"{theory_label}: {name}")
         if logy:
             ax.set_yscale("log")

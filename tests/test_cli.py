@@ -81,8 +81,8 @@ def test_bad_arguments_exit_2(argv, capsys):
 def test_figure_runs_missing_check_then_redraws_from_store(tmp_path, capsys):
     out = tmp_path / "figs"
     assert cli.main(["figure", "value_iteration.tight_rate", "--out", str(out)]) == 0
-    pdf = out / "value_iteration__tight_rate.pdf"
-    png = out / "value_iteration__tight_rate.png"
+    pdf = out / "value_iteration.tight_rate.quick.pdf"
+    png = out / "value_iteration.tight_rate.quick.png"
     assert pdf.stat().st_size > 0 and png.stat().st_size > 0
     capsys.readouterr()
     png.unlink()
@@ -108,8 +108,8 @@ def test_report_writes_markdown_with_figures(tmp_path, monkeypatch):
     assert cli.main(["report", "--out", str(out)]) == 0
     text = (out / "report.md").read_text()
     assert "| `value_iteration.tight_rate` |" in text and "PASS" in text
-    assert "figures/value_iteration__tight_rate.png" in text
-    assert (out / "figures" / "value_iteration__tight_rate.png").exists()
+    assert "figures/value_iteration.tight_rate.quick.png" in text
+    assert (out / "figures" / "value_iteration.tight_rate.quick.png").exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,3 +330,23 @@ def test_a_closed_pipe_is_not_a_traceback():
     proc = subprocess.run(f"{sys.executable} -m labkit.cli list --json | head -c 100", shell=True,
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_figure_styles_names_and_metadata(tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "figs"
+    assert cli.main(["figure", "value_iteration.tight_rate", "--out", str(out), "--style", "icml",
+                     "--column", "single"]) == 0
+    assert cli.main(["figure", "value_iteration.tight_rate", "--out", str(out), "--scale", "full", "--seed", "3"]) == 0
+    quick, full = out / "value_iteration.tight_rate.quick.png", out / "value_iteration.tight_rate.full.seed3.png"
+    assert quick.exists() and full.exists()  # quick and full scale do not overwrite each other
+    meta = Image.open(quick).text
+    assert meta["Title"] == "value_iteration.tight_rate"
+    assert "scale=quick" in meta["Keywords"] and "seed=0" in meta["Keywords"] and "code=" in meta["Keywords"]
+    assert "scale=full" in Image.open(full).text["Keywords"]
+    width_in = Image.open(quick).size[0] / 300  # 300 dpi, tight bounding box: about one ICML column
+    assert 2.5 < width_in < 3.6
+    assert b"value_iteration.tight_rate" in (out / "value_iteration.tight_rate.quick.pdf").read_bytes()
+    with pytest.raises(SystemExit):
+        cli.main(["figure", "value_iteration.tight_rate", "--style", "nature"])

@@ -50,6 +50,8 @@ def test_check_passes_at_quick_scale(name):
 
 @pytest.mark.parametrize("name", sorted(n for n, c in CHECKS.items() if c.plot is not None))
 def test_check_figure_is_well_formed(name):
+    """Paper-ready structure: a theory line (or the theorem's tolerance) drawn with the artist id
+    'theory', no repeated legend entry, every labelled series drawn, no NaN or inf plotted."""
     chk = CHECKS[name]
     if not chk.available:
         pytest.skip(chk.unavailable_reason())
@@ -58,13 +60,19 @@ def test_check_figure_is_well_formed(name):
         fig = chk.plot(res)
     try:
         assert fig.axes, "the figure has no axes"
+        theory = [a for ax in fig.axes for a in (*ax.get_lines(), *ax.collections) if a.get_gid() == "theory"]
+        assert theory, "no theory line (gid 'theory'): every figure shows the theorem's figure"
         for ax in fig.axes:
             legend = ax.get_legend()
             if legend is not None:
                 texts = [t.get_text() for t in legend.get_texts()]
                 assert len(texts) == len(set(texts)), f"repeated legend entries: {texts}"
             for line in ax.get_lines():
+                x = np.asarray(line.get_xdata(), dtype=float)
                 y = np.asarray(line.get_ydata(), dtype=float)
-                assert not np.isnan(y).all(), f"a line of only NaN: {line.get_label()}"
+                if not line.get_label().startswith("_"):
+                    assert y.size > 0, f"a labelled series with no data: {line.get_label()}"
+                assert np.isfinite(y).all() and np.isfinite(x).all(), \
+                    f"NaN or inf plotted in {line.get_label()!r}"
     finally:
         plt.close(fig)

@@ -60,18 +60,22 @@ def _hedge_measure(ctx) -> Outcome:
 
 
 def _hedge_plot(result):
-    import matplotlib.pyplot as plt
+    from labkit.figures import MARKERS, PALETTE, legend, subplots, theory_line
 
-    fig, ax = plt.subplots(figsize=(3.8, 3.2))
-    for (kind, K), g in result.data.groupby(["game", "K"]):
+    fig, axes = subplots()
+    ax = axes[0, 0]
+    for i, ((kind, K), g) in enumerate(result.data.groupby(["game", "K"])):
         med = g.groupby("T")["avg_exploitability"].median()
-        ax.plot(med.index, med.to_numpy(), "o-", ms=3, lw=1, label=f"{kind} K={K} (average)")
-        ax.plot(med.index, nash.hedge_exploitability_bound(K, med.index.to_numpy()), "--", lw=0.8, color=ax.lines[-1].get_color())
+        color = PALETTE[i % len(PALETTE)]
+        ax.plot(med.index, med.to_numpy(), marker=MARKERS[i % len(MARKERS)], color=color,
+                label=f"{'RPS' if kind == 'rps' else 'tournament'} K={K}: median")
+        theory_line(ax, med.index, nash.hedge_exploitability_bound(K, med.index.to_numpy()), color=color,
+                    label=rf"theorem K={K}: $\sqrt{{\log K/(2T)}}$")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("T")
-    ax.set_ylabel(r"$E_0(\bar\pi_T)$ (dashed: $\sqrt{\log K/(2T)}$)")
-    ax.legend(fontsize=5)
+    ax.set_xlabel("iterations T")
+    ax.set_ylabel(r"$E_0(\bar\pi_T)$, average iterate")
+    legend(ax, outside=True, fontsize=5)
     return fig
 
 
@@ -127,17 +131,22 @@ def _cycle_measure(ctx) -> Outcome:
 
 
 def _cycle_plot(result):
-    import matplotlib.pyplot as plt
+    from labkit.figures import legend, reference_line, subplots
 
-    fig, ax = plt.subplots(figsize=(3.8, 3.2))
-    for (p, eta), g in result.data.groupby(["p", "eta"]):
-        med = g.groupby("t")["kl"].median()
-        ax.plot(med.index, med.to_numpy(), lw=1, label=f"p={p:g}, eta={eta:g}")
+    fig, axes = subplots()
+    ax = axes[0, 0]
+    data = result.data.copy()
+    first = data.sort_values("t").groupby(["p", "eta", "replicate"])["kl"].transform("first")
+    data["rel"] = data["kl"] / first
+    for (p, eta), g in data.groupby(["p", "eta"]):
+        med = g.groupby("t")["rel"].median()
+        ax.plot(med.index, med.to_numpy(), label=rf"$p={p:g}$, $\eta={eta:g}$")
+    reference_line(ax, 1.0, label=r"theorem: $KL_t \geq KL_1$ (never decreases)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("iteration t")
-    ax.set_ylabel(r"$KL(\pi^*, \pi_t)$, last iterate")
-    ax.legend(fontsize=6)
+    ax.set_ylabel(r"$KL(\pi^*, \pi_t) / KL(\pi^*, \pi_1)$, median")
+    legend(ax, outside=True)
     return fig
 
 

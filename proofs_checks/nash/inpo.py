@@ -87,16 +87,17 @@ def _omd_measure(ctx) -> Outcome:
 
 
 def _omd_plot(result):
-    import matplotlib.pyplot as plt
+    from labkit.figures import legend, subplots, theory_line
 
     data = result.data[result.data["eta_over_limit"] < 1]
-    fig, ax = plt.subplots(figsize=(3.6, 3.2))
-    ax.scatter(data["rho2"], data["factor"], s=12, label="runs")
+    fig, axes = subplots()
+    ax = axes[0, 0]
+    ax.scatter(data["rho2"], data["factor"], s=9, label=r"runs at $\eta$ = limit/4")
     lo, hi = data[["rho2", "factor"]].min().min(), data[["rho2", "factor"]].max().max()
-    ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label=r"theory $\rho^2$")
+    theory_line(ax, [lo, hi], [lo, hi], label=r"theorem: factor $= \rho^2$")
     ax.set_xlabel(r"$\rho^2 = (1-\eta\beta)^2 + \eta^2\omega^2$")
     ax.set_ylabel("fitted KL factor per iteration")
-    ax.legend()
+    legend(ax)
     return fig
 
 
@@ -136,16 +137,18 @@ def _inpo_loss_measure(ctx) -> Outcome:
 
 
 def _inpo_loss_plot(result):
-    import matplotlib.pyplot as plt
+    from labkit.figures import MARKERS, legend, reference_line, subplots
 
-    fig, ax = plt.subplots(figsize=(3.6, 3.0))
-    for beta, g in result.data.groupby("beta"):
-        ax.scatter(g["K"], g["gap"].clip(lower=1e-18), s=12, label=rf"$\beta={beta:g}$")
-    ax.axhline(INPO_TOL, color="k", ls="--", lw=0.8, label="tolerance")
+    fig, axes = subplots()
+    ax = axes[0, 0]
+    for i, (beta, g) in enumerate(result.data.groupby("beta")):
+        ax.scatter(g["K"] * (1.0 + 0.05 * i), g["gap"].clip(lower=1e-18), s=9, marker=MARKERS[i], label=rf"$\beta={beta:g}$")
+    reference_line(ax, INPO_TOL, label="tolerance (theorem: gap 0)")
+    ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("K")
-    ax.set_ylabel("|loss minimiser - OMD step|")
-    ax.legend(fontsize=6)
+    ax.set_xlabel("responses K")
+    ax.set_ylabel(r"$\|\pi_{loss} - \pi_{OMD}\|_\infty$")
+    legend(ax)
     return fig
 
 

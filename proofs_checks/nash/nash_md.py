@@ -126,20 +126,22 @@ def _decay_bound_measure(ctx) -> Outcome:
 
 
 def _decay_plot(result):
-    import matplotlib.pyplot as plt
+    from labkit.figures import BAND_IQR, figure_legend, subplots, theory_line
 
     betas = sorted(result.data["beta"].unique())
-    fig, axes = plt.subplots(1, len(betas), figsize=(3.2 * len(betas), 3.0), squeeze=False)
+    fig, axes = subplots(1, len(betas))
     for ax, beta in zip(axes[0], betas):
         g = result.data[result.data["beta"] == beta]
-        med = g.groupby("t")[["kl", "bound"]].median()
-        ax.plot(med.index, med["kl"], lw=1, label=r"median $KL(\pi^*_\beta, \pi_T)$")
-        ax.plot(med.index, med["bound"], "k--", lw=0.8, label=r"$\max(2KL_0, 8/\beta^2)/(T+2)$")
+        q = g.groupby("t")["kl"].quantile([0.25, 0.5, 0.75]).unstack()
+        ax.plot(q.index, q[0.5], label=r"median $KL(\pi^*_\beta, \pi_T)$")
+        ax.fill_between(q.index, q[0.25], q[0.75], alpha=0.2, linewidth=0, label=BAND_IQR)
+        bound = g.groupby("t")["bound"].median()
+        theory_line(ax, bound.index, bound.to_numpy(), label=r"theorem: $\max(2KL_0, 8/\beta^2)/(T+2)$")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("iteration T")
         ax.set_title(rf"$\beta={beta:g}$")
-    axes[0, 0].legend(fontsize=6)
+    figure_legend(fig, axes)
     return fig
 
 
@@ -177,12 +179,10 @@ def _slope_measure(ctx) -> Outcome:
 
 
 def _slope_plot(result):
-    from labkit.figures import rate_plot
-
-    import matplotlib.pyplot as plt
+    from labkit.figures import rate_plot, subplots
 
     betas = sorted(result.data["beta"].unique())
-    fig, axes = plt.subplots(1, len(betas), figsize=(3.2 * len(betas), 3.0), squeeze=False)
+    fig, axes = subplots(1, len(betas))
     for ax, beta in zip(axes[0], betas):
         g = result.data[result.data["beta"] == beta]
         Y = g.pivot(index="replicate", columns="t", values="kl").to_numpy()

@@ -69,23 +69,20 @@ def _oracle_measure(ctx) -> Outcome:
 
 
 def _oracle_plot(result):
-    import matplotlib.pyplot as plt
+    from labkit.figures import legend, reference_line, subplots
 
     data = result.data
-    tests = len(data)
-    z_crit = float(norm.ppf(1 - ALPHA / (2 * tests)))
-    fig, ax = plt.subplots(figsize=(3.8, 3.0))
-    for (nu, n), g in data.groupby(["noise", "n"]):
-        ax.scatter(np.full(len(g), n) * (1.08 if nu else 0.93), g["z"], s=6,
-                   label=f"noise {nu:g}", color="C1" if nu else "C0")
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles))
-    ax.axhline(z_crit, color="k", ls="--", lw=0.8)
-    ax.axhline(-z_crit, color="k", ls="--", lw=0.8)
+    z_crit = float(norm.ppf(1 - ALPHA / (2 * len(data))))
+    fig, axes = subplots()
+    ax = axes[0, 0]
+    for i, (nu, g) in enumerate(data.groupby("noise")):
+        ax.scatter(g["n"] * (0.93 if i == 0 else 1.08), g["z"], s=6, label=f"flip noise {nu:g}")
+    reference_line(ax, z_crit, label=f"Bonferroni limits (level {ALPHA:g})")
+    reference_line(ax, -z_crit, label=f"Bonferroni limits (level {ALPHA:g})")
     ax.set_xscale("log")
     ax.set_xlabel("duels per response n")
-    ax.set_ylabel("z of the mean estimate (dashed: Bonferroni limits)")
-    ax.legend(unique.values(), unique.keys(), fontsize=6)
+    ax.set_ylabel("z of the mean estimate")
+    legend(ax, outside=True)
     return fig
 
 
@@ -139,16 +136,16 @@ def _mc_measure(ctx) -> Outcome:
 
 
 def _mc_plot(result):
-    from labkit.figures import rate_plot
+    from labkit.figures import PALETTE, rate_plot, subplots
 
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(3.8, 3.2))
-    for name, g in result.data.groupby("algorithm"):
+    fig, axes = subplots()
+    ax = axes[0, 0]
+    for i, (name, g) in enumerate(result.data.groupby("algorithm")):
         Y = g.pivot(index="replicate", columns="n_samples", values="error").to_numpy()
         rate_plot(np.array(MC_SAMPLES), Y, fit=RateFit.from_dict(result.extras["fits"][name]), theory_slope=-0.5,
-                  ax=ax, xlabel="duels per response per query",
-                  ylabel=r"$\|\pi_T^{sampled} - \pi_T^{exact}\|_\infty$", label=name, tail_decades=3.0)
+                  ax=ax, xlabel="duels per response per query n",
+                  ylabel=r"$\|\pi_T^{sampled} - \pi_T^{exact}\|_\infty$", label=name, tail_decades=3.0,
+                  color=PALETTE[i])
     return fig
 
 

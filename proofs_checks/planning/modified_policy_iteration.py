@@ -73,18 +73,19 @@ def _optimum_measure(ctx) -> Outcome:
 
 
 def _optimum_plot(result):
-    import matplotlib.pyplot as plt
+    from labkit.figures import MARKERS, legend, reference_line, subplots
 
     data = result.data
-    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+    fig, axes = subplots()
+    ax = axes[0, 0]
     for i, (solver, g) in enumerate(data.groupby("solver")):
-        ax.scatter(g["n_iter"], g["error"].clip(lower=1e-18), s=10, label=solver, marker="os^vD"[i % 5])
-    ax.axhline(TARGET, color="k", ls="--", lw=0.8, label="target tol")
+        ax.scatter(g["n_iter"], g["error"].clip(lower=1e-18), s=9, label=solver, marker=MARKERS[i % len(MARKERS)])
+    reference_line(ax, TARGET, label="theorem: target tol")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("improvement steps (VI: sweeps)")
     ax.set_ylabel(r"$\|V - V^*\|_\infty$ at stop")
-    ax.legend(fontsize=5)
+    legend(ax, outside=True)
     return fig
 
 

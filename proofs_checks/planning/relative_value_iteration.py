@@ -124,7 +124,8 @@ def _span_plot(result):
         m = min(map(len, runs))
         curves[f"S={n:g}"] = np.array([r[:m] / r[0] for r in runs])
         refs[f"S={n:g}"] = float(g["delta"].max()) ** np.arange(m)
-    return convergence_plot(curves, theory=refs, ylabel=r"$sp(\tilde Tu_k - u_k)/sp(\tilde Tu_0 - u_0)$")
+    return convergence_plot(curves, theory=refs, floor=1e-12, xlabel="sweep k", theory_label=r"$\delta^k$",
+                            ylabel=r"$sp(\tilde Tu_k - u_k)/sp(\tilde Tu_0 - u_0)$")
 
 
 rvi_span_contraction = register(Check(
@@ -172,16 +173,18 @@ def _gain_measure(ctx) -> Outcome:
 
 
 def _gain_plot(result):
-    import matplotlib.pyplot as plt
+    from labkit.figures import MARKERS, legend, reference_line, subplots
 
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    for inst, g in result.data.groupby("instance"):
-        ax.scatter(g["gain_lp"], (g["gain_rvi"] - g["gain_lp"]).abs().clip(lower=1e-17), s=10, label=inst)
-    ax.axhline(GAIN_TOL, ls="--", color="k", lw=0.8, label="tolerance")
+    fig, axes = subplots()
+    ax = axes[0, 0]
+    for i, (inst, g) in enumerate(result.data.groupby("instance")):
+        ax.scatter(g["gain_lp"], (g["gain_rvi"] - g["gain_lp"]).abs().clip(lower=1e-17), s=9, label=inst,
+                   marker=MARKERS[i % len(MARKERS)])
+    reference_line(ax, GAIN_TOL, label="tolerance (theorem: gap 0)")
     ax.set_yscale("log")
-    ax.set_xlabel("optimal gain (LP)")
-    ax.set_ylabel(r"$|g_{RVI} - g_{LP}|$")
-    ax.legend(fontsize=6)
+    ax.set_xlabel(r"optimal gain $g^*$ (LP)")
+    ax.set_ylabel(r"$|g_{RVI} - g^*|$")
+    legend(ax, outside=True)
     return fig
 
 

@@ -44,20 +44,17 @@ def _tight_measure(ctx) -> Outcome:
     )
 
 
-def _plot_error_curves(result, ylabel, theory):
+def _tight_plot(result):
     from labkit.figures import convergence_plot
 
     curves, refs = {}, {}
     for (gamma, _), errs in errors_by_run(result.data):
-        label = f"gamma={gamma:g}"
-        curves.setdefault(label, []).append(errs)
-        refs[label] = theory(gamma, errs)
-    curves = {k: (v[0] if len(v) == 1 else v) for k, v in curves.items()}
-    return convergence_plot(curves, theory=refs, ylabel=ylabel)
-
-
-def _tight_plot(result):
-    return _plot_error_curves(result, r"$\|V_k - V^*\|_\infty$", lambda g, errs: g ** np.arange(errs.size) / (1 - g))
+        label = rf"$\gamma={gamma:g}$"
+        curves[label] = errs / errs[0]
+        refs[label] = gamma ** np.arange(errs.size)
+    # the data equal the theory here: markers for the data, the dashed line stays visible
+    return convergence_plot(curves, theory=refs, markers=True, floor=1e-12, xlabel="sweep k",
+                            ylabel=r"$\|V_k - V^*\|_\infty / \|V_0 - V^*\|_\infty$", theory_label=r"$\gamma^k$")
 
 
 vi_tight_rate = register(Check(
@@ -102,9 +99,10 @@ def _garnet_plot(result):
     for gamma, g in result.data.groupby("gamma"):
         runs = [e / e[0] for _, e in errors_by_run(g)]
         n = min(len(r) for r in runs)
-        curves[f"gamma={gamma:g}"] = np.array([r[:n] for r in runs])
-        refs[f"gamma={gamma:g}"] = gamma ** np.arange(n)
-    return convergence_plot(curves, theory=refs, ylabel=r"$\|V_k - V^*\|_\infty / \|V_0 - V^*\|_\infty$")
+        curves[rf"$\gamma={gamma:g}$"] = np.array([r[:n] for r in runs])
+        refs[rf"$\gamma={gamma:g}$"] = gamma ** np.arange(n)
+    return convergence_plot(curves, theory=refs, floor=1e-12, xlabel="sweep k", theory_label=r"$\gamma^k$",
+                            ylabel=r"$\|V_k - V^*\|_\infty / \|V_0 - V^*\|_\infty$")
 
 
 vi_garnet_contraction = register(Check(
