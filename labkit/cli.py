@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     sf.add_argument("--column", choices=COLUMNS, default=None,
                     help="single (one text column), double (full text width) or half; default: by panels")
 
-    sr = sub.add_parser("report", help="every check at quick scale: a Markdown report with figures")
+    sr = sub.add_parser("report", help="every check at quick scale: an HTML site (and Markdown) with figures and data")
     sr.add_argument("--out", type=Path, default=None, help="output folder (default <lab dir>/report)")
     sr.add_argument("--seed", type=_seed, default=0)
 
@@ -382,6 +382,7 @@ def _cmd_figure(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from labkit.report import write_report
     from labkit.store import lab_dir
 
     store = _store()
@@ -391,38 +392,19 @@ def _cmd_report(args) -> int:
     except OSError as exc:
         raise _UsageError(f"cannot write the report to {str(out)!r}: {_one_line(exc)}") from None
     _warn_load_errors()
-    results = []
-    lines = ["# labkit report", "", "All registered checks at quick scale, seed "
-             f"{args.seed}.", "", "| check | tag | expected | measured [interval] | verdict | computed | seconds |",
-             "|---|---|---|---|---|---|---|"]
-    sections = []
+    items = []
     for check in checks().values():
         if not check.available:
-            lines.append(f"| `{check.name}` | {check.tag} | | | SKIP | {check.unavailable_reason()} | |")
-            continue
-        result = _current(check, "quick", args.seed, store)
-        results.append(result)
-        lines.append(
-            f"| `{result.name}` | {result.tag} | {result.relation} {_fmt(result.expected)} "
-            f"(tol {_fmt(result.tol)}) | {_fmt(result.measured)} [{_fmt(result.ci[0])}, "
-            f"{_fmt(result.ci[1])}] ({result.interval_label}) | {'PASS' if result.passed else 'FAIL'} | "
-            f"{_when(result.created)} | {_fmt(result.compute_seconds or 0.0)} |"
-        )
-        figs = _draw(check, result, out / "figures")
-        sec = [f"## {result.name}", "", f"*{check.paper}* [{check.tag}]", "", check.claim, ""]
-        if result.details:
-            sec += [result.details, ""]
-        sec += [f"![{result.name}](figures/{p.name})" for p in figs if p.suffix == ".png"]
-        sections.append("\n".join(sec))
-    n_fail = sum(not r.passed for r in results)
-    lines += ["", f"{len(results) - n_fail} passed, {n_fail} failed", ""] + sections
-    path = out / "report.md"
+            items.append((check, None, check.unavailable_reason()))
+        else:
+            items.append((check, _current(check, "quick", args.seed, store), ""))
     try:
-        path.write_text("\n".join(lines) + "\n")
+        paths = write_report(out, items, _draw, seed=args.seed)
     except OSError as exc:
-        raise _UsageError(f"cannot write the report to {str(path)!r}: {_one_line(exc)}") from None
-    print(path)
-    return EXIT_OK if n_fail == 0 else EXIT_FAILED
+        raise _UsageError(f"cannot write the report to {str(out)!r}: {_one_line(exc)}") from None
+    print(paths["html"])
+    print(paths["markdown"])
+    return EXIT_OK if all(r.passed for _, r, _ in items if r is not None) else EXIT_FAILED
 
 
 def _cmd_store(args) -> int:

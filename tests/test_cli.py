@@ -108,7 +108,7 @@ def test_report_writes_markdown_with_figures(tmp_path, monkeypatch):
     assert cli.main(["report", "--out", str(out)]) == 0
     text = (out / "report.md").read_text()
     assert "| `value_iteration.tight_rate` |" in text and "PASS" in text
-    assert "figures/value_iteration.tight_rate.quick.png" in text
+    assert "figures/value_iteration.tight_rate.quick.png" in (out / "checks" / "value_iteration.tight_rate.html").read_text()
     assert (out / "figures" / "value_iteration.tight_rate.quick.png").exists()
 
 
