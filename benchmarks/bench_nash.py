@@ -1,7 +1,7 @@
 """Nash learning speed and correctness: exact Nash-MP against its matvec bound, sampled duels,
 and a cross-check of the Nash value and exploitability against OpenSpiel.
 
-Three parts (issue goals in brackets; anchors.md sections 2.6 and 6, rows 7-8):
+Three parts (issue goals in brackets):
 
 a. **One exact Nash-MP iteration vs its physical bound** [within 2x]. An iteration of
    :func:`algorithms.nash.nash_mirror_prox` needs two ``K x K`` matrix-vector products

@@ -1,6 +1,6 @@
 """Planning speed: this lab against QuantEcon's DiscreteDP, pymdptoolbox and the bandwidth bound.
 
-Two instances (theory notes, anchors.md section 6):
+Two instances:
 
 * a dense Garnet, S = 2000, A = 10 (every row has full support; P is a 320 MB array), and
 * a sparse Garnet, S = 100,000, A = 10, 5 successors per state-action pair (CSR, 5e6 nonzeros),

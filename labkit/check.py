@@ -327,7 +327,7 @@ class CheckResult:
         return self.runs_loaded > 0 and self.runs_computed == 0
 
     def to_json(self) -> dict:
-        """The JSON record of design.md (``name, passed, measured, expected, ci, seconds``) plus context."""
+        """The JSON record of a result (``name, passed, measured, expected, ci, seconds``) plus context."""
 
         def num(v):
             v = float(v)

@@ -1,4 +1,4 @@
-"""Rate fitting with confidence intervals over seeds (theory/mdp.md section 0.3).
+"""Rate fitting with confidence intervals over seeds (docs/theory/planning.md, section 'Rate fitting conventions').
 
 Two kinds of rate appear in the lab's theorems:
 
@@ -224,7 +224,7 @@ def fit_linear_rate(errors, *, window: tuple[float, float] = (1e-11, 1e-2), rela
         Rows may have different lengths (pass a list).
     window : (lo, hi)
         Only iterations with ``lo * scale <= err_k <= hi * scale`` enter the fit, where
-        ``scale = err_0`` of the row if ``relative`` else 1 (theory/mdp.md 0.3). Errors equal
+        ``scale = err_0`` of the row if ``relative`` else 1 (docs/theory/planning.md, section 'Rate fitting conventions'). Errors equal
         to 0 or below the window (round-off) and above it (transient) are ignored.
     relative : bool
         Scale the window by each row's initial error.

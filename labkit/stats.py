@@ -3,7 +3,7 @@
 Both are thin, validated wrappers over SciPy:
 
 * :func:`bootstrap_ci` is ``scipy.stats.bootstrap(..., method="percentile")`` with the lab's
-  defaults (90% interval, as theory/mdp.md section 0.3 asks for rate checks) and the lab's
+  defaults (90% interval, as docs/theory/planning.md, section 'Rate fitting conventions' asks for rate checks) and the lab's
   ``rng`` convention. The percentile method is used rather than BCa because BCa is undefined
   on the degenerate samples the lab produces routinely (exact solvers give identical errors on
   every seed); those samples get the degenerate interval ``(x, x)`` without a warning.

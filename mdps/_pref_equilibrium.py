@@ -33,7 +33,7 @@ Two regimes (the module docstring of :mod:`mdps.preference` says which is used w
   Newton runs to the float64 floor. This is the path-following idea of interior-point
   methods (the entropic regulariser is the barrier, ``b`` its weight): ``pi*_b`` is the central
   path of the Nash linear program, and ``b -> 0`` selects the KL projection of ``mu`` onto the
-  Nash set (theory/preference.md 1.2).
+  Nash set (docs/theory/nash.md, section 'Regularised game and equilibrium').
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ normalised by :func:`mdps.validation.check_rng`, which names ``rng`` when it ref
 nothing touches global random state, and
 generation happens in NumPy, so the same ``rng`` gives the same instance on every machine.
 
-Catalogue (the specification is ``theory/mdp.md``, section A.6):
+Catalogue (each generator's docstring states its exact construction):
 
 ========================  ===================================================================
 ``garnet``                random sparse kernels, ``b`` successors per pair [1]_
@@ -26,7 +26,7 @@ References
 .. [1] T. Archibald, K. McKinnon, L. Thomas, "On the generation of Markov decision processes",
    J. Operational Research Society 46 (1995); name and use as in S. Bhatnagar et al.,
    "Natural actor-critic algorithms", Automatica 45 (2009).
-.. [2] The StepMix / EpsMix experiments (theory/mdp.md, B.1): S = A = 5, H = 3.
+.. [2] The StepMix / EpsMix experiments: S = A = 5, H = 3.
 .. [3] A. Strehl, M. Littman, "An analysis of model-based interval estimation for Markov
    decision processes", JCSS 74 (2008); transition probabilities of I. Osband, D. Russo,
    B. Van Roy, "(More) efficient reinforcement learning via posterior sampling", NeurIPS 2013.
@@ -162,7 +162,7 @@ def river_swim(n_states=6, *, gamma=None, horizon=None) -> TabularMDP:
     r"""RiverSwim [3]_: a river of ``n`` states where swimming upstream pays off, rarely.
 
     States ``s_1..s_n`` are indices ``0..n-1``; action 0 swims left (downstream), action 1
-    right (upstream). Exactly (theory/mdp.md, A.6):
+    right (upstream). Exactly:
 
     * left: a deterministic move to ``s - 1`` (``s_1`` stays), reward 0.005 at ``(s_1, left)``;
     * right at ``s_1``: ``s_2`` w.p. 0.4, stay w.p. 0.6;
@@ -503,7 +503,7 @@ def tight_vi_instance(gamma) -> TabularMDP:
     :math:`V^* = 1/(1-\gamma)` and VI from :math:`V_0 = 0` gives
     :math:`V_k = (1-\gamma^k)/(1-\gamma)`, so :math:`\|V_k - V^*\|_\infty = \gamma^k/(1-\gamma)`
     exactly: the contraction rate :math:`\gamma` of the Bellman operator cannot be improved
-    (theory/mdp.md, 0.3: the designated "tight" instance for linear-rate tests).
+    (the designated "tight" instance for linear-rate tests; docs/theory/planning.md, section 'value_iteration.tight_rate').
 
     Parameters
     ----------
@@ -522,7 +522,7 @@ def tight_vi_instance(gamma) -> TabularMDP:
 
 # -------------------------------------------------------------------- hard episodic tree
 def hard_episodic_tree(n_actions, horizon, depth, epsilon, *, wait=None, rng=None) -> TabularMDP:
-    r"""The minimax lower-bound instance of Domingues et al. 2021 [6]_ (theory/mdp.md, A.6).
+    r"""The minimax lower-bound instance of Domingues et al. 2021 [6]_.
 
     States, in index order: the nodes of a full ``A``-ary tree of depth ``depth`` in
     breadth-first order (state 0 is its root, which doubles as the waiting state; the
@@ -541,7 +541,7 @@ def hard_episodic_tree(n_actions, horizon, depth, epsilon, *, wait=None, rng=Non
     leaf, action and stage to aim for. With :math:`\epsilon \approx \sqrt{SAH/K}` no algorithm
     has regret below order :math:`\sqrt{H^3 S A K}` on this family.
 
-    .. warning:: A reconstruction ([U] in theory/mdp.md): the waiting mechanism and the exact
+    .. warning:: A reconstruction (provenance tag [U], unverified reconstruction; docs/README.md, section 'Provenance tags'): the waiting mechanism and the exact
        placement of the special triple follow the structure described in [6]_ but tests must
        check design-agnostic invariants only.
 

@@ -93,7 +93,7 @@ def kl(p, q, axis: int = -1):
 def log_span(log_p, log_q) -> float:
     r"""Span seminorm of ``log p - log q``: :math:`\max_y(\log p - \log q) - \min_y(\cdot)`.
 
-    The Nash Mirror Prox metric (theory/preference.md, section 1.2); invariant to adding a
+    The Nash Mirror Prox metric (docs/theory/nash.md, section 'Exploitability'); invariant to adding a
     constant to either argument, so unnormalised logits may be passed. ``+inf`` when exactly
     one of the two has a ``-inf`` entry at some position; positions where both are ``-inf`` are
     ignored. For an ``(X, K)`` input the span is taken per row and the maximum returned.

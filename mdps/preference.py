@@ -5,8 +5,9 @@ A preference game over ``K`` responses is a matrix ``Pref[i, j] = Pr(y_i > y_j)`
 matrices, ``Pref[x, i, j]``, with a context distribution ``weights`` (:math:`\rho`). Every
 quantity below decouples across contexts: policies are ``(K,)`` or ``(X, K)``, per-context
 solutions are stacked, and scalar metrics (preference, exploitability) are
-``weights``-averages of the per-context ones. The specification is ``theory/preference.md``
-(sections 0.2, 1.1, 1.2, 3.2).
+``weights``-averages of the per-context ones. The definitions are in
+``docs/theory/nash.md`` (sections 'Preference game', 'Regularised game and equilibrium', 'Exploitability',
+'Sampled oracle').
 
 The symmetric game [1]_. Row player :math:`\pi`, column player :math:`\pi'`, payoff
 :math:`P(\pi \succ \pi') = \pi^T \mathrm{Pref}\, \pi'`. It is constant-sum and symmetric, so
@@ -148,7 +149,7 @@ CLIP_ATOL = 1e-14
 #: Certificate of :meth:`PreferenceGame.nash`: the LP value must be 0 within this (HiGHS
 #: feasibility tolerances are ~1e-9 .. 1e-7 relative; its vertex solutions are far better).
 LP_ATOL = 1e-9
-#: Mirror Prox step size (theory/preference.md 1.2, 2.2: the recommended eta = 2 = 1/L with
+#: Mirror Prox step size (docs/theory/nash.md, section 'Nash-MP': the recommended eta = 2 = 1/L with
 #: L = 1/2 the l1 -> l_inf Lipschitz constant of pi -> Pref pi).
 NASH_MP_ETA = 2.0
 #: Default iteration caps are clamped to this (finite for any ``tol`` and ``beta``).
@@ -445,7 +446,7 @@ class PreferenceGame:
         ``beta = 0``: :math:`\max_y (\mathrm{Pref}\,\pi)_y - 1/2`. ``beta > 0`` (in
         ``[1e-300, 1e300]``): the closed form
         :math:`\beta \log\sum_y \mu(y) e^{(\mathrm{Pref}\,\pi)_y/\beta} + \beta KL(\pi\|\mu) - 1/2`
-        (theory/preference.md 1.2). Its round-off grows with ``beta`` (module docstring):
+        (docs/theory/nash.md, section 'Exploitability'). Its round-off grows with ``beta`` (module docstring):
         negatives down to ``-16 eps S``, ``S = 1 + beta (2 max|log mu| + 3 K)``, are clipped to 0;
         anything more negative raises ``RuntimeError``. Contextual: ``weights``-average.
         """
@@ -498,7 +499,7 @@ class PreferenceGame:
     def regularized_nash(self, beta: float, ref=None, *, tol: float = 1e-15, max_iter=None) -> np.ndarray:
         r"""The unique :math:`\beta`-regularised equilibrium :math:`\pi^*_\beta`, certified.
 
-        ``beta >= 1e-2``: exact Nash Mirror Prox [2]_ (theory/preference.md 1.2, 2.2) at
+        ``beta >= 1e-2``: exact Nash Mirror Prox [2]_ (docs/theory/nash.md, section 'Nash-MP') at
         :math:`\eta = 2`, in log space, with :math:`a = 1/(1+\eta\beta)`,
         :math:`b = \eta\beta/(1+\eta\beta)`, :math:`c = \eta/(1+\eta\beta)`:
 

@@ -1,4 +1,4 @@
-r"""Preference-game generators (theory/preference.md, section 1.4).
+r"""Preference-game generators (docs/theory/nash.md, section 'Preference game').
 
 Every generator returns a validated :class:`~mdps.preference.PreferenceGame`; ``ref=None``
 means the uniform reference policy unless stated otherwise. Randomised generators take a

@@ -5,7 +5,7 @@ An episode starts at :math:`s_0 \sim \rho`, then for :math:`h = 0, \dots, H-1` d
 expected rewards, so rewards are deterministic given the pair) and moves to
 :math:`s_{h+1} \sim P_h(\cdot|s_h, a_h)`.
 
-Implementation (theory/mdp.md, C.2 item 9 and C.3): every distribution becomes a CDF table in
+Implementation: every distribution becomes a CDF table in
 CSR form over its positive entries (transitions, one row per ``(h, s, a)``, stage axis only
 when ``P`` is stage dependent; policy rows; ``rho``), all ``K (2H + 1)`` uniforms are drawn
 from ``rng`` in NumPy, and a Numba kernel (:mod:`mdps._sim_kernels`) does binary searches.

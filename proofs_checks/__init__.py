@@ -5,6 +5,11 @@ module per paper or theorem group and lists them in its ``MODULES``; importing a
 registers its checks. :func:`register` is the ``labkit.checks`` entry point: it imports every
 module through :func:`labkit.load_modules`, so a module that fails to import (a missing
 optional package, say) is reported by name and the other families still load.
+
+Each check carries a provenance tag from :data:`labkit.TAGS` (``V``, ``A``, ``R``, ``U``; the
+module docstrings write them ``[R]`` and so on); the tags are explained in ``docs/README.md``,
+section 'Provenance tags', and each check's theorem, expected formula and tolerance in
+``docs/theory/planning.md`` and ``docs/theory/nash.md``.
 """
 
 from __future__ import annotations

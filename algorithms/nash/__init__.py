@@ -2,7 +2,7 @@
 
 One module per algorithm, one result record for all (:class:`NashResult`, with a typed, frozen
 :class:`NashSettings` record), one prox-step primitive shared by every update
-(:mod:`algorithms.nash._prox`, preference.md 0.3), one preference oracle that owns its query
+(:mod:`algorithms.nash._prox`, docs/theory/nash.md, section 'Closed-form prox steps'), one preference oracle that owns its query
 accounting (:class:`WinRateOracle`):
 
 =============================  ==============================================================
@@ -17,16 +17,17 @@ accounting (:class:`WinRateOracle`):
 =============================  ==============================================================
 
 Each theorem's bound is a function beside its algorithm, to be called (never retyped) by
-checks, tests and notebooks:
+checks, tests and notebooks. Tags: [A] abstract-level, [R] recalled textbook result or exact
+derivation, [U] recalled constant (docs/README.md, section 'Provenance tags'; derivations in ``docs/theory/nash.md``):
 
 ==================================  ==========================================================
-:func:`nash_mp_kl_envelope`         Nash-MP: ``KL_N / KL_0 <= (1 + eta beta)^{-N/2}`` [abs]
-:func:`nash_md_recursion_bound`     Nash-MD: ``KL_{t+1} <= (1 - eta tau) KL_t + 2 eta^2`` [mem]
+:func:`nash_mp_kl_envelope`         Nash-MP: ``KL_N / KL_0 <= (1 + eta beta)^{-N/2}`` [A]
+:func:`nash_md_recursion_bound`     Nash-MD: ``KL_{t+1} <= (1 - eta tau) KL_t + 2 eta^2`` [U]
 :func:`nash_md_decaying_bound`      Nash-MD, ``eta_t = 2/(tau(t+2))``: ``max(2KL_0, 8/tau^2)/(t+2)``
 :func:`hedge_step`                  Hedge's tuned step ``sqrt(8 log K / T)``
 :func:`hedge_exploitability_bound`  Hedge self-play average: ``E_0 <= sqrt(log K / (2T))``
-:func:`hedge_average_bound`         the same for any steps and start [der]
-:func:`omd_stability`               OMD / INPO linearisation: ``pi*, omega, eta limit`` [der]
+:func:`hedge_average_bound`         the same for any steps and start [R]
+:func:`omd_stability`               OMD / INPO linearisation: ``pi*, omega, eta limit`` [R]
 :func:`omd_kl_factor`               OMD / INPO per-iteration KL factor ``(1-eta beta)^2 + eta^2 omega^2``
 ==================================  ==========================================================
 

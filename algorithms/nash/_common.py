@@ -4,7 +4,7 @@ per-context handling.
 
 Per-context handling
 --------------------
-Every tabular algorithm decouples across contexts (preference.md 0.2). Internally every array
+Every tabular algorithm decouples across contexts (docs/theory/nash.md, section 'Preference game'). Internally every array
 carries a leading context axis: ``Pref (X, K, K)``, policies ``(X, K)`` (``X = 1`` for a
 non-contextual game) and every update is vectorised over it; results are squeezed back to
 ``(K,)`` / ``(n_iter + 1, K)`` for a non-contextual game. The context weights
@@ -13,7 +13,7 @@ metrics (``game.exploitability``, ``game.preference``).
 
 Query accounting (one axis for every algorithm)
 -----------------------------------------------
-Following preference.md 0.2 ("preference query") and 3.6 ("count queries, not iterations"),
+Following docs/theory/nash.md, section 'Query accounting' (count queries, not iterations),
 :class:`~algorithms.nash._oracle.WinRateOracle` counts, and nothing else touches its counters:
 
 * ``queries`` is the cumulative number of **preference queries**, counted **per context**

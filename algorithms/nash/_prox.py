@@ -1,7 +1,7 @@
 r"""The prox-step primitive shared by every Nash-learning update, and the step-size schedules.
 
 Every tabular update of :mod:`algorithms.nash` is one (or two) geometric steps on the simplex,
-done in log space (preference.md section 0.3 item 2, section 3.1):
+done in log space (docs/theory/nash.md, section 'Closed-form prox steps'):
 
 .. math::
 
@@ -33,7 +33,7 @@ Step sizes: :func:`step_sizes` turns ``schedule`` ("constant", "decaying" or a c
 ``t -> eta_t``) into the array ``(eta_0, ..., eta_{n_iter-1})``. The "decaying" form is
 
 * ``beta > 0``: ``eta_t = eta / (1 + eta * beta * t / 2)``. With ``eta = 1/beta`` this is
-  exactly Munos et al.'s ``eta_t = 2 / (tau (t + 2))`` (preference.md 2.1, the schedule of the
+  exactly Munos et al.'s ``eta_t = 2 / (tau (t + 2))`` (docs/theory/nash.md, section 'Nash-MD', the schedule of the
   ``max(2 KL_0, 8/tau^2)/(T+2)`` bound); any other ``eta`` gives the same ``1/t`` tail started
   at ``eta_0 = eta``;
 * ``beta = 0`` (Hedge, SPO, DNO): ``eta_t = eta / sqrt(t + 1)`` (the anytime Hedge schedule).
@@ -138,7 +138,7 @@ def prox_step(log_pi0, log_mu, v, eta: float, beta: float) -> np.ndarray:
     Returns
     -------
     ndarray, same shape as ``log_pi0``: the normalised log-policy, i.e. the maximiser of
-    ``eta <pi, v> - eta beta KL(pi || mu) - KL(pi || pi0)`` (preference.md 0.3 item 2).
+    ``eta <pi, v> - eta beta KL(pi || mu) - KL(pi || pi0)`` (docs/theory/nash.md, section 'Closed-form prox steps', item 2).
 
     Examples
     --------

@@ -12,8 +12,8 @@ Batched on-policy self-improvement against a general preference oracle. Internal
 iteration ``t``: ``r_t(y) = E_{y'~pi_t} P(y > y') = (P pi_t)(y)``. Paper's ``eta`` is an
 **inverse** step: ``eta_paper = 1/eta`` (ours multiplies the reward). No reference anchor.
 
-Update (preference.md 2.5; closed form [der ✔])
------------------------------------------------
+Update (docs/theory/nash.md, section 'SPO and DNO'; closed form [R])
+--------------------------------------------------------------------
 Target (soft policy iteration = Hedge self-play with learning rate ``1/eta_paper``):
 
 .. math::
@@ -35,10 +35,10 @@ disconnected components of the pair graph). :func:`dno_loss` is exposed for test
 
 Guarantee
 ---------
-[mem, low confidence on constants] Under realizability and concentrability, per-iteration
+[U, low confidence on constants] (provenance tags: [A] abstract-level, [R] recalled textbook result or exact derivation, [U] recalled constant or unverified reconstruction; docs/README.md, section 'Provenance tags') Under realizability and concentrability, per-iteration
 regression error ``O~(sqrt(C log(|Pi| T/delta)/N))``; with the no-regret property of MWU the
 uniform mixture approaches the Minimax Winner at ``O(1/sqrt(T))`` plus statistical error.
-[der] In the exact setting this is Hedge: ``E_0(average_policy) <= sqrt(log K/(2T))`` for
+[R] In the exact setting this is Hedge: ``E_0(average_policy) <= sqrt(log K/(2T))`` for
 ``eta = sqrt(8 log K / T)`` and uniform ``pi_0`` (see :mod:`algorithms.nash.omd`); monotonic
 improvement ``P(pi_{t+1} > pi_t) >= 1/2`` every step (Gibbs variational principle).
 

@@ -13,8 +13,8 @@ a squared loss on sampled preference pairs so that win rates never need to be es
 Symbols: paper's ``tau`` = our ``beta``; the paper's ``eta`` is an **inverse** learning rate:
 ``eta_paper = 1/eta`` (our ``eta`` multiplies the win rate); ``pi_ref`` = our ``ref``.
 
-Update (preference.md 2.3)
---------------------------
+Update (docs/theory/nash.md, section 'OMD / INPO')
+--------------------------------------------------
 OMD step (paper's symbols), needs ``0 < tau < eta_paper`` (ours: ``eta beta <= 1``):
 
 .. math::
@@ -40,15 +40,15 @@ weighted ``pi_t(a) pi_t(b) P(a > b)``), with ``oracle="sampled"`` the empirical 
 problem in ``u = log pi - c`` (``c`` the anchor terms); it is minimised exactly by solving its
 normal equations, a weighted graph-Laplacian system (``numpy.linalg.lstsq``; minimum-norm
 gauge, so a response in a different connected component of the comparison graph keeps mean
-zero ``u`` within it). The two paths agree exactly in the population limit [der ✔, 3.1 "IPO
-identity": ``u - E_pi u = eta (P pi - 1/2)``]; :func:`inpo_loss` is exposed so a test can
+zero ``u`` within it). The two paths agree exactly in the population limit [R, the IPO
+identity ``u - E_pi u = eta (P pi - 1/2)``; docs/theory/nash.md, section 'inpo.loss_minimizer_is_omd_step']; :func:`inpo_loss` is exposed so a test can
 minimise the loss independently.
 
 Guarantees
 ----------
-[mem, preference.md 2.3] average iterate: duality gap ``O(1/sqrt(T))`` with ``eta ~ 1/sqrt(T)``;
+[U, docs/theory/nash.md, section 'OMD / INPO'] (provenance tags: [A] abstract-level, [R] recalled textbook result or exact derivation, [U] recalled constant or unverified reconstruction; docs/README.md, section 'Provenance tags') average iterate: duality gap ``O(1/sqrt(T))`` with ``eta ~ 1/sqrt(T)``;
 ``beta > 0``: last-iterate ``KL(pi*, pi_T) -> 0`` at ``O~(1/T)`` with a decaying step
-(``KL_{t+1} <= (1 - eta beta) KL_t + O(eta^2)``). [der ✔] ``pi*_beta`` is an exact fixed point
+(``KL_{t+1} <= (1 - eta beta) KL_t + O(eta^2)``). [R] ``pi*_beta`` is an exact fixed point
 for every ``eta``; linear convergence for small constant ``eta``.
 
 Query accounting: one query per iteration (closed form: ``P pi_t``; pair path: one batch of

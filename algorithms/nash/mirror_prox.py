@@ -9,12 +9,12 @@ Feedback").
 
 Setting
 -------
-The beta-regularised preference game (preference.md 1.2), unique equilibrium ``pi*_beta``,
+The beta-regularised preference game (docs/theory/nash.md, section 'Regularised game and equilibrium'), unique equilibrium ``pi*_beta``,
 per context. Paper's ``beta`` = our ``beta`` (= NLHF's ``tau``), ``pi_ref`` = our ``ref``,
 step ``eta``.
 
-Update (preference.md 2.2; closed forms [der ✔])
--------------------------------------------------
+Update (docs/theory/nash.md, section 'Nash-MP'; closed forms [R])
+-----------------------------------------------------------------
 
 .. math::
 
@@ -34,15 +34,15 @@ recommended default.
 
 Guarantee
 ---------
-[abs] Theorem (main, v1): at ``eta = 2``, ``KL(pi*_beta, pi_k) <= (1 + 2 beta)^{-k}
+[A] (provenance tags: [A] abstract-level, [R] recalled textbook result or exact derivation, [U] recalled constant or unverified reconstruction; docs/README.md, section 'Provenance tags') Theorem (main, v1): at ``eta = 2``, ``KL(pi*_beta, pi_k) <= (1 + 2 beta)^{-k}
 KL(pi*_beta, pi_0)``, i.e. ``(1+2beta)^{-N/2}`` per query ``N = 2k``; general form
-``(1 + eta beta)^{-k}`` for ``eta <= 2`` [mem/der]. Per-step form ``KL_{k+1} <= KL_k /
-(1 + eta beta)`` held in every instance checked [der ✔]. ``pi*_beta`` is an exact fixed point
-for every ``eta`` [der ✔]. Rates are independent of ``K``.
+``(1 + eta beta)^{-k}`` for ``eta <= 2`` [U]. Per-step form ``KL_{k+1} <= KL_k /
+(1 + eta beta)`` held in every instance checked [R]. ``pi*_beta`` is an exact fixed point
+for every ``eta`` [R]. Rates are independent of ``K``.
 
 Approximate Nash-MP (``inner_steps=m``)
 ---------------------------------------
-[abs] Each prox step ``argmax_pi Phi(pi)`` with ``Phi(pi) = eta<pi, v> - eta beta KL(pi||mu) -
+[A] Each prox step ``argmax_pi Phi(pi)`` with ``Phi(pi) = eta<pi, v> - eta beta KL(pi||mu) -
 KL(pi||pi_k)`` is solved by ``m`` policy-gradient steps on the logits, started at the anchor
 ``pi_k``, with the payoff ``v`` fixed (queried once, so still 2 queries per iteration):
 
@@ -54,7 +54,7 @@ KL(pi||pi_k)`` is solved by ``m`` policy-gradient steps on the logits, started a
   ``z <- z + alpha pi * (w - <pi, w>)`` with ``w = eta v - eta beta (z - log mu) - (z - log pi_k)``.
 
 ``inner_lr = alpha`` is required. The paper's error propagation (final error = linear term +
-accumulated prox errors) is [mem]; the inner solver here uses exact gradients (the paper's
+accumulated prox errors) is [U]; the inner solver here uses exact gradients (the paper's
 stochastic policy-gradient inner loop is a **departure**: use ``oracle="sampled"`` for noisy
 payoffs ``v``).
 
@@ -94,8 +94,8 @@ def nash_mp_kl_envelope(beta, queries, eta: float = 2.0):
 
     Theorem (main, v1) of Tiapkin et al. 2025, arXiv 2505.19731, at ``eta = 2``:
     ``KL(pi*_beta, pi_k) <= (1 + 2 beta)^{-k} KL(pi*_beta, pi_0)``, i.e. ``(1 + 2 beta)^{-N/2}``
-    per query [abs] (lab tag "A"); the general form ``(1 + eta beta)^{-k}`` for ``eta <= 2`` is
-    [mem/der] (tag "U"); theory/preference.md 2.2.
+    per query (lab tag "A"); the general form ``(1 + eta beta)^{-k}`` for ``eta <= 2`` is
+    recalled (tag "U"); docs/theory/nash.md, section 'Nash-MP'.
 
     Parameters
     ----------

@@ -9,12 +9,12 @@ D. Precup, B. Piot (2023), *Nash Learning from Human Feedback*, arXiv 2312.00886
 Setting
 -------
 The tau-regularised preference game ``P_tau(pi > pi') = P(pi > pi') - tau KL(pi||mu) +
-tau KL(pi'||mu)`` (preference.md 1.2), unique equilibrium ``pi*_tau``; per context.
+tau KL(pi'||mu)`` (docs/theory/nash.md, section 'Regularised game and equilibrium'), unique equilibrium ``pi*_tau``; per context.
 Symbols: the paper's ``tau`` is our ``beta``, its ``eta`` our ``eta``, ``mu`` our ``ref``.
 (The paper's ``beta`` is the mixture coefficient of Nash-MD-PG, not used here.)
 
-Nash-MD update (paper's symbols; preference.md 2.1)
----------------------------------------------------
+Nash-MD update (paper's symbols; docs/theory/nash.md, section 'Nash-MD')
+------------------------------------------------------------------------
 
 .. math::
 
@@ -25,21 +25,21 @@ Nash-MD update (paper's symbols; preference.md 2.1)
 i.e. both steps are the shared linearised prox (:mod:`algorithms.nash._prox`): the mixture with
 ``v = 0`` and the step with the win rate of the mixture. Needs ``eta_t tau <= 1``. One query
 (``P pi_t^mu``) per iteration; sampled: ``n_samples`` duels per response against
-``y' ~ pi_t^mu`` (preference.md 2.1 lab check 3).
+``y' ~ pi_t^mu`` (docs/theory/nash.md, section 'Sampled oracle').
 
 Guarantee
 ---------
-[mem for the constants, form verified numerically; preference.md 2.1 "Main theorem"]
-``KL(pi*, pi_{t+1}) <= (1 - eta tau) KL(pi*, pi_t) + 2 eta^2``; consequences [der]: constant
+[U for the constants, form verified numerically; docs/theory/nash.md, section 'Nash-MD'] (provenance tags: [A] abstract-level, [R] recalled textbook result or exact derivation, [U] recalled constant or unverified reconstruction; docs/README.md, section 'Provenance tags')
+``KL(pi*, pi_{t+1}) <= (1 - eta tau) KL(pi*, pi_t) + 2 eta^2``; consequences [R]: constant
 ``eta``: linear convergence to an ``O(eta/tau)`` ball (the constant-step fixed point is biased,
-``KL ~ eta^2`` [der ✔]); ``eta_t = 2/(tau (t+2))`` (``schedule="decaying"`` with
+``KL ~ eta^2`` [R], checked by ``nash_md.constant_step_plateau``); ``eta_t = 2/(tau (t+2))`` (``schedule="decaying"`` with
 ``eta = 1/tau``): ``KL(pi*, pi_T) <= max(2 KL(pi*, pi_0), 8/tau^2)/(T+2)``.
 
 Nash-EMA (:func:`nash_ema`)
 ---------------------------
 The paper's Nash-EMA plays against an exponential moving average of past *parameters*; it
-has no tabular statement and no rate theorem. We implement the tabular analog (b) of
-preference.md 2.1 (smoothed fictitious play; policy-space EMA against a regularised best
+has no tabular statement and no rate theorem. We implement the tabular analog of
+docs/theory/nash.md, section 'Nash-EMA' (smoothed fictitious play; policy-space EMA against a regularised best
 response):
 
 .. math::
@@ -49,10 +49,9 @@ response):
 
 with ``gamma_t = eta`` (constant, ``0 < eta <= 1``) or ``gamma_t = eta / (1 + eta t)``
 ("decaying"; ``eta = 1`` is the running average of best responses). ``b_t`` is the shared
-linearised prox with ``eta beta = 1``. ``pi*_tau`` is an exact fixed point [der]; converges
-with ``KL ~ 1/t^2`` for ``gamma_t = 1/(t+2)`` [der ✔, exploratory]. **Departure**: this is an
-analog, not the paper's parameter-space EMA (analog (a) of preference.md 2.1 is not
-implemented).
+linearised prox with ``eta beta = 1``. ``pi*_tau`` is an exact fixed point [R]; converges
+with ``KL ~ 1/t^2`` for ``gamma_t = 1/(t+2)`` [R, exploratory]. **Departure**: this is an
+analog, not the paper's parameter-space EMA (which is not implemented).
 
 Bounds as functions: :func:`nash_md_recursion_bound` (one step) and
 :func:`nash_md_decaying_bound` (the ``1/(T+2)`` envelope of the decaying schedule).
@@ -101,8 +100,8 @@ def nash_md_recursion_bound(kl, eta, beta):
     KL(\pi^*_\tau, \pi_t) + 2\eta_t^2` (payoffs in ``[0, 1]``, ``eta_t tau <= 1``).
 
     Munos et al. 2023 (arXiv 2312.00886), Nash-MD last-iterate theorem; the constant 2 is
-    recalled, not re-read [mem] (lab tag "U"; the form was verified numerically,
-    theory/preference.md 2.1). Arrays broadcast: ``kl`` and ``eta`` may be the sequences
+    recalled, not re-read (lab tag "U"; the form was verified numerically,
+    docs/theory/nash.md, section 'Nash-MD'). Arrays broadcast: ``kl`` and ``eta`` may be the sequences
     ``KL_t`` and ``eta_t``.
 
     Returns
@@ -122,7 +121,7 @@ def nash_md_decaying_bound(kl0, beta, t):
 
     The schedule is ``schedule="decaying"`` with ``eta = 1/beta``. Induction on
     :func:`nash_md_recursion_bound` (Munos et al. 2023, arXiv 2312.00886; constant recalled
-    [mem], lab tag "U"; theory/preference.md 2.1).
+    lab tag "U"; docs/theory/nash.md, section 'Nash-MD').
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 r"""Online mirror descent (Hedge / multiplicative weights) self-play on a preference game.
 
-The baseline of the family (preference.md 3.1, rows "Hedge self-play" and "OMD / INPO").
+The baseline of the family (docs/theory/nash.md, sections 'Hedge' and 'OMD / INPO').
 
 Papers
 ------
@@ -37,17 +37,17 @@ shared primitive :mod:`algorithms.nash._prox`. One query per iteration.
 
 Guarantees
 ----------
-* Hedge average iterate [der, preference.md 2.6 "Theorem (self-play reduction)", der ✔ proof]:
+* Hedge average iterate [R, docs/theory/nash.md, section 'Hedge'] (provenance tags: [A] abstract-level, [R] recalled textbook result or exact derivation, [U] recalled constant or unverified reconstruction; docs/README.md, section 'Provenance tags'):
   with gains in ``[0, 1]``, for any step sequence,
   ``E_0(average_policy) <= (log(1/min_y pi_0(y)) + sum_t eta_t^2 / 8) / sum_t eta_t``
   (``average_policy`` is the ``eta_t``-weighted average of ``pi_0..pi_{T-1}``); with uniform
   ``pi_0`` and constant ``eta = sqrt(8 log K / T)`` this is ``E_0 <= sqrt(log K / (2T))``.
-* Hedge last iterate does not converge (preference.md 2.6 invariants, [der ✔]): for an interior
+* Hedge last iterate does not converge (docs/theory/nash.md, section 'Hedge', [R]; checked by ``hedge.last_iterate_cycles``): for an interior
   Nash ``pi*``, ``KL(pi*, pi_t)`` is non-decreasing.
 * Regularised (``beta > 0``): ``pi*_beta`` is an exact fixed point for every ``eta`` (both
-  proxes) [der ✔, preference.md 2.3 "Lab facts"]; last-iterate ``KL_{t+1} <= (1 - eta beta)
-  KL_t + O(eta^2)`` [mem, 2.3]; linear convergence only for ``eta < 2 beta/(beta^2 + omega^2)``
-  (game-dependent; 2.2 "Why it matters").
+  proxes) [R, docs/theory/nash.md, section 'OMD / INPO']; last-iterate ``KL_{t+1} <= (1 - eta beta)
+  KL_t + O(eta^2)`` [U]; linear convergence only for ``eta < 2 beta/(beta^2 + omega^2)``
+  (game-dependent; docs/theory/nash.md, section 'OMD / INPO').
 
 Departures: none beyond offering the exact-prox variant and the schedules of
 :func:`algorithms.nash._prox.step_sizes`.
@@ -110,7 +110,7 @@ def hedge_exploitability_bound(K, T):
     The exponentially weighted forecaster with gains in ``[0, 1]`` has regret at most
     :math:`\sqrt{T \log K / 2}` (Cesa-Bianchi & Lugosi 2006, *Prediction, Learning, and Games*,
     Thm 2.2), and in self-play :math:`E_0(\bar\pi_T) = \mathrm{regret}/T` because
-    :math:`\pi_t^T P \pi_t = 1/2` (theory/preference.md 2.6, [der ✔]; lab tag "R").
+    :math:`\pi_t^T P \pi_t = 1/2` (docs/theory/nash.md, section 'Hedge'; lab tag "R").
 
     Parameters
     ----------
@@ -134,7 +134,7 @@ def hedge_average_bound(step_sizes, init) -> float:
     :math:`E_0(\bar\pi_T) \le (\log(1/\min_y \pi_0(y)) + \sum_t \eta_t^2/8) / \sum_t \eta_t`.
 
     The exponential-weights regret bound with Hoeffding's lemma for gains in ``[0, 1]``, divided
-    by :math:`\sum_t\eta_t` (theory/preference.md 2.6, [der ✔]; lab tag "R"). With uniform
+    by :math:`\sum_t\eta_t` (docs/theory/nash.md, section 'Hedge'; lab tag "R"). With uniform
     :math:`\pi_0` and :func:`hedge_step` it is :func:`hedge_exploitability_bound`.
 
     Parameters
@@ -154,8 +154,8 @@ def hedge_average_bound(step_sizes, init) -> float:
 
 
 def omd_stability(game, beta, ref=None):
-    r"""Linearisation of the regularised OMD / INPO map at :math:`\pi^*_\beta` (theory notes 2.2,
-    2.3) [der] (lab tag "R").
+    r"""Linearisation of the regularised OMD / INPO map at :math:`\pi^*_\beta` (docs/theory/nash.md, section 'OMD / INPO')
+    (lab tag "R").
 
     In logits the step is :math:`z' = (1 - \eta\beta) z + \eta\beta \log\mu + \eta\,
     \mathrm{Pref}\,\mathrm{softmax}(z)`; at :math:`\pi^*` its Jacobian is
@@ -208,7 +208,7 @@ def omd_stability(game, beta, ref=None):
 
 def omd_kl_factor(eta, beta, omega):
     r"""Per-iteration KL contraction of regularised OMD / INPO near :math:`\pi^*_\beta`:
-    :math:`\rho^2 = (1 - \eta\beta)^2 + \eta^2\omega^2` (:func:`omd_stability`; [der], lab tag
+    :math:`\rho^2 = (1 - \eta\beta)^2 + \eta^2\omega^2` (:func:`omd_stability`; lab tag
     "R"). ``< 1`` iff ``eta < 2 beta / (beta^2 + omega^2)``. Arrays broadcast."""
     e = as_float_array(eta, "eta")
     b = as_float_array(beta, "beta")

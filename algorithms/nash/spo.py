@@ -12,8 +12,8 @@ policy plays against itself; the reward of a sample is its fraction of wins agai
 samples of the same round; any no-regret learner may be used (PPO/SAC in the paper, Hedge here).
 Paper's preference function in ``[-1, 1]`` is ``2 P - 1`` here (a rescaling of ``eta``).
 
-Update (preference.md 2.6)
---------------------------
+Update (docs/theory/nash.md, section 'SPO and DNO')
+---------------------------------------------------
 Per round ``t``: draw ``y_1..y_N ~ p_t`` and set
 
 .. math::
@@ -31,7 +31,7 @@ the round duels once (``N(N-1)/2`` duels; ``N = n_rollouts``). Both use the shar
 
 Guarantee
 ---------
-Self-play reduction [mem statement; der ✔ proof, preference.md 2.6]: if the learner's regret
+Self-play reduction [U statement, R proof; docs/theory/nash.md, section 'SPO and DNO'] (provenance tags: [A] abstract-level, [R] recalled textbook result or exact derivation, [U] recalled constant or unverified reconstruction; docs/README.md, section 'Provenance tags'): if the learner's regret
 against ``y -> P(y > p_t)`` is ``Reg(T)`` then ``E_0(pbar_T) <= Reg(T)/T``; with exact Hedge
 and ``eta = sqrt(8 log K / T)``, ``E_0(pbar_T) <= sqrt(log K / (2T))`` (uniform ``p_0``; for a
 general step sequence see :mod:`algorithms.nash.omd`). The last iterate cycles.

@@ -1,7 +1,7 @@
 """Instances and exact distances shared by the Nash-learning checks.
 
 Games come from :mod:`mdps` (random tournaments, rock-paper-scissors, cycles), references are
-``softmax(N(0, 4 I))`` (non-uniform with full support, theory notes 2.1-2.2), and every
+``softmax(N(0, 4 I))`` (non-uniform with full support, docs/theory/nash.md, section 'KL conventions'), and every
 distance is computed here from the iterates an algorithm returned, never read from the
 algorithm: ``KL(pi*, pi_t)`` with the exact equilibrium first.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import mdps
 from mdps import preference_generators as pg
 
-#: float64 KL bottoms out near 1e-15 (theory notes 3.6): rates are read above this floor.
+#: float64 KL bottoms out near 1e-15 (docs/theory/nash.md, section 'Numerical floor'): rates are read above this floor.
 KL_FLOOR = 1e-12
 
 

@@ -4,7 +4,7 @@ last iterate's drift away from an interior equilibrium.
 References: N. Cesa-Bianchi and G. Lugosi, *Prediction, Learning, and Games* (2006), Thm 2.2
 (exponentially weighted forecaster: regret <= sqrt(T log K / 2) with eta = sqrt(8 log K / T)
 for payoffs in [0, 1]); in self-play ``pi_t^T P pi_t = 1/2``, so ``E_0(average) = regret / T``
-(theory notes 2.5, 2.6, 3.4). Bailey & Piliouras 2018 for the last iterate: for Hedge on a
+(docs/theory/nash.md, section 'Hedge'). Bailey & Piliouras 2018 for the last iterate: for Hedge on a
 zero-sum game with an interior equilibrium ``pi*``,
 ``KL(pi*, pi_{t+1}) - KL(pi*, pi_t) = log sum_y pi_t(y) e^{eta (P pi_t)_y} - eta <pi*, P pi_t>``,
 which is ``>= 0`` by Jensen's inequality when ``<pi*, P pi_t> = 1/2 = <pi_t, P pi_t>`` (true for
@@ -81,7 +81,7 @@ def _hedge_plot(result):
 
 hedge_average_iterate = register(Check(
     name="hedge.average_iterate_exploitability",
-    paper=CL06 + "; SPO/DNO self-play (theory notes 2.5, 2.6, 3.4)",
+    paper=CL06 + "; self-play reduction in docs/theory/nash.md, section 'Hedge'",
     claim="Hedge self-play with eta = sqrt(8 log K/T) has average-iterate exploitability at most "
           "sqrt(log K/(2T)) on any preference game.",
     tag="R", family="nash", cost=(3, 30),
@@ -152,7 +152,7 @@ def _cycle_plot(result):
 
 hedge_last_iterate_cycles = register(Check(
     name="hedge.last_iterate_cycles",
-    paper="Bailey & Piliouras 2018 (MWU in zero-sum games); theory notes 3.1, 3.5 (invariant 8)",
+    paper="Bailey & Piliouras 2018 (MWU in zero-sum games, arXiv:1802.07814); identity derived in docs/theory/nash.md, section 'hedge.last_iterate_cycles'",
     claim="Hedge self-play's last iterate never approaches the interior equilibrium of "
           "rock-paper-scissors: each step raises KL(pi*, pi_t) by exactly the Jensen gap "
           "log E_pi exp(eta P pi) - eta/2 >= 0.",

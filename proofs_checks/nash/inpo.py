@@ -5,7 +5,7 @@ Paper: Y. Zhang et al., "Iterative Nash Policy Optimization", ICLR 2025, arXiv:2
 INPO's population loss is minimised by the regularised OMD step
 ``pi_{t+1} ∝ pi_t^{1 - eta beta} mu^{eta beta} exp(eta P pi_t)``.
 
-The linearisation of that map at ``pi*`` (theory notes 2.2-2.3, derivation in
+The linearisation of that map at ``pi*`` (docs/theory/nash.md, section 'OMD / INPO', derivation in
 :func:`omd_stability`) gives the per-iteration KL factor ``rho^2 = (1 - eta beta)^2 +
 eta^2 omega^2`` and the stability limit ``eta < 2 beta / (beta^2 + omega^2)``, where ``omega``
 is the largest modulus of the eigenvalues of the antisymmetric ``D^{1/2} (Pref - 1/2) D^{1/2}``
@@ -103,7 +103,7 @@ def _omd_plot(result):
 
 omd_exact_convergence = register(Check(
     name="inpo.exact_convergence_stability_limit",
-    paper=ZHANG + " (INPO's OMD step); linearisation derived in theory notes 2.3",
+    paper=ZHANG + " (INPO's OMD step); linearisation derived in docs/theory/nash.md, section 'OMD / INPO'",
     claim="INPO / regularised OMD converges linearly to the exact regularised equilibrium (no bias) "
           "with per-iteration KL factor at most (1-eta beta)^2 + eta^2 omega^2, and does not converge "
           "beyond the game-dependent step limit 2 beta/(beta^2 + omega^2).",
@@ -123,7 +123,7 @@ def _inpo_loss_run(config, rng):
     return {"gap": float(np.abs(closed.policy - fitted.policy).max())}
 
 
-#: The population loss is minimised by a linear least-squares solve: agreement to 1e-8 (notes 2.3).
+#: The population loss is minimised by a linear least-squares solve: agreement to 1e-8 (docs/theory/nash.md, section 'inpo.loss_minimizer_is_omd_step').
 INPO_TOL = 1e-8
 
 
@@ -154,7 +154,7 @@ def _inpo_loss_plot(result):
 
 inpo_loss_equals_omd = register(Check(
     name="inpo.loss_minimizer_is_omd_step",
-    paper=ZHANG + "; theory notes 2.3 and 3.1 (IPO identity)",
+    paper=ZHANG + "; IPO identity derived in docs/theory/nash.md, section 'inpo.loss_minimizer_is_omd_step'",
     claim="The minimiser of INPO's population pair loss is exactly the online-mirror-descent step.",
     tag="R", family="nash", cost=(1, 5), url="https://arxiv.org/abs/2407.00617",
     measure=_inpo_loss_measure, plot=_inpo_loss_plot,

@@ -1,7 +1,7 @@
 r"""Invariants of every Nash-learning update: the exact equilibrium is a fixed point, and each
 step (and each running average) equals the paper's closed form, written out again here.
 
-Fixed points (theory notes 3.1, 3.5 invariant 4): ``pi*_beta`` is a fixed point of Nash-MP (any
+Fixed points (docs/theory/nash.md, section 'nash.equilibrium_fixed_point'): ``pi*_beta`` is a fixed point of Nash-MP (any
 ``eta``), approximate Nash-MP, OMD (both prox forms), INPO (closed form and pair loss) and
 Nash-EMA; the interior Nash equilibrium of the intransitive 3x3 game is a fixed point of Hedge,
 SPO and DNO. Fixed-point and slope checks are blind to step-size bugs, so the second check
@@ -85,7 +85,7 @@ def _fixed_point_measure(ctx) -> Outcome:
         "pi*_beta; Hedge/SPO/DNO at the interior Nash (1/7, 2/7, 4/7)); worst by update: "
         + ", ".join(f"{k} {v:.1e}" for k, v in worst.items())
         + f". Constant-step Nash-MD is not included: it moves pi* by {md.min():.1e}..{md.max():.1e} "
-          "(its fixed point is biased, theory notes 2.1).",
+          "(its fixed point is biased, docs/theory/nash.md, section 'nash_md.constant_step_plateau').",
     )
 
 
@@ -109,7 +109,7 @@ def _fixed_point_plot(result):
 
 fixed_point_of_every_update = register(Check(
     name="nash.equilibrium_fixed_point",
-    paper="Theory notes 3.1 and 3.5 (invariant 4); Tiapkin et al. 2025; Zhang et al. 2024",
+    paper="Tiapkin et al. 2025 (arXiv:2505.19731); Zhang et al. 2024 (arXiv:2407.00617); fixed points derived in docs/theory/nash.md, section 'nash.equilibrium_fixed_point'",
     claim="The exact regularised equilibrium is a fixed point of every regularised update "
           "(Nash-MP for any eta, approximate Nash-MP, OMD, INPO closed form and pair loss, "
           "Nash-EMA), and the interior Nash equilibrium of Hedge, SPO and DNO.",

@@ -1,7 +1,7 @@
 r"""Nash Mirror Prox: linear convergence in KL at rate (1 + 2 beta)^(-N/2) per query, for every K.
 
 Paper: D. Tiapkin et al., "Accelerating Nash Learning from Human Feedback via Mirror Prox",
-arXiv:2505.19731 (v1), main theorem [A]: at ``eta = 2``,
+arXiv:2505.19731 (v1), main theorem [A] (provenance tags: [A] abstract-level, [R] recalled textbook result or exact derivation, [U] recalled constant or unverified reconstruction; docs/README.md, section 'Provenance tags'): at ``eta = 2``,
 ``KL(pi*_beta, pi_k) <= (1 + 2 beta)^{-k} KL(pi*_beta, pi_0)``, i.e. ``(1 + 2 beta)^{-N/2}``
 after ``N = 2k`` preference queries, independently of the number of responses ``K``.
 
@@ -87,7 +87,7 @@ def _measure(ctx) -> Outcome:
         f"{sorted(frame.beta.unique().tolist())}, mu = softmax(N(0, 4I))), read while the envelope is "
         f"above {KL_FLOOR:g}; " + "; ".join(parts)
         + ". Observed: KL falls about twice as fast as the envelope (it is quadratic in the "
-          "log-probability error), as the theory notes predict.",
+          "log-probability error), as docs/theory/nash.md, section 'nash_mirror_prox.kl_linear_rate' explains.",
     )
 
 

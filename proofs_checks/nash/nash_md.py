@@ -2,19 +2,19 @@ r"""Nash-MD: the constant-step plateau, the recalled O(1/T) bound and the exact-
 
 Paper: R. Munos et al., "Nash Learning from Human Feedback", ICML 2024, arXiv:2312.00886,
 Nash-MD last-iterate theorem: ``KL(pi*, pi_{t+1}) <= (1 - eta tau) KL(pi*, pi_t) + 2 eta^2``
-(constants recalled [U]); with ``eta_t = 2/(tau (t + 2))``,
+(constants recalled [U] (provenance tags: [A] abstract-level, [R] recalled textbook result or exact derivation, [U] recalled constant or unverified reconstruction; docs/README.md, section 'Provenance tags')); with ``eta_t = 2/(tau (t + 2))``,
 ``KL(pi*_tau, pi_T) <= max(2 KL_0, 8/tau^2) / (T + 2)``.
 
 Three checks:
 
 * ``nash_md.constant_step_plateau`` [R]: with a constant step the iteration settles at a
-  biased fixed point; linearising the map at ``pi*`` (theory notes 2.1) the bias of one step is
+  biased fixed point; linearising the map at ``pi*`` (docs/theory/nash.md, section 'nash_md.constant_step_plateau') the bias of one step is
   ``O(eta^2)`` against a contraction ``1 - eta beta``, so the fixed point's logit error is
   ``O(eta)`` and its KL ``O(eta^2)``: log-log slope 2 in ``eta``.
 * ``nash_md.decaying_step_rate`` [U]: the recalled bound itself, ``KL_T (T + 2) /
   max(2 KL_0, 8/beta^2) <= 1`` at every ``T`` of every run (the verdict is the worst ratio).
 * ``nash_md.decaying_step_exact_slope`` [R]: in the exact setting the rate is ``1/T^2``,
-  faster than the bound. Derivation (theory notes 2.1): the logit error obeys
+  faster than the bound. Derivation (docs/theory/nash.md, section 'nash_md.decaying_step_exact_slope'): the logit error obeys
   ``e_{t+1} = (1 - eta_t beta) e_t + O(eta_t^2)``; with ``eta_t beta = 2/(t + 2)`` the
   homogeneous part decays like ``prod_s s/(s + 2) ~ 2/t^2`` and the forced part like
   ``sum_s s^{-2} (s/t)^2 ~ 1/t``, so ``e_t ~ 1/t`` and ``KL ~ e^2 ~ 1/T^2`` (tail slope -2). A
@@ -87,7 +87,7 @@ def _plateau_plot(result):
 
 nash_md_plateau = register(Check(
     name="nash_md.constant_step_plateau",
-    paper=MUNOS + "; plateau derived in theory notes 2.1",
+    paper=MUNOS + "; plateau derived in docs/theory/nash.md, section 'nash_md.constant_step_plateau'",
     claim="Nash-MD with a constant step eta converges to a biased fixed point whose KL to the "
           "regularised equilibrium grows like eta^2 (log-log slope 2; derived from the linearised map).",
     tag="R", family="nash", cost=(2, 10), url="https://arxiv.org/abs/2312.00886",
@@ -156,7 +156,7 @@ nash_md_decaying_rate = register(Check(
 
 
 #: The exact-setting tail slope -2 is asymptotic; 0.1 absorbs the O(log T / T) corrections
-#: seen over the last decade at T = 3000 (theory notes 2.1 report -1.99).
+#: seen over the last decade at T = 3000 (about -1.99 is typical).
 SLOPE_TOL = 0.1
 
 
@@ -194,7 +194,7 @@ def _slope_plot(result):
 
 nash_md_exact_slope = register(Check(
     name="nash_md.decaying_step_exact_slope",
-    paper=MUNOS + "; exact-setting rate derived in theory notes 2.1",
+    paper=MUNOS + "; exact-setting rate derived in docs/theory/nash.md, section 'nash_md.decaying_step_exact_slope'",
     claim="With exact win rates, Nash-MD with eta_t = 2/(beta (t+2)) converges like 1/T^2 (tail log-log "
           "slope -2, derived from the linearised error recursion), faster than the theorem's 1/T.",
     tag="R", family="nash", cost=(3, 30), url="https://arxiv.org/abs/2312.00886",

@@ -1,7 +1,7 @@
 r"""Sampled duels: the win-rate oracle is unbiased at every sample size, and sampled runs approach
 the exact ones at the Monte Carlo rate.
 
-Theory notes 2.1 (check 3) and 3.2: a sampled query draws, for every response ``y``,
+docs/theory/nash.md, section 'Sampled oracle': a sampled query draws, for every response ``y``,
 ``n`` opponents ``y' ~ pi`` and one Bernoulli duel ``1[y > y'] ~ Bern(Pref[y, y'])`` each (with
 flip noise ``nu``, each outcome flipped with probability ``nu``). Each outcome is then
 ``Bern(q_y)`` with ``q_y = (1 - nu) (P pi)_y + nu (1 - (P pi)_y)``, independently, so the
@@ -29,7 +29,7 @@ from proofs_checks.nash._instances import game, random_ref
 
 __all__ = ["sampled_oracle_unbiased", "sampled_monte_carlo_rate"]
 
-NOTES = "Theory notes 2.1 (check 3) and 3.2: sampled duel oracles are unbiased"
+NOTES = "Sampled duel oracles are unbiased: docs/theory/nash.md, section 'Sampled oracle'"
 #: Family-wise false-alarm probability of the bias test (per run of the check).
 ALPHA = 1e-3
 ORACLE_SAMPLES = (1, 10, 100)
