@@ -64,18 +64,24 @@ def _hedge_plot(result):
 
     fig, axes = subplots()
     ax = axes[0, 0]
+    trivial = []
     for i, ((kind, K), g) in enumerate(result.data.groupby(["game", "K"])):
         med = g.groupby("T")["avg_exploitability"].median()
+        name = f"{'rock-paper-scissors' if kind == 'rps' else 'tournament'}, K={K}"
+        if not (med > 0).any():  # started at its equilibrium: E_0 = 0 cannot be drawn on a log axis
+            trivial.append(name)
+            continue
         color = PALETTE[i % len(PALETTE)]
-        ax.plot(med.index, med.to_numpy(), marker=MARKERS[i % len(MARKERS)], color=color,
-                label=f"{'RPS' if kind == 'rps' else 'tournament'} K={K}: median")
+        ax.plot(med.index, med.to_numpy(), marker=MARKERS[i % len(MARKERS)], color=color, label=f"{name} (median)")
         theory_line(ax, med.index, nash.hedge_exploitability_bound(K, med.index.to_numpy()), color=color,
-                    label=rf"theorem K={K}: $\sqrt{{\log K/(2T)}}$")
+                    label=r"theorem: $\sqrt{\log K/(2T)}$" if i == 1 else "_theorem")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("iterations T")
     ax.set_ylabel(r"$E_0(\bar\pi_T)$, average iterate")
-    legend(ax, outside=True, fontsize=5)
+    if trivial:
+        ax.set_title(f"{', '.join(trivial)}: E0 = 0 at every T (uniform start is its equilibrium)", fontsize=5)
+    legend(ax, fontsize=5)
     return fig
 
 
