@@ -20,8 +20,7 @@ import numpy as np
 import labkit
 import mdps
 from labkit.check import Check, Outcome, register, worst_case
-from proofs_checks.planning._instances import PUTERMAN
-from proofs_checks.planning.policy_iteration import _bellman, _policy_value
+from proofs_checks.planning._instances import PUTERMAN, bellman, dense, garnet, policy_value
 
 __all__ = ["mpi_same_optimum", "mpi_monotone_bounds"]
 
@@ -35,7 +34,7 @@ SOLVERS = (("vi", 1, "sup"), ("vi", 1, "span"), ("mpi", 5, "sup"), ("mpi", 20, "
 
 def _v_star(mdp) -> np.ndarray:
     """The exact optimal value: an optimal policy (from PI) evaluated by this module's own solve."""
-    return _policy_value(mdp, np.asarray(mdps.policy_iteration(mdp).policy))
+    return policy_value(mdp, np.asarray(mdps.policy_iteration(mdp).policy))
 
 
 def _solve(mdp, method, m, stopping, **kw):
@@ -45,14 +44,14 @@ def _solve(mdp, method, m, stopping, **kw):
 
 
 def _optimum_run(config, rng):
-    mdp = mdps.garnet(config["n_states"], config["n_actions"], config["branching"], gamma=config["gamma"], rng=rng)
+    mdp = garnet(config, rng)
     v_star = _v_star(mdp)
     scale = max(float(np.abs(v_star).max()), 1.0)
     rows = []
     for method, m, stopping in SOLVERS:
         sol = _solve(mdp, method, m, stopping)
         err = float(np.abs(np.asarray(sol.V) - v_star).max())
-        greedy = float(np.abs(_policy_value(mdp, np.asarray(sol.policy)) - v_star).max())
+        greedy = float(np.abs(policy_value(mdp, np.asarray(sol.policy)) - v_star).max())
         rows.append({"solver": f"{method}(m={m}, {stopping})", "n_iter": sol.n_iter, "converged": bool(sol.converged),
                      "error": err, "excess": (err - TARGET) / scale if sol.converged else np.inf,
                      "greedy_gap": greedy})
@@ -104,17 +103,16 @@ MONOTONE_RTOL = 1e-12
 
 
 def _monotone_run(config, rng):
-    mdp = mdps.garnet(config["n_states"], config["n_actions"], config["branching"], gamma=config["gamma"], rng=rng)
+    mdp = garnet(config, rng)
     m = config["m"]
     v_star = _v_star(mdp)
     scale = max(float(np.abs(v_star).max()), 1.0)
     sol = mdps.modified_policy_iteration(mdp, m=m, tol=TARGET, keep_iterates=True)
     it = np.asarray(sol.trace["iterates"])
     v0 = it[0]
-    S, A = mdp.n_states, mdp.n_actions
+    S = mdp.n_states
     # first step by definition: sigma = G(v0), then m sweeps of T^sigma
-    P = np.asarray(mdp.P_matrix().toarray() if mdp.is_sparse else mdp.P_matrix()).reshape(S, A, S)
-    R = np.asarray(mdp.R)
+    P, R = dense(mdp)
     sigma = (R + mdp.gamma * P @ v0).argmax(axis=1)
     v1 = v0.copy()
     for _ in range(m if sol.n_iter > 1 else 1):
@@ -123,7 +121,7 @@ def _monotone_run(config, rng):
     lower, worst_low, worst_high = v0, 0.0, 0.0
     for k in range(it.shape[0]):
         if k:
-            lower = _bellman(mdp, lower)
+            lower = bellman(mdp, lower)
         worst_low = max(worst_low, float((lower - it[k]).max()) / scale)  # T^k v0 <= v_k
         worst_high = max(worst_high, float((it[k] - v_star).max()) / scale)  # v_k <= V*
     return {"identity": identity, "lower_violation": worst_low, "upper_violation": worst_high,

@@ -26,7 +26,7 @@ import numpy as np
 import labkit
 import mdps
 from labkit.check import Check, Outcome, register, worst_case
-from proofs_checks.planning._instances import PUTERMAN
+from proofs_checks.planning._instances import PUTERMAN, bellman, garnet, policy_value
 
 __all__ = ["pi_iteration_bound", "pi_dominates_vi", "pi_matches_lp"]
 
@@ -35,22 +35,8 @@ __all__ = ["pi_iteration_bound", "pi_dominates_vi", "pi_matches_lp"]
 PI_CAP = 500
 
 
-def _policy_value(mdp, sigma) -> np.ndarray:
-    """Exact ``V^sigma = (I - gamma P_sigma)^{-1} r_sigma`` by a dense linear solve."""
-    S = mdp.n_states
-    P = np.asarray(mdp.P_matrix().toarray() if mdp.is_sparse else mdp.P_matrix()).reshape(S, mdp.n_actions, S)
-    idx = np.arange(S)
-    return np.linalg.solve(np.eye(S) - mdp.gamma * P[idx, sigma], np.asarray(mdp.R)[idx, sigma])
-
-
-def _bellman(mdp, V) -> np.ndarray:
-    S, A = mdp.n_states, mdp.n_actions
-    P = np.asarray(mdp.P_matrix().toarray() if mdp.is_sparse else mdp.P_matrix())
-    return (np.asarray(mdp.R) + mdp.gamma * (P @ V).reshape(S, A)).max(axis=1)
-
-
 def _pi_run(config, rng):
-    mdp = mdps.garnet(config["n_states"], config["n_actions"], config["branching"], gamma=config["gamma"], rng=rng)
+    mdp = garnet(config, rng)
     sigma0 = np.asarray(mdp.R).argmax(axis=1)  # the myopic start, given explicitly
     sol = mdps.policy_iteration(mdp, max_iter=PI_CAP, pi0=sigma0)
     lp = mdps.linear_programming(mdp)
@@ -62,15 +48,15 @@ def _pi_run(config, rng):
         sigma = sigma0 if k == 0 else np.asarray(mdps.policy_iteration(mdp, max_iter=k, pi0=sigma0).policy)
         changes += int(np.any(sigma != previous))
         previous = sigma
-        v_k = _policy_value(mdp, sigma)
-        TkV = v_k if k == 0 else _bellman(mdp, TkV)
+        v_k = policy_value(mdp, sigma)
+        TkV = v_k if k == 0 else bellman(mdp, TkV)
         worst_dominance = max(worst_dominance, float((TkV - v_k).max()) / scale)
     return {
         "n_iter": sol.n_iter, "converged": bool(sol.converged), "policy_changes": changes,
         "bound": mdps.pi_iteration_bound(mdp.n_states, mdp.n_actions, mdp.gamma),
         "dominance_violation": worst_dominance,
         "lp_gap": float(np.abs(sol.V - lp.V).max() / scale),
-        "policy_value_gap": float(np.abs(_policy_value(mdp, sol.policy) - lp.V).max() / scale),
+        "policy_value_gap": float(np.abs(policy_value(mdp, sol.policy) - lp.V).max() / scale),
     }
 
 

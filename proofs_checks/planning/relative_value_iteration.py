@@ -26,7 +26,7 @@ import numpy as np
 import labkit
 import mdps
 from labkit.check import Check, Outcome, register, worst_case
-from proofs_checks.planning._instances import PUTERMAN
+from proofs_checks.planning._instances import PUTERMAN, dense
 
 __all__ = ["rvi_span_contraction", "rvi_gain_matches_lp"]
 
@@ -56,13 +56,6 @@ def _instance(config, rng):
     raise ValueError(f"unknown instance {kind!r}")
 
 
-def _dense(mdp):
-    S, A = mdp.n_states, mdp.n_actions
-    P = mdp.P_matrix()
-    P = P.toarray() if mdp.is_sparse else np.asarray(P)
-    return P.reshape(S, A, S), np.asarray(mdp.R)
-
-
 def _transformed(P, tau):
     """``P~[s, a, :] = (1 - tau) e_s + tau P[s, a, :]``, written out from the definition."""
     S = P.shape[0]
@@ -77,7 +70,7 @@ def _dobrushin(Pt) -> float:
 
 def _span_run(config, rng):
     mdp = _instance(config, rng)
-    P, R = _dense(mdp)
+    P, R = dense(mdp)
     Pt = _transformed(P, TAU)
     delta = _dobrushin(Pt)
     sol = mdps.relative_value_iteration(mdp, tol=1e-12, tau=TAU, keep_iterates=True)
@@ -146,7 +139,7 @@ def _gain_run(config, rng):
     mdp = _instance(config, rng)
     lp = mdps.average_reward_lp(mdp)
     sol = mdps.relative_value_iteration(mdp, tol=1e-12, tau=TAU, keep_iterates=True)
-    P, R = _dense(mdp)
+    P, R = dense(mdp)
     U = np.asarray(sol.trace["iterates"])
     # the Odoni bracket of every iterate, computed here: min/max of (T u - u)
     diffs = np.array([(R + P @ u).max(axis=1) - u for u in U])

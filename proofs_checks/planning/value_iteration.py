@@ -16,7 +16,7 @@ import numpy as np
 import labkit
 import mdps
 from labkit.check import Check, Outcome, register, worst_case
-from proofs_checks.planning._instances import PUTERMAN, RATE_RTOL, RATE_WINDOW, errors_by_run
+from proofs_checks.planning._instances import PUTERMAN, RATE_RTOL, RATE_WINDOW, errors_by_run, garnet
 
 __all__ = ["vi_tight_rate", "vi_garnet_contraction"]
 
@@ -68,7 +68,7 @@ vi_tight_rate = register(Check(
 
 
 def _garnet_run(config, rng):
-    mdp = mdps.garnet(config["n_states"], config["n_actions"], config["branching"], gamma=config["gamma"], rng=rng)
+    mdp = garnet(config, rng)
     v_star = mdps.policy_iteration(mdp).V
     scale = max(float(np.abs(v_star).max()), 1.0)
     sol = mdps.value_iteration(mdp, v_star=v_star, tol=1e-13 * scale)
