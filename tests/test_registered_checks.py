@@ -74,5 +74,107 @@ def test_check_figure_is_well_formed(name):
                     assert y.size > 0, f"a labelled series with no data: {line.get_label()}"
                 assert np.isfinite(y).all() and np.isfinite(x).all(), \
                     f"NaN or inf plotted in {line.get_label()!r}"
+        _check_notation(fig)
+        _check_legends_cover_no_data(fig)
+        _check_no_empty_decades(fig)
     finally:
         plt.close(fig)
+
+
+def _texts(fig):
+    for ax in fig.axes:
+        yield ax.get_xlabel()
+        yield ax.get_ylabel()
+        yield ax.get_title()
+        legend = ax.get_legend()
+        if legend is not None:
+            yield from (t.get_text() for t in legend.get_texts())
+    for legend in fig.legends:
+        yield from (t.get_text() for t in legend.get_texts())
+
+
+def _check_notation(fig):
+    """Greek parameters are written as symbols ($\\gamma=0.9$), not as words (gamma=0.9)."""
+    import re
+
+    for text in _texts(fig):
+        plain = re.sub(r"\$[^$]*\$", "", text)  # what is outside math mode
+        assert not re.search(r"\b(gamma|beta|eta|tau|omega|rho)\s*=", plain), f"a parameter spelled as a word: {text!r}"
+
+
+def _points(ax):
+    """Display coordinates of every plotted data point of the axes (lines and scatter)."""
+    pts = []
+    for line in ax.get_lines():
+        if line.get_gid() == "theory" and len(line.get_xdata()) == 2:
+            continue  # an axhline/axvline spans the axes; it is meant to pass under a legend
+        xy = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float)
+        pts.append(line.get_transform().transform(xy))
+    for coll in ax.collections:
+        offsets = coll.get_offsets()
+        if len(offsets) and type(coll).__name__ == "PathCollection":
+            pts.append(coll.get_offset_transform().transform(offsets))
+    return np.concatenate(pts) if pts else np.empty((0, 2))
+
+
+def _check_legends_cover_no_data(fig):
+    fig.canvas.draw()
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        box = legend.get_window_extent()
+        pts = _points(ax)
+        inside = (pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1)
+        assert inside.sum() <= 0.02 * max(len(pts), 1), f"the legend covers {int(inside.sum())} of {len(pts)} data points"
+
+
+def _check_no_empty_decades(fig):
+    """A log axis spans at most one decade more than everything drawn on it (data and theory)."""
+    for ax in fig.axes:
+        for axis, lim, col in (("y", ax.get_ylim(), 1), ("x", ax.get_xlim(), 0)):
+            if getattr(ax, f"get_{axis}scale")() != "log":
+                continue
+            parts = []
+            for ln in ax.get_lines():  # reference lines (axhline/axvline) count on their own axis only
+                xy = np.asarray(ln.get_xydata(), float)
+                spans_axes = len(xy) == 2 and ln.get_gid() == "theory" and np.ptp(xy[:, col]) == 0
+                if len(xy) > 2 or spans_axes or len(xy) == 1:
+                    parts.append(xy[:, col])
+            parts += [np.asarray(c.get_offsets(), float)[:, col] for c in ax.collections if len(c.get_offsets())]
+            parts += [np.array([p.get_x() + p.get_width() if col == 0 else p.get_y() + p.get_height()])
+                      for p in ax.patches]  # bar ends
+            values = np.concatenate(parts or [np.empty(0)])
+            values = values[np.isfinite(values) & (values > 0)]
+            if values.size == 0:
+                continue
+            drawn = np.log10(values.max()) - np.log10(values.min())
+            shown = np.log10(max(lim)) - np.log10(min(lim))
+            # matplotlib's margins add about 5% of the range at each end of a log axis
+            assert shown <= 1.15 * drawn + 1.0, f"{axis} axis spans {shown:.1f} decades for {drawn:.1f} of data"
+
+
+def test_the_figure_checks_catch_the_defects_they_look_for():
+    """Each structural check fails on a figure with its defect (so the figure test can fail)."""
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [1, 2, 3], label="gamma=0.9")
+    ax.legend()
+    with pytest.raises(AssertionError, match="spelled as a word"):
+        _check_notation(fig)
+    plt.close(fig)
+
+    fig, ax = plt.subplots()
+    x = np.linspace(0, 1, 200)
+    ax.plot(x, np.ones_like(x), label="a flat series")
+    ax.legend(loc="center")
+    with pytest.raises(AssertionError, match="legend covers"):
+        _check_legends_cover_no_data(fig)
+    plt.close(fig)
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [1e-3, 1e-2, 1e-1])
+    ax.set_yscale("log")
+    ax.set_ylim(1e-12, 1)
+    with pytest.raises(AssertionError, match="decades"):
+        _check_no_empty_decades(fig)
+    plt.close(fig)

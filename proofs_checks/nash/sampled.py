@@ -136,7 +136,7 @@ def _mc_measure(ctx) -> Outcome:
 
 
 def _mc_plot(result):
-    from labkit.figures import PALETTE, rate_plot, subplots
+    from labkit.figures import PALETTE, legend, rate_plot, subplots
 
     fig, axes = subplots()
     ax = axes[0, 0]
@@ -146,6 +146,7 @@ def _mc_plot(result):
                   ax=ax, xlabel="duels per response per query n",
                   ylabel=r"$\|\pi_T^{sampled} - \pi_T^{exact}\|_\infty$", label=name, tail_decades=3.0,
                   color=PALETTE[i])
+    legend(ax, outside=True, ncols=2)  # two series with fits and theory lines: below the axes
     return fig
 
 
