@@ -350,3 +350,9 @@ def test_figure_styles_names_and_metadata(tmp_path, capsys):
     assert b"value_iteration.tight_rate" in (out / "value_iteration.tight_rate.quick.pdf").read_bytes()
     with pytest.raises(SystemExit):
         cli.main(["figure", "value_iteration.tight_rate", "--style", "nature"])
+
+
+def test_the_cli_style_choices_match_the_figure_styles():
+    from labkit import figures
+
+    assert cli.STYLES == tuple(sorted(figures.STYLES)) and cli.COLUMNS == figures.COLUMNS
