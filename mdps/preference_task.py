@@ -76,7 +76,9 @@ Label noise (``flips``). After the clean label is drawn from the preference mode
   (the negative control of issue 9).
 
 :meth:`~LogLinearPreferenceTask.preference_matrix` gives the exact probability of each observed
-label under either noise model (the quantity population minimisers are computed from).
+label under either noise model, and :meth:`~LogLinearPreferenceTask.outcome_distribution` the
+exact law of one observed record ``(x, winner, loser)``, i.e. ``E[counts] / n``: every population
+(infinite-data) loss is its average under that law.
 
 Coverage. For a target policy :math:`\pi_t` and a sampling policy :math:`\pi_s`, with both pair
 laws given by the conditioned convention above,
@@ -250,7 +252,18 @@ class PreferenceData:
         if np.any(self.winners == self.losers):
             k = int(np.argmax(self.winners == self.losers))
             raise ValueError(f"winners[{k}] == losers[{k}] == {int(self.winners[k])}: a pair needs two responses")
-        object.__setattr__(self, "policy", readonly(np.array(pol, dtype=np.float64)))
+        pol = as_float_array(self.policy, "policy", ndim=2)
+        if np.any(pol < 0) or np.any(np.abs(pol.sum(axis=1) - 1.0) > ROW_SUM_ATOL):
+            raise ValueError("policy must have rows on the probability simplex (entries >= 0, "
+                             f"sums 1 within {ROW_SUM_ATOL:g})")
+        object.__setattr__(self, "policy", readonly(pol))
+        object.__setattr__(self, "model", check_choice(self.model, "model", MODELS))
+        object.__setattr__(self, "flips", check_choice(self.flips, "flips", FLIPS))
+        object.__setattr__(self, "eps", _check_eps(self.eps, "eps"))
+        object.__setattr__(self, "eps_minus", _check_eps(self.eps_minus, "eps_minus"))
+        if self.flips == "symmetric" and self.eps_minus != self.eps:
+            raise ValueError(f"eps_minus must equal eps for symmetric flips, got eps={self.eps!r}, "
+                             f"eps_minus={self.eps_minus!r}")
 
     @property
     def n_pairs(self) -> int:
@@ -533,6 +546,36 @@ class LogLinearPreferenceTask:
         p = self._ref if policy is None else self._check_policy(policy, "policy")
         return _pair_table(p)
 
+    def outcome_distribution(self, policy=None, *, model: str = "bt", eps: float = 0.0,
+                             flips: str = "symmetric", eps_minus=None) -> np.ndarray:
+        """The exact law of one observed record of :meth:`sample` with the same arguments:
+        ``D[x, i, j] = Pr(context x, observed winner i, observed loser j)``
+        :math:`= \\rho_x\\,(q_x(i, j) + q_x(j, i))\\, M_x(i, j)`, with ``q`` the
+        :meth:`pair_distribution` of ``policy`` (default ``ref``) and ``M`` the
+        :meth:`preference_matrix` of the noise model. ``(X, K, K)``, sums to 1, zero diagonal;
+        ``E[data.counts()] = n_pairs * D`` exactly, so every population (infinite-data) loss is
+        ``sum_{x,i,j} D[x,i,j] * loss(x, i, j)``. Unlike :meth:`sample`, a context of positive
+        weight where ``policy`` supports fewer than two responses is an error here too."""
+        M = self.preference_matrix(model, eps=eps, flips=flips, eps_minus=eps_minus)
+        p = self._ref if policy is None else self._check_policy(policy, "policy")
+        self._check_sampler_support(p)
+        q = _pair_table(p)
+        D = self._w[:, None, None] * (q + np.swapaxes(q, 1, 2)) * M
+        K = p.shape[1]
+        D[:, np.arange(K), np.arange(K)] = 0.0
+        return D
+
+    def _check_sampler_support(self, p: np.ndarray) -> None:
+        support = (p > 0).sum(axis=1)
+        short = np.flatnonzero((support < 2) & (self._w > 0))
+        if short.size:
+            x = int(short[0])
+            raise ValueError(
+                f"policy[{x}, :] supports {int(support[x])} response(s) in context {x} (weight "
+                f"{self._w[x]:.6g}); sampling pairs i != j needs at least two responses with positive "
+                "probability in every context of positive weight"
+            )
+
     def coverage(self, target_policy, sampling_policy=None) -> float:
         """Coverage coefficient :math:`C(\\pi_t; \\pi_s)` (module docstring): the largest ratio of
         the target's pair probability to the sampler's, over contexts of positive weight and pairs
@@ -572,15 +615,7 @@ class LogLinearPreferenceTask:
         gen = check_rng(rng)
         p = self._ref if policy is None else self._check_policy(policy, "policy")
         X, K = p.shape
-        support = (p > 0).sum(axis=1)
-        short = np.flatnonzero((support < 2) & (self._w > 0))
-        if short.size:
-            x = int(short[0])
-            raise ValueError(
-                f"policy[{x}, :] supports {int(support[x])} response(s) in context {x} (weight "
-                f"{self._w[x]:.6g}); sampling pairs i != j needs at least two responses with positive "
-                "probability in every context of positive weight"
-            )
+        self._check_sampler_support(p)
         # contexts by inverse CDF over the weights (never a zero-weight context)
         cw = np.cumsum(self._w)
         last_w = int(np.flatnonzero(self._w > 0)[-1])

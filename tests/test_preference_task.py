@@ -6,7 +6,8 @@ for random policies (zeros included); ``J(pi*) >= J(pi)``; ``pi_theta*`` is a st
 (perturbation in every direction lowers ``J``); the DPO reparametrisation
 ``beta log(pi*/ref) = r* + const(x)``; complementarity ``P(i > j) + P(j > i) = 1`` for both models
 with and without flips; coverage is exactly 1 when target = sampler (the pair laws coincide) and
-``>= 1`` otherwise, ``inf`` only when a needed pair is missing.
+``>= 1`` otherwise, ``inf`` only when a needed pair is missing; the outcome law sums to 1 and
+its marginals are the weights and the pair law.
 
 Statistical checks use binomial margins of 5 standard deviations on stated seeds (the chance of
 a false alarm is below 1e-5 for all cells and seeds together); they are deterministic.
@@ -220,6 +221,30 @@ def test_sampling_is_reproducible_and_exact_on_nearly_deterministic_policies():
     assert np.mean((d.winners == 0) | (d.losers == 0)) > 0.999
 
 
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("model, flips, eps_minus", [("bt", "symmetric", None),
+                                                      ("thurstone", "asymmetric", 0.3)])
+def test_counts_match_the_exact_outcome_distribution(seed, model, flips, eps_minus):
+    task = Task.random(2, 3, 2, theta_norm=2.0, rng=4)
+    task = Task(task.features, task.ref, task.theta_star, weights=[0.3, 0.7])
+    pol = np.array([[0.6, 0.4, 0.0], [0.2, 0.3, 0.5]])
+    kw = dict(model=model, eps=0.1, flips=flips, eps_minus=eps_minus)
+    D = task.outcome_distribution(pol, **kw)
+    assert D.sum() == pytest.approx(1.0, abs=1e-15) and np.all(np.diagonal(D, axis1=1, axis2=2) == 0)
+    # marginals: contexts follow the weights, unordered pairs the pair law
+    np.testing.assert_allclose(D.sum(axis=(1, 2)), task.weights, atol=1e-15)
+    q = task.pair_distribution(pol)
+    np.testing.assert_allclose(D + np.swapaxes(D, 1, 2),
+                               2 * task.weights[:, None, None] * q, atol=1e-15)
+    n = 50_000
+    C = task.sample(n, rng=seed, policy=pol, **kw).counts()
+    for cell in np.ndindex(C.shape):
+        if D[cell] == 0:
+            assert C[cell] == 0
+        else:
+            assert _binomial_ok(int(C[cell]), n, D[cell]), (cell, C[cell], n * D[cell])
+
+
 # -- coverage --------------------------------------------------------------------------------------
 @settings(max_examples=50, deadline=None)
 @given(tasks(), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
@@ -371,6 +396,20 @@ def test_methods_reject_bad_input():
         Task.one_hot(2, 1)
     with pytest.raises(ValueError, match="norm_bound"):
         Task.random(2, 3, 2, norm_bound=0.0)
+    with pytest.raises(ValueError, match="policy"):
+        task.outcome_distribution([1.0, 0.0, 0.0])
+    good = dict(contexts=np.zeros(2, int), winners=np.array([0, 1]), losers=np.array([1, 0]),
+                clean_winners=np.array([0, 1]), eps=0.1, eps_minus=0.1, model="bt",
+                flips="symmetric", policy=np.full((1, 2), 0.5))
+    assert PreferenceData(**good).counts().tolist() == [[[0, 1], [1, 0]]]
+    for bad, exc, name in ((dict(eps=0.5), ValueError, "eps"), (dict(eps_minus=0.2), ValueError, "eps_minus"),
+                           (dict(model="x"), ValueError, "model"), (dict(flips="x"), ValueError, "flips"),
+                           (dict(losers=np.array([0, 0])), ValueError, "losers"),
+                           (dict(winners=np.array([0, 2])), ValueError, "winners"),
+                           (dict(contexts=np.array([0.0, 0.0])), TypeError, "contexts"),
+                           (dict(policy=np.array([[0.5, 0.6]])), ValueError, "policy")):
+        with pytest.raises(exc, match=name):
+            PreferenceData(**{**good, **bad})
     with pytest.raises(ValueError, match="n_pairs"):
         PreferenceData(contexts=np.zeros(0, int), winners=np.zeros(0, int), losers=np.zeros(0, int),
                        clean_winners=np.zeros(0, int), eps=0.0, eps_minus=0.0, model="bt",
