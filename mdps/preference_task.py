@@ -9,7 +9,7 @@ temperature :math:`\beta > 0`. The true reward and the log-linear policy class a
           \pi_\theta(y|x) = \frac{\mu(y|x)\, e^{\theta^\top\phi(x,y)}}
                                  {\sum_{y'} \mu(y'|x)\, e^{\theta^\top\phi(x,y')}} ,
 
-so that the optimum of the KL-regularised objective (theory/preference.md, section 1.5)
+so that the optimum of the KL-regularised objective ([1]_, section 4)
 
 .. math:: J_\beta(\pi) = \sum_x \rho_x \left[\langle \pi_x, r^*_x\rangle
           - \beta\, KL(\pi_x \| \mu_x)\right]
