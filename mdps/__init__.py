@@ -3,7 +3,8 @@
 Tabular MDPs under the discounted, finite-horizon and average-reward criteria (dense or
 sparse transitions), instance generators, exact solvers used as ground truth, occupancy
 measures, adapters to peer libraries' layouts and a compiled episodic simulator; preference
-games with their exact (regularised) Nash equilibria and compiled duel oracles; a catalogue of
+games with their exact (regularised) Nash equilibria and compiled duel oracles; the log-linear
+preference-learning task with exact ground truth and noisy preference datasets; a catalogue of
 instances with known exact answers (:mod:`mdps.catalogue`) and the lab's public validation
 layer (:mod:`mdps.validation`).
 
@@ -54,6 +55,8 @@ _LAZY = {
     "uniform_tournament": "preference_generators", "rock_paper_scissors": "preference_generators",
     "bradley_terry": "preference_generators", "random_bradley_terry": "preference_generators",
     "thurstone": "preference_generators", "bt_mixture": "preference_generators",
+    # preference learning from data: the log-linear task with exact ground truth, its datasets
+    "LogLinearPreferenceTask": "preference_task", "PreferenceData": "preference_task",
     # numerics
     "span": "numerics", "sup_norm": "numerics", "logsumexp": "numerics", "log_softmax": "numerics",
     "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",
