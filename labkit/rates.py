@@ -264,7 +264,8 @@ def fit_linear_rate(errors, *, window: tuple[float, float] = (1e-11, 1e-2), rela
         scale = r[0] if relative else 1.0
         if relative and scale <= 0:
             raise ValueError(f"errors[{i}][0] is {scale}; a relative window needs a positive initial error")
-        lo, hi = lo_w * scale, hi_w * scale
+        with np.errstate(over="ignore"):  # a huge window times a huge error is an unbounded window
+            lo, hi = lo_w * scale, hi_w * scale
         k = np.flatnonzero((r > 0) & (r >= lo) & (r <= hi))
         if k.size < 3:
             pos = r[r > 0]
