@@ -119,6 +119,7 @@ from mdps._pref_equilibrium import matvec as _matvec
 from mdps.numerics import kl, logsumexp
 from mdps.validation import (
     ROW_SUM_ATOL,
+    _index_str,
     as_float_array,
     check_atol,
     check_int,
@@ -154,10 +155,6 @@ LP_ATOL = 1e-9
 NASH_MP_ETA = 2.0
 #: Default iteration caps are clamped to this (finite for any ``tol`` and ``beta``).
 MAX_ITER_CAP = 10**9
-
-
-def _idx(idx) -> str:
-    return ", ".join(str(int(i)) for i in idx)
 
 
 def check_beta(beta, *, allow_zero: bool = False, name: str = "beta") -> float:
@@ -276,14 +273,14 @@ class PreferenceGame:
         bad = (P < 0) | (P > 1)
         if bad.any():
             idx = np.argwhere(bad)[0]
-            raise ValueError(f"Pref[{_idx(idx)}] is {P[tuple(idx)]:.6g}, expected in [0, 1]")
+            raise ValueError(f"Pref[{_index_str(idx)}] is {P[tuple(idx)]:.6g}, expected in [0, 1]")
         comp = P + np.swapaxes(P, -1, -2)
         bad = np.abs(comp - 1.0) > atol
         if bad.any():
             idx = np.argwhere(bad)[0]
             jdx = (*idx[:-2], idx[-1], idx[-2])
             raise ValueError(
-                f"Pref[{_idx(idx)}] + Pref[{_idx(jdx)}] = {comp[tuple(idx)]:.12g}, "
+                f"Pref[{_index_str(idx)}] + Pref[{_index_str(jdx)}] = {comp[tuple(idx)]:.12g}, "
                 f"expected 1 within {atol:g}"
             )
         self._contextual = P.ndim == 3
@@ -373,7 +370,7 @@ class PreferenceGame:
         bad = r <= 0
         if bad.any():
             idx = np.argwhere(bad)[0]
-            raise ValueError(f"ref[{_idx(idx)}] is {r[tuple(idx)]:.6g}, expected > 0 (full support)")
+            raise ValueError(f"ref[{_index_str(idx)}] is {r[tuple(idx)]:.6g}, expected > 0 (full support)")
         sums = r.sum(axis=-1)
         badrow = np.abs(sums - 1.0) > atol
         if np.any(badrow):
@@ -395,7 +392,7 @@ class PreferenceGame:
         neg = p < 0
         if neg.any():
             idx = np.argwhere(neg)[0]
-            raise ValueError(f"{name}[{_idx(idx)}] is {p[tuple(idx)]:.6g}, expected >= 0")
+            raise ValueError(f"{name}[{_index_str(idx)}] is {p[tuple(idx)]:.6g}, expected >= 0")
         sums = np.atleast_1d(p.sum(axis=-1))
         bad = np.abs(sums - 1.0) > ROW_SUM_ATOL
         if bad.any():
@@ -668,7 +665,7 @@ class PreferenceGame:
         bad = (arr < 0) | (arr >= n)
         if bad.any():
             idx = np.argwhere(bad)[0] if arr.ndim else ()
-            where = f"{name}[{_idx(idx)}]" if arr.ndim else name
+            where = f"{name}[{_index_str(idx)}]" if arr.ndim else name
             raise ValueError(f"{where} is {int(arr[tuple(idx)])}, expected in [0, {n})")
         return arr.astype(np.int64)
 

@@ -145,11 +145,14 @@ from scipy.special import expit, ndtr
 from mdps.numerics import kl, log_softmax, logsumexp, softmax
 from mdps.validation import (
     ROW_SUM_ATOL,
+    _index_str,
     as_float_array,
     check_choice,
+    check_distribution,
     check_int,
     check_real,
     check_rng,
+    check_rows_stochastic,
     readonly,
 )
 
@@ -157,10 +160,6 @@ __all__ = ["LogLinearPreferenceTask", "PreferenceData"]
 
 MODELS = ("bt", "thurstone")
 FLIPS = ("symmetric", "asymmetric")
-
-
-def _idx(idx) -> str:
-    return ", ".join(str(int(i)) for i in idx)
 
 
 def _check_eps(eps, name: str) -> float:
@@ -328,26 +327,14 @@ class LogLinearPreferenceTask:
         bad = r <= 0
         if bad.any():
             idx = np.argwhere(bad)[0]
-            raise ValueError(f"ref[{_idx(idx)}] is {r[tuple(idx)]:.6g}, expected > 0 (full support)")
-        sums = r.sum(axis=-1)
-        badrow = np.abs(sums - 1.0) > ROW_SUM_ATOL
-        if np.any(badrow):
-            where = "ref" if r.ndim == 1 else f"ref[{int(np.argmax(badrow))}, :]"
-            val = float(np.atleast_1d(sums)[int(np.argmax(np.atleast_1d(badrow)))])
-            raise ValueError(f"{where} sums to {val:.12g}, expected 1 within {ROW_SUM_ATOL:g}")
+            raise ValueError(f"ref[{_index_str(idx)}] is {r[tuple(idx)]:.6g}, expected > 0 (full support)")
+        check_rows_stochastic(r, "ref")
         r = r / r.sum(axis=-1, keepdims=True)
         ref2 = np.broadcast_to(r, (X, K)).copy()
         if weights is None:
             w = np.full(X, 1.0 / X)
         else:
-            w = as_float_array(weights, "weights", ndim=1)
-            if w.shape != (X,):
-                raise ValueError(f"weights must have shape ({X},), got {w.shape}")
-            neg = np.flatnonzero(w < 0)
-            if neg.size:
-                raise ValueError(f"weights[{neg[0]}] is {w[neg[0]]:.6g}, expected >= 0")
-            if abs(w.sum() - 1.0) > ROW_SUM_ATOL:
-                raise ValueError(f"weights sums to {w.sum():.12g}, expected 1 within {ROW_SUM_ATOL:g}")
+            w = check_distribution(weights, "weights", X)
             w = w / w.sum()
         score = phi @ theta
         if not np.all(np.isfinite(self._beta * score)):
@@ -449,16 +436,7 @@ class LogLinearPreferenceTask:
         p = as_float_array(pi, name, ndim=(1, 2))
         if p.shape not in {(K,), (X, K)}:
             raise ValueError(f"{name} must have shape ({X}, {K}) or ({K},), got {p.shape}")
-        neg = p < 0
-        if neg.any():
-            idx = np.argwhere(neg)[0]
-            raise ValueError(f"{name}[{_idx(idx)}] is {p[tuple(idx)]:.6g}, expected >= 0")
-        sums = np.atleast_1d(p.sum(axis=-1))
-        bad = np.abs(sums - 1.0) > ROW_SUM_ATOL
-        if bad.any():
-            k = int(np.argmax(bad))
-            where = name if p.ndim == 1 else f"{name}[{k}, :]"
-            raise ValueError(f"{where} sums to {sums[k]:.12g}, expected 1 within {ROW_SUM_ATOL:g}")
+        check_rows_stochastic(p, name)
         return np.broadcast_to(p, (X, K)).copy()
 
     # -- exact ground truth -----------------------------------------------------------------------
