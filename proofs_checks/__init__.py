@@ -19,7 +19,7 @@ import importlib
 import labkit
 
 #: the family packages, in the order ``labkit list`` shows them
-FAMILIES = ("proofs_checks.planning", "proofs_checks.nash")
+FAMILIES = ("proofs_checks.planning", "proofs_checks.nash", "proofs_checks.preference_learning")
 
 
 def modules() -> list[str]:
