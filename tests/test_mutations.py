@@ -185,6 +185,19 @@ MUTANTS = [
            "mdps.preference:PreferenceGame.empirical_win_rates",
            (("return self._out(out.reshape(X, K, n).mean(axis=2))",
              "return self._out(out.reshape(X, K, n).sum(axis=2) / (2 * n) + 0.25)"),)),
+    # -- preference learning: identities ---------------------------------------------------------
+    Mutant("rdpo_correction_without_denominator", "rdpo.unbiased_loss",
+           "rDPO's linear correction is eps z instead of eps z / (1 - 2 eps)",
+           "algorithms.preference_learning.losses:rdpo",
+           (("out = _ell(z) - c * z", "out = _ell(z) - e * z"),)),
+    Mutant("suboptimality_without_beta", "dpo.regularised_gap_identity",
+           "the task's suboptimality drops the temperature: sum_x rho_x KL(pi_x || pi*_x) instead of beta times it",
+           "mdps.preference_task:LogLinearPreferenceTask.suboptimality",
+           (("return float(self._beta * (self._w @", "return float((self._w @"),)),
+    Mutant("policy_without_reference", "dpo.regularised_gap_identity",
+           "the log-linear policy forgets the reference: softmax(phi . theta) instead of softmax(log ref + phi . theta)",
+           "mdps.preference_task:LogLinearPreferenceTask.policy",
+           (("return softmax(np.log(self._ref) + self._phi @ t)", "return softmax(self._phi @ t)"),)),
 ]
 
 
