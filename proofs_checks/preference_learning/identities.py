@@ -143,7 +143,7 @@ def _population_curve(task, eps, flips, loss, ts):
 
 
 def _unbiased_plot(result):
-    from labkit.figures import PALETTE, legend, subplots
+    from labkit.figures import PALETTE, legend, subplots, theory_line
 
     task = mdps.LogLinearPreferenceTask.random(3, 6, 3, theta_norm=3.0, rng=0)
     ts = np.linspace(-1.0, 3.0, 81)
@@ -151,15 +151,16 @@ def _unbiased_plot(result):
     fig, axes = subplots()
     ax = axes[0, 0]
     clean = _population_curve(task, 0.0, "symmetric", pl.losses.dpo, ts)
-    ax.plot(ts, clean, color="black", lw=2.5, alpha=0.35, label="clean DPO objective")
+    theory_line(ax, ts, clean, label="clean DPO objective (= E[rDPO], theorem)")
     curves = [
-        ("rDPO, symmetric flips", "symmetric", lambda z: pl.losses.rdpo(z, eps), PALETTE[0], "--"),
+        ("rDPO, symmetric flips", "symmetric", lambda z: pl.losses.rdpo(z, eps), PALETTE[0], "-"),
         ("DPO, symmetric flips", "symmetric", pl.losses.dpo, PALETTE[1], "-"),
         ("rDPO, class-conditional flips", "asymmetric", lambda z: pl.losses.rdpo(z, eps), PALETTE[2], ":"),
     ]
     for label, flips, loss, color, ls in curves:
         y = _population_curve(task, eps, flips, loss, ts)
-        ax.plot(ts, y, color=color, ls=ls, label=f"E[{label}]")
+        ax.plot(ts, y, color=color, ls=ls, lw=2.5 if flips == "symmetric" and loss is not pl.losses.dpo else 1.2,
+                alpha=0.6 if ls == "-" and loss is not pl.losses.dpo else 1.0, label=f"E[{label}]")
         ax.plot(ts[np.argmin(y)], y.min(), marker="o", color=color, ms=3)
     ax.axvline(1.0, color="0.5", lw=0.6)
     ax.set_xlabel(r"$t$ (objective at $\theta = t\,\theta^*$)")
