@@ -491,7 +491,9 @@ def _constrained(obj, radius, tol, max_iter, d, theta_warm):
         if cand == mu:
             break
         mu = cand
-    # put theta exactly on the sphere (a relative change ~1e-12)
+    # polish at the final multiplier, then put theta exactly on the sphere (a relative change ~1e-12)
+    theta, k, _ = _newton(obj, theta, mu, tol * 1e-3, max_iter)
+    n_iter += k
     theta = theta * (radius / float(np.linalg.norm(theta)))
     return theta, mu, n_iter, conv
 
