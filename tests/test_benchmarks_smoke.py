@@ -38,3 +38,15 @@ def test_nash_benchmark_smoke(capsys):
             assert all(math.isfinite(v) for v in r.values())
     else:
         assert rows["openspiel"] is None and "skipped" in out
+
+
+def test_preference_benchmark_smoke(capsys):
+    from benchmarks import bench_preference
+
+    rows = bench_preference.main(["--tiny", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "### a. Against cvxpy" in out and "### b. Against one pass" in out
+    assert rows["kkt"] <= 1e-9
+    assert all(math.isfinite(rows[k]) and rows[k] > 0 for k in ("lab", "pass", "gather_pass"))
+    for label, n, t_cvx, t_lab, diff in rows["cvxpy"]:
+        assert n > 0 and t_cvx > 0 and t_lab > 0 and diff < 1e-3  # same minimiser to solver tolerance

@@ -267,7 +267,8 @@ def _solve(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     return V[:, keep] @ ((V[:, keep].T @ g) / w[keep])
 
 
-def _newton(obj: _Objective, theta: np.ndarray, mu: float, tol: float, max_iter: int):
+def _newton(obj: _Objective, theta: np.ndarray, mu: float, tol: float, max_iter: int,
+            cap: float = _THETA_BLOWUP):
     """Damped Newton on ``F + mu/2 ||theta||^2``; returns ``(theta, n_steps, converged)``.
 
     Armijo backtracking while the predicted decrease is resolvable in float64; once the Newton
@@ -311,10 +312,10 @@ def _newton(obj: _Objective, theta: np.ndarray, mu: float, tol: float, max_iter:
         theta, f = cand, fc
         g = obj.grad(theta) + mu * theta
         gn = float(np.linalg.norm(g))
-        if float(np.linalg.norm(theta)) > _THETA_BLOWUP:
+        if float(np.linalg.norm(theta)) > cap:
             raise ValueError(
                 f"data: the objective has no minimiser at a usable scale (||theta|| exceeded "
-                f"{_THETA_BLOWUP:g} in Newton's method); pass radius or ridge"
+                f"{cap:g} in Newton's method); pass radius or ridge"
             )
     return theta, max_iter, gn <= tol
 
@@ -434,13 +435,16 @@ def _fit_counts(task, C, loss, eps, radius, ridge, tol, max_iter) -> FitResult:
     mu = 0.0
     active = False
     conv = True
-    if radius is not None and ridge == 0.0 and _recession_min(
-            loss, eps, obj.s, D, obj.wa, obj.wb) <= _RECESSION_TOL:
-        unconstrained_ok = False
     if unconstrained_ok:
+        # with a radius the existence LP is skipped: an unconstrained Newton run that leaves
+        # 1e3 * radius or does not converge hands over to the constrained solve (the answer is
+        # certified by the KKT residual either way)
+        cap = _THETA_BLOWUP if radius is None else 1e3 * radius
         try:
-            theta, k, conv = _newton(obj, theta0, 0.0, tol, max_iter)
+            theta, k, conv = _newton(obj, theta0, 0.0, tol, max_iter, cap)
             n_iter += k
+            if radius is not None and not conv:
+                unconstrained_ok = False
         except ValueError:
             if radius is None:
                 raise
@@ -487,7 +491,9 @@ def _constrained(obj, radius, tol, max_iter, d, theta_warm):
         if cand == mu:
             break
         mu = cand
-    # put theta exactly on the sphere (a relative change ~1e-12)
+    # polish at the final multiplier, then put theta exactly on the sphere (a relative change ~1e-12)
+    theta, k, _ = _newton(obj, theta, mu, tol * 1e-3, max_iter)
+    n_iter += k
     theta = theta * (radius / float(np.linalg.norm(theta)))
     return theta, mu, n_iter, conv
 
