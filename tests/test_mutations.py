@@ -198,6 +198,27 @@ MUTANTS = [
            "the log-linear policy forgets the reference: softmax(phi . theta) instead of softmax(log ref + phi . theta)",
            "mdps.preference_task:LogLinearPreferenceTask.policy",
            (("return softmax(np.log(self._ref) + self._phi @ t)", "return softmax(self._phi @ t)"),)),
+    # -- preference learning: rDPO estimation ----------------------------------------------------
+    Mutant("fit_uses_half_the_data", "rdpo.sandwich_covariance",
+           "the estimator reduces only the first half of the records to counts (right rate, twice the variance)",
+           "algorithms.preference_learning.fit:_counts",
+           (("C = data.counts().astype(np.float64)",
+             "C = np.zeros((X, K, K)); _h = data.n_pairs // 2\n"
+             "        np.add.at(C, (data.contexts[:_h], data.winners[:_h], data.losers[:_h]), 1.0)"),)),
+    Mutant("rdpo_fit_minimises_dpo", "rdpo.estimation_rate",
+           "the estimator minimises the plain DPO loss when asked for rDPO (no de-biasing)",
+           "algorithms.preference_learning.fit:_Objective.__init__",
+           (("self.loss, self.eps, self.beta = loss, eps, beta",
+             "self.loss, self.eps, self.beta = ('dpo' if loss == 'rdpo' else loss), eps, beta"),)),
+    Mutant("fit_policy_off_theta", "rdpo.suboptimality_rate",
+           "the returned policy is pi_{0.97 theta_hat} instead of pi_{theta_hat}",
+           "algorithms.preference_learning.fit:_finish",
+           (("policy=readonly(task.policy(theta))", "policy=readonly(task.policy(0.97 * theta))"),)),
+    Mutant("cdpo_half_the_smoothing", "dpo.noise_bias_floor",
+           "cDPO smooths labels with eps/2 instead of eps",
+           "algorithms.preference_learning.fit:_Objective.__init__",
+           (("self.loss, self.eps, self.beta = loss, eps, beta",
+             "self.loss, self.eps, self.beta = loss, (eps / 2 if loss == 'cdpo' else eps), beta"),)),
 ]
 
 
