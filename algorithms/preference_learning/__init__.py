@@ -8,15 +8,29 @@ Public API today:
   ``beta``), ``fdpo`` (of the two probability ratios), ``slic`` (hinge), the matching
   ``*_grad`` functions, and ``margin`` (``h`` from sequence log-ratios, sequence or token
   normalisation). Formulas, papers and provenance tags: docs/theory/preference_learning.md.
+* :mod:`algorithms.preference_learning.gradient` -- the first-order solver on a log-linear task
+  (``minimize``: gradient descent or BFGS from a stated ``init``, recording the trajectory),
+  ``dpo_objective`` and ``dpo_fit`` (plain DPO through the same solver), ``counts_law``,
+  ``FitResult``.
+* :mod:`algorithms.preference_learning.rpo` -- ``rpo`` and ``rpo_objective`` (DPO + SFT on a
+  baseline; Liu et al. 2024, arXiv 2405.16436).
+* :mod:`algorithms.preference_learning.hypo` -- ``hypo`` and ``hypo_objective`` (DPO + exact
+  reverse KL; Song et al. 2024, arXiv 2406.01462).
 
 Usage::
 
     from algorithms import preference_learning as pl
     pl.losses.rdpo(z, eps)
+    pl.rpo(task, data, eta=0.1)
 """
 
 from __future__ import annotations
 
 from algorithms.preference_learning import losses
+from algorithms.preference_learning.gradient import FitResult, counts_law, dpo_objective, minimize
+from algorithms.preference_learning.gradient import dpo as dpo_fit
+from algorithms.preference_learning.hypo import hypo, hypo_objective, kl_term
+from algorithms.preference_learning.rpo import rpo, rpo_objective, sft_term
 
-__all__ = ["losses"]
+__all__ = ["losses", "FitResult", "counts_law", "dpo_objective", "dpo_fit", "minimize",
+           "rpo", "rpo_objective", "sft_term", "hypo", "hypo_objective", "kl_term"]
