@@ -155,7 +155,7 @@ def _plot(result):
                     label="bound: min KL over DPO minimisers")
     ax.set_xlabel(r"$\log(1/\mu(\mathrm{trap}))$")
     ax.set_ylabel(r"$KL(\hat\pi \| \mu)$ (population)")
-    legend(ax, fontsize=5)
+    legend(ax, outside=True, fontsize=5)
     data = result.data
     mean = data.groupby("N")["excess"].mean()
     bx.plot(mean.index, mean.to_numpy(), marker=MARKERS[2], color=PALETTE[2], label="HyPO (mean)")
@@ -165,7 +165,7 @@ def _plot(result):
     bx.set_yscale("log")
     bx.set_xlabel("pairs N")
     bx.set_ylabel(r"$|sub(\hat\pi_N) - sub(\pi_\lambda)|$")
-    legend(bx, fontsize=5)
+    legend(bx, outside=True, fontsize=5)
     return fig
 
 

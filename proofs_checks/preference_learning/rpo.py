@@ -123,7 +123,7 @@ def _plot(result):
     ax.set_yscale("log")
     ax.set_xlabel("pairs N")
     ax.set_ylabel(r"$J_\beta(\pi^*_S) - J_\beta(\hat\pi)$")
-    legend(ax, fontsize=5)
+    legend(ax, outside=True, fontsize=5)
     for i, ((m, s), g) in enumerate(data.groupby(["method", "start"])):
         med = g.groupby("N")["gap"].median()
         bx.plot(med.index, med.to_numpy(), marker=MARKERS[(i + 1) % len(MARKERS)], color=PALETTE[(i + 1) % len(PALETTE)],
@@ -134,7 +134,7 @@ def _plot(result):
     bx.set_yscale("log")
     bx.set_xlabel("pairs N")
     bx.set_ylabel(r"$J_\beta(\pi^*) - J_\beta(\hat\pi)$")
-    legend(bx, fontsize=5)
+    legend(bx, outside=True, fontsize=5)
     return fig
 
 
