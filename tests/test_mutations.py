@@ -219,6 +219,27 @@ MUTANTS = [
            "algorithms.preference_learning.fit:_Objective.__init__",
            (("self.loss, self.eps, self.beta = loss, eps, beta",
              "self.loss, self.eps, self.beta = loss, (eps / 2 if loss == 'cdpo' else eps), beta"),)),
+    # -- preference learning: RPO and HyPO --
+    Mutant("rpo_sft_term_dropped", "rpo.trap_coverage",
+           "RPO's SFT term is dropped (weight 0): RPO is DPO from the uniform start",
+           "algorithms.preference_learning.rpo:_objective",
+           (("return f + eta * b * s, g + eta * b * gs", "return f + 0.0 * s, g + 0.0 * gs"),)),
+    Mutant("rpo_sft_sign_flipped", "rpo.trap_coverage",
+           "RPO's SFT term enters with the wrong sign (it pushes away from the baseline)",
+           "algorithms.preference_learning.rpo:_objective",
+           (("return f + eta * b * s, g + eta * b * gs", "return f - eta * b * s, g - eta * b * gs"),)),
+    Mutant("dpo_gd_ignores_init", "rpo.trap_coverage",
+           "the first-order solver starts from 0 whatever init it is given",
+           "algorithms.preference_learning.gradient:_check_init",
+           (("if init is None:", "if True:"),)),
+    Mutant("hypo_kl_grad_not_centred", "hypo.reverse_kl_trap",
+           "HyPO's KL gradient drops the centring: E[phi theta.phi] instead of Cov(phi, theta.phi)",
+           "algorithms.preference_learning.hypo:kl_term",
+           (("centred = score - np.sum(pi * score, axis=1, keepdims=True)", "centred = score"),)),
+    Mutant("hypo_kl_grad_sign", "hypo.reverse_kl_trap",
+           "HyPO's KL gradient has the wrong sign",
+           "algorithms.preference_learning.hypo:_objective",
+           (("return f + lam * k, g + lam * gk", "return f + lam * k, g - lam * gk"),)),
 ]
 
 

@@ -13,11 +13,20 @@ Public API today:
   norm constraint, KKT certificate), ``population_minimiser``, ``asymptotic_covariance``
   (sandwich), ``two_stage`` (BT reward MLE + KL-regularised optimum); records ``FitResult``,
   ``FitCertificate``.
+* :mod:`algorithms.preference_learning.gradient` -- the first-order solver on a log-linear task
+  (``minimize``: gradient descent or BFGS from a stated ``init``, recording the trajectory),
+  ``dpo_objective`` and ``dpo_fit`` (plain DPO through the same solver), ``counts_law``,
+  ``TrajectoryResult``.
+* :mod:`algorithms.preference_learning.rpo` -- ``rpo`` and ``rpo_objective`` (DPO + SFT on a
+  baseline; Liu et al. 2024, arXiv 2405.16436).
+* :mod:`algorithms.preference_learning.hypo` -- ``hypo`` and ``hypo_objective`` (DPO + exact
+  reverse KL; Song et al. 2024, arXiv 2406.01462).
 
 Usage::
 
     from algorithms import preference_learning as pl
     pl.losses.rdpo(z, eps)
+    pl.rpo(task, data, eta=0.1)
 """
 
 from __future__ import annotations
@@ -32,14 +41,17 @@ from algorithms.preference_learning.fit import (
     population_minimiser,
     two_stage,
 )
+from algorithms.preference_learning.gradient import TrajectoryResult, counts_law, dpo_objective, minimize
+from algorithms.preference_learning.gradient import dpo as dpo_fit
+from algorithms.preference_learning.hypo import hypo, hypo_objective, kl_term
+from algorithms.preference_learning.rpo import rpo, rpo_objective, sft_term
 
 __all__ = [
     "losses",
-    "FIT_LOSSES",
-    "FitCertificate",
-    "FitResult",
-    "asymptotic_covariance",
-    "fit",
-    "population_minimiser",
+    # exact estimators (Newton on sufficient statistics)
+    "FIT_LOSSES", "FitCertificate", "FitResult", "asymptotic_covariance", "fit", "population_minimiser",
     "two_stage",
+    # first-order solver from stated starts, and the regularised objectives built on it
+    "TrajectoryResult", "counts_law", "dpo_objective", "dpo_fit", "minimize",
+    "rpo", "rpo_objective", "sft_term", "hypo", "hypo_objective", "kl_term",
 ]
