@@ -18,5 +18,18 @@ Usage::
 from __future__ import annotations
 
 from algorithms.preference_learning import losses
+from algorithms.preference_learning.apo import (
+    APOResult,
+    apo,
+    apo_asymptotic_slope,
+    apo_closed_form_policy,
+    apo_logit_coefficient,
+    apo_sampled,
+    apo_suboptimality,
+)
 
-__all__ = ["losses"]
+__all__ = [
+    "losses",
+    "APOResult", "apo", "apo_sampled", "apo_logit_coefficient", "apo_closed_form_policy",
+    "apo_suboptimality", "apo_asymptotic_slope",
+]
