@@ -185,6 +185,15 @@ MUTANTS = [
            "mdps.preference:PreferenceGame.empirical_win_rates",
            (("return self._out(out.reshape(X, K, n).mean(axis=2))",
              "return self._out(out.reshape(X, K, n).sum(axis=2) / (2 * n) + 0.25)"),)),
+    # -- preference learning: APO --
+    Mutant("apo_extrapolates_from_reference", "apo.acceleration",
+           "APO's extrapolation uses log pihat_t instead of log pi_t: log pihat_(t+1) = log pi_(t+1) + alpha (log pi_(t+1) - log pihat_t)",
+           "algorithms.preference_learning.apo:apo",
+           (("w = _extrapolate(z_new, z, a)", "w = _extrapolate(z_new, w, a)"),)),
+    Mutant("apo_momentum_doubled", "apo.acceleration",
+           "the extrapolation applies the momentum twice (2 alpha instead of alpha)",
+           "algorithms.preference_learning.apo:_extrapolate",
+           (("log_new + alpha * (log_new - log_old)", "log_new + 2 * alpha * (log_new - log_old)"),)),
 ]
 
 
