@@ -143,7 +143,7 @@ def _plot(result):
                         label="theory: exact closed form")
         ax.set_title(rf"exact steps, $\beta={beta:g}$")
         ax.set_xlabel("iteration t")
-        legend(ax, outside=True, fontsize=5, ncols=2)
+        legend(ax, outside=True, fontsize=5, ncols=2, bbox_to_anchor=(0.5, -0.5))
     axes[0, 0].set_ylabel(r"$\log(r_1 - E_{\pi_t} r)$")
     ax = axes[0, -1]
     sampled = data[data["kind"] == "sampled"]
@@ -155,7 +155,7 @@ def _plot(result):
         theory_line(ax, cf.index, np.log(cf.to_numpy()), color=color, linewidth=0.8, label="_exact")
     ax.set_title(rf"sampled steps, $\beta=1$ (median; dashed: exact)")
     ax.set_xlabel("iteration t")
-    legend(ax, outside=True, fontsize=5, ncols=2)
+    legend(ax, outside=True, fontsize=5, ncols=2, bbox_to_anchor=(0.5, -0.5))
     return fig
 
 
