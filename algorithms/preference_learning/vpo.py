@@ -80,7 +80,7 @@ from scipy.special import expit
 
 from mdps.numerics import log_softmax, logsumexp, softmax
 from mdps.preference_task import LogLinearPreferenceTask, PreferenceData
-from mdps.validation import (as_float_array, check_choice, check_int, check_real, check_rng,
+from mdps.validation import (as_float_array, check_int, check_real, check_rng,
                              check_rows_stochastic, readonly)
 
 __all__ = ["VPOResult", "VPOOnlineResult", "regularized_optimal_value", "regularized_optimal_value_grad",

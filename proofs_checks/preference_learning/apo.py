@@ -11,8 +11,9 @@ docs/theory/preference_learning.md, section 'apo.acceleration'): from ``pi_0 = m
 ``-Delta / (beta (1 - alpha))``.
 
 Instance: ``K = 6``, ``r = (1, .8, .5, .3, .1, 0)`` (``Delta = 0.2``), ``mu`` uniform,
-``beta`` in {0.5, 1}, ``alpha`` in {0, .3, .6, .9} (full scale adds ``beta = 0.25`` and
-``alpha = 0.95``). The check recomputes ``sum_y pi_t(y) (r_max - r(y))`` from the returned
+``beta`` in {0.5, 1}, ``alpha`` in {0, .3, .6, .9} (full scale adds ``beta = 2`` and
+``alpha = 0.8``; larger ``alpha`` or smaller ``beta`` leave no asymptotic window above the
+float64 floor). The check recomputes ``sum_y pi_t(y) (r_max - r(y))`` from the returned
 policies, (i) compares every iterate with the closed form, and (ii) fits the slope of the log
 sub-optimality with :func:`labkit.rates.fit_linear_rate` on the asymptotic window
 ``t >= t_0`` where the two transients (``alpha^t`` and the next response's relative weight)
@@ -89,8 +90,10 @@ def _sampled_run(config, rng):
 
 
 def _measure(ctx) -> Outcome:
-    grid = labkit.expand_grid(alpha=ctx.pick([0.0, 0.3, 0.6, 0.9], [0.0, 0.3, 0.6, 0.9, 0.95]),
-                              beta=ctx.pick([0.5, 1.0], [0.25, 0.5, 1.0]))
+    # (alpha = 0.95 or beta = 0.25 with alpha = 0.9 would leave no asymptotic window above the
+    # float64 floor: the transient alpha^t outlives 700 nats of decay)
+    grid = labkit.expand_grid(alpha=ctx.pick([0.0, 0.3, 0.6, 0.9], [0.0, 0.3, 0.6, 0.8, 0.9]),
+                              beta=ctx.pick([0.5, 1.0], [0.5, 1.0, 2.0]))
     exact = ctx.sweep(_exact_run, grid, n_seeds=1)
     sgrid = labkit.expand_grid(alpha=[0.0, 0.6, 0.9], beta=[1.0], n_iter=[ctx.pick(15, 40)],
                                n_pairs=[ctx.pick(300, 3000)])
@@ -153,7 +156,7 @@ def _plot(result):
         ax.plot(med.index, np.log(med.to_numpy()), color=color, marker="o", markersize=2, label=rf"$\alpha={alpha:g}$")
         cf = g.groupby("t")["closed_form"].first()
         theory_line(ax, cf.index, np.log(cf.to_numpy()), color=color, linewidth=0.8, label="_exact")
-    ax.set_title(rf"sampled steps, $\beta=1$ (median; dashed: exact)")
+    ax.set_title(r"sampled steps, $\beta=1$ (median; dashed: exact)")
     ax.set_xlabel("iteration t")
     legend(ax, outside=True, fontsize=5, ncols=2, bbox_to_anchor=(0.5, -0.5))
     return fig
