@@ -240,6 +240,15 @@ MUTANTS = [
            "HyPO's KL gradient has the wrong sign",
            "algorithms.preference_learning.hypo:_objective",
            (("return f + lam * k, g + lam * gk", "return f + lam * k, g - lam * gk"),)),
+    # -- preference learning: APO --
+    Mutant("apo_extrapolates_from_reference", "apo.acceleration",
+           "APO's extrapolation uses log pihat_t instead of log pi_t: log pihat_(t+1) = log pi_(t+1) + alpha (log pi_(t+1) - log pihat_t)",
+           "algorithms.preference_learning.apo:apo",
+           (("w = _extrapolate(z_new, z, a)", "w = _extrapolate(z_new, w, a)"),)),
+    Mutant("apo_momentum_squared", "apo.acceleration",
+           "the extrapolation multiplies by the momentum twice (alpha^2 instead of alpha)",
+           "algorithms.preference_learning.apo:_extrapolate",
+           (("log_new + alpha * (log_new - log_old)", "log_new + alpha * alpha * (log_new - log_old)"),)),
 ]
 
 

@@ -21,6 +21,15 @@ Public API today:
   baseline; Liu et al. 2024, arXiv 2405.16436).
 * :mod:`algorithms.preference_learning.hypo` -- ``hypo`` and ``hypo_objective`` (DPO + exact
   reverse KL; Song et al. 2024, arXiv 2406.01462).
+* :mod:`algorithms.preference_learning.apo` -- Accelerated Preference Optimization (He, Yuan,
+  Gu 2024): ``apo`` (exact population steps), ``apo_sampled`` (each DPO step fitted on fresh
+  pairs), and the exact closed form ``apo_logit_coefficient``, ``apo_closed_form_policy``,
+  ``apo_suboptimality``, ``apo_asymptotic_slope``. (``pl.apo`` is the function; the module is
+  ``algorithms.preference_learning.apo`` in ``sys.modules``.)
+* :mod:`algorithms.preference_learning.vpo` -- Value-Incentivized Preference Optimization (Cen et
+  al. 2024): ``regularized_optimal_value`` (``J*``) and ``regularized_optimal_value_grad``, the
+  reward-form fit ``vpo`` and its ``vpo_objective``, the policy-form ``vpo_policy_loss``, and the online loop
+  ``vpo_online``.
 
 Usage::
 
@@ -45,6 +54,25 @@ from algorithms.preference_learning.gradient import TrajectoryResult, counts_law
 from algorithms.preference_learning.gradient import dpo as dpo_fit
 from algorithms.preference_learning.hypo import hypo, hypo_objective, kl_term
 from algorithms.preference_learning.rpo import rpo, rpo_objective, sft_term
+from algorithms.preference_learning.apo import (
+    APOResult,
+    apo,
+    apo_asymptotic_slope,
+    apo_closed_form_policy,
+    apo_logit_coefficient,
+    apo_sampled,
+    apo_suboptimality,
+)
+from algorithms.preference_learning.vpo import (
+    VPOOnlineResult,
+    VPOResult,
+    regularized_optimal_value,
+    regularized_optimal_value_grad,
+    vpo,
+    vpo_objective,
+    vpo_online,
+    vpo_policy_loss,
+)
 
 __all__ = [
     "losses",
@@ -54,4 +82,9 @@ __all__ = [
     # first-order solver from stated starts, and the regularised objectives built on it
     "TrajectoryResult", "counts_law", "dpo_objective", "dpo_fit", "minimize",
     "rpo", "rpo_objective", "sft_term", "hypo", "hypo_objective", "kl_term",
+    # APO and VPO
+    "APOResult", "apo", "apo_sampled", "apo_logit_coefficient", "apo_closed_form_policy",
+    "apo_suboptimality", "apo_asymptotic_slope",
+    "VPOResult", "VPOOnlineResult", "regularized_optimal_value", "regularized_optimal_value_grad",
+    "vpo", "vpo_objective", "vpo_policy_loss", "vpo_online",
 ]
