@@ -306,7 +306,7 @@ def ipo(h, beta, *, normalization: str = "sequence"):
     h = as_float_array(h, "h")
     b = check_beta(beta)
     with np.errstate(over="ignore"):
-        d = h - 0.5 / b
+        d = h - 1.0 / (2.0 * b)
         out = d * d
     return _finite_or_raise(out, "ipo", {"h": h, "beta": b})
 
@@ -317,7 +317,7 @@ def ipo_grad(h, beta, *, normalization: str = "sequence"):
     h = as_float_array(h, "h")
     b = check_beta(beta)
     with np.errstate(over="ignore"):
-        out = 2.0 * (h - 0.5 / b)
+        out = 2.0 * (h - 1.0 / (2.0 * b))
     return _finite_or_raise(out, "ipo_grad", {"h": h, "beta": b})
 
 
