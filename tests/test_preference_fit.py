@@ -283,3 +283,17 @@ def test_no_minimiser_is_refused():
     p, c = 0.75, 0.2 / 0.6
     assert res.theta[0] == pytest.approx(logit(p + c * (2 * p - 1)), abs=1e-9)
     assert res.certificate.kkt_residual <= 1e-10
+
+
+@pytest.mark.parametrize("seed, X, K, d, loss, radius", [(0, 1, 5, 3, "dpo", 2.0), (0, 1, 5, 3, "rdpo", 2.0),
+                                                          (1, 1, 4, 4, "cdpo", 0.3), (2, 1, 4, 4, "ipo", 0.3)])
+def test_active_constraint_with_a_tiny_multiplier_converges(seed, X, K, d, loss, radius):
+    # nearly separable data with the norm constraint barely active (multiplier ~1e-4): the search on
+    # the multiplier alone stalled a few ulps off the sphere with a KKT residual ~1e-10 (412 of
+    # 12000 random small fits); the joint Newton polish on (theta, mu) certifies them to 1e-13
+    task = mdps.LogLinearPreferenceTask.random(X, K, d, theta_norm=1.0, beta=1.0, rng=seed)
+    data = task.sample(200, eps=0.15, rng=seed + 1)
+    res = pl.fit(task, data, loss, 0.15 if loss in ("cdpo", "rdpo") else None, radius)
+    c = res.certificate
+    assert c.active and c.converged and c.kkt_residual <= 1e-10
+    assert abs(np.linalg.norm(res.theta) - radius) <= 1e-12 * radius

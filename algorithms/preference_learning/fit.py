@@ -491,10 +491,35 @@ def _constrained(obj, radius, tol, max_iter, d, theta_warm):
         if cand == mu:
             break
         mu = cand
-    # polish at the final multiplier, then put theta exactly on the sphere (a relative change ~1e-12)
+    # polish at the final multiplier, then Newton on the KKT system in (theta, mu) jointly:
+    # grad F(theta) + mu theta = 0 and (||theta||^2 - radius^2)/2 = 0, whose Jacobian
+    # [[H + mu I, theta], [theta^T, 0]] is invertible for mu > 0 (H + mu I is positive definite).
+    # The secular search alone can stall a few ulps from the sphere with a KKT residual above tol.
     theta, k, _ = _newton(obj, theta, mu, tol * 1e-3, max_iter)
     n_iter += k
-    theta = theta * (radius / float(np.linalg.norm(theta)))
+
+    def kkt(t, m):
+        return np.concatenate([obj.grad(t) + m * t, [0.5 * (float(t @ t) - radius * radius) / radius]])
+
+    r = kkt(theta, mu)
+    for _ in range(30):
+        if float(np.linalg.norm(r)) <= 1e-3 * tol or mu <= 0:
+            break
+        H = obj.hess(theta)
+        H[np.diag_indices_from(H)] += mu
+        J = np.zeros((d + 1, d + 1))
+        J[:d, :d], J[:d, d], J[d, :d] = H, theta, theta / radius
+        try:
+            step = np.linalg.solve(J, -r)
+        except np.linalg.LinAlgError:
+            break
+        t_new, m_new = theta + step[:d], mu + float(step[d])
+        r_new = kkt(t_new, m_new)
+        if not (m_new >= 0 and np.linalg.norm(r_new) < np.linalg.norm(r)):
+            break
+        theta, mu, r = t_new, m_new, r_new
+        n_iter += 1
+    theta = theta * (radius / float(np.linalg.norm(theta)))  # a relative change at round-off level
     return theta, mu, n_iter, conv
 
 
