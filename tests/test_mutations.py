@@ -249,6 +249,11 @@ MUTANTS = [
            "the extrapolation multiplies by the momentum twice (alpha^2 instead of alpha)",
            "algorithms.preference_learning.apo:_extrapolate",
            (("log_new + alpha * (log_new - log_old)", "log_new + alpha * alpha * (log_new - log_old)"),)),
+    # -- preference learning: RPO against DPO as coverage worsens --
+    Mutant("dpo_drops_rare_pairs", "rpo.coverage_sweep",
+           "the DPO loss skips pairs of record probability below 1e-4 (a threshold meant to skip empty cells)",
+           "algorithms.preference_learning.gradient:dpo_objective",
+           (("w = law > 0", "w = law > 1e-4"),)),
 ]
 
 

@@ -148,3 +148,26 @@ def test_sampling_policy_with_zeros_is_accepted():
     data = task.sample(500, rng=1, policy=DATA_POLICY)
     c = data.counts()
     assert c[:, TRAP, :].sum() == 0 and c[:, :, TRAP].sum() == 0
+
+
+def test_hypo_check_population_derivatives_and_newton():
+    """The check's independent HyPO derivatives match finite differences of the library's
+    objective, and its Newton minimiser matches the library's BFGS on the population law."""
+    from proofs_checks.preference_learning import hypo as H
+
+    task = trap_task(1e-2)
+    law = task.outcome_distribution(DATA_POLICY)
+    rng = np.random.default_rng(3)
+    th = rng.normal(size=10)
+    g, Hs, G = H.population_derivatives(task, law, 0.1, th)
+    obj = lambda t: pl.hypo_objective(task, law, t, lam=0.1)  # noqa: E731
+    assert np.allclose(g, obj(th)[1], atol=1e-12)
+    fd = np.array([(obj(th + 1e-6 * e)[1] - obj(th - 1e-6 * e)[1]) / 2e-6 for e in np.eye(10)])
+    assert np.allclose(Hs, fd, atol=1e-7)
+    assert np.allclose(G, G.T) and np.linalg.eigvalsh(G).min() > -1e-12
+    theta_lam = H.population_hypo_truth(task, law, 0.1)
+    assert np.max(np.abs(obj(theta_lam)[1])) < 1e-12
+    h = pl.hypo(task, law, 0.1)
+    assert np.allclose(task.policy(theta_lam), h.policy, atol=1e-8)
+    F, trace = H.sandwich_error(task, law, 0.1, theta_lam)
+    assert np.allclose(F @ np.ones(10), 0.0, atol=1e-14) and trace > 0

@@ -7,4 +7,4 @@ law of one observed record. Theorems, expected figures and tolerances:
 docs/theory/preference_learning.md.
 """
 
-MODULES = tuple(f"{__name__}.{m}" for m in ("identities", "rdpo", "rpo", "hypo", "apo"))
+MODULES = tuple(f"{__name__}.{m}" for m in ("identities", "rdpo", "rpo", "rpo_coverage", "hypo", "apo"))

@@ -108,7 +108,7 @@ def _measure(ctx) -> Outcome:
 
 
 def _plot(result):
-    from labkit.figures import MARKERS, PALETTE, legend, reference_line, subplots, theory_line
+    from labkit.figures import MARKERS, PALETTE, figure_legend, reference_line, subplots, theory_line
 
     fig, axes = subplots(1, 2)
     ax, bx = axes[0, 0], axes[0, 1]
@@ -123,18 +123,18 @@ def _plot(result):
     ax.set_yscale("log")
     ax.set_xlabel("pairs N")
     ax.set_ylabel(r"$J_\beta(\pi^*_S) - J_\beta(\hat\pi)$")
-    legend(ax, outside=True, fontsize=5)
     for i, ((m, s), g) in enumerate(data.groupby(["method", "start"])):
         med = g.groupby("N")["gap"].median()
         bx.plot(med.index, med.to_numpy(), marker=MARKERS[(i + 1) % len(MARKERS)], color=PALETTE[(i + 1) % len(PALETTE)],
                 label=f"{m.upper()} from {s} (median)")
-    for i, (name, v) in enumerate(result.extras.get("plateau", {}).items()):
-        reference_line(bx, v, label=f"exact DPO plateau, {name} start")
+    colour = {"adversarial": PALETTE[1], "uniform": PALETTE[2]}  # the DPO series' colours above
+    for name, v in result.extras.get("plateau", {}).items():
+        reference_line(bx, v, color=colour[name], label="exact DPO plateau of its member (same colour)")
     bx.set_xscale("log")
     bx.set_yscale("log")
     bx.set_xlabel("pairs N")
     bx.set_ylabel(r"$J_\beta(\pi^*) - J_\beta(\hat\pi)$")
-    legend(bx, outside=True, fontsize=5)
+    figure_legend(fig, axes, ncols=3, fontsize=6)
     return fig
 
 
