@@ -161,6 +161,15 @@ def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rh
                 for y in range(S):
                     mean_next += Vbar[h + 1, y]
                 mean_next /= S
+                # the uniform kernel of unvisited pairs: its variance and correction, once per stage
+                big = 84.0 * 84.0 * H * H * H * S * S * A * L * L
+                var_u = 0.0
+                corr_u = 0.0
+                if bonus == BERNSTEIN and h < H - 1:
+                    for y in range(S):
+                        d = Vbar[h + 1, y] - mean_next
+                        var_u += d * d / S
+                        corr_u += min(big / max(1.0, float(Nstate[hn, y])), float(H * H)) / S
                 cap = float(H - h)
                 for s in range(S):
                     best = -1.0
@@ -199,21 +208,17 @@ def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rh
                             elif bonus == BERNSTEIN and h == H - 1:
                                 b = coef * 14.0 * H * L / (3.0 * nf)  # V_H = 0: no variance terms
                             elif bonus == BERNSTEIN:
-                                var = 0.0
-                                corr = 0.0
-                                big = 84.0 * 84.0 * H * H * H * S * S * A * L * L
+                                var = var_u
+                                corr = corr_u
                                 if n > 0:
+                                    var = 0.0
+                                    corr = 0.0
                                     for j in range(nsucc[hh, s, a]):
                                         y = succ[hh, s, a, j]
                                         w = Nsas[hh, s, a, y] / n
                                         d = Vbar[h + 1, y] - pv
                                         var += w * d * d
                                         corr += w * min(big / max(1.0, float(Nstate[hn, y])), float(H * H))
-                                else:
-                                    for y in range(S):
-                                        d = Vbar[h + 1, y] - pv
-                                        var += d * d / S
-                                        corr += min(big / max(1.0, float(Nstate[hn, y])), float(H * H)) / S
                                 b = coef * (math.sqrt(8.0 * L * var / nf) + 14.0 * H * L / (3.0 * nf)
                                             + math.sqrt(8.0 * corr / nf))
                             q = r + pv + b
