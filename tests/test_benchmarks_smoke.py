@@ -50,3 +50,12 @@ def test_preference_benchmark_smoke(capsys):
     assert all(math.isfinite(rows[k]) and rows[k] > 0 for k in ("lab", "pass", "gather_pass"))
     for label, n, t_cvx, t_lab, diff in rows["cvxpy"]:
         assert n > 0 and t_cvx > 0 and t_lab > 0 and diff < 1e-3  # same minimiser to solver tolerance
+
+
+def test_exploration_benchmark_smoke(capsys):
+    from benchmarks import bench_exploration
+
+    rows = bench_exploration.main(["--tiny", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "compute bound" in out and "rlberry" in out
+    assert all(math.isfinite(rows[k]) and rows[k] > 0 for k in ("hoeffding", "bernstein", "bound", "speedup2"))

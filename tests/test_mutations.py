@@ -254,6 +254,19 @@ MUTANTS = [
            "the DPO loss skips pairs of record probability below 1e-4 (a threshold meant to skip empty cells)",
            "algorithms.preference_learning.gradient:dpo_objective",
            (("w = law > 0", "w = law > 1e-4"),)),
+    # -- exploration: UCBVI --------------------------------------------------------------------
+    Mutant("ucbvi_bonus_dropped", "ucbvi.regret_tail_slope",
+           "the optimistic backup forgets the bonus: Q = r + P^ V (certainty equivalence in UCBVI's clothes)",
+           "algorithms.exploration._kernels:run_batch",
+           (("cache=True, parallel=True", "cache=False, parallel=True"), ("q = r + pv + b\n", "q = r + pv\n"))),
+    Mutant("greedy_is_optimistic", "ucbvi.greedy_linear",
+           "the greedy control runs with UCBVI-BF's bonus (the control is not greedy)",
+           "algorithms.exploration.engine:greedy",
+           (('bonus="none", bonus_scale=0.0', 'bonus="bernstein", bonus_scale=1.0'),)),
+    Mutant("argmax_ties_to_last_action", "ucbvi.greedy_linear",
+           "the planner breaks ties towards the last action (q >= best) instead of the first",
+           "algorithms.exploration._kernels:run_batch",
+           (("cache=True, parallel=True", "cache=False, parallel=True"), ("if q > best:", "if q >= best:"))),
 ]
 
 
