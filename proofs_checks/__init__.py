@@ -19,7 +19,8 @@ import importlib
 import labkit
 
 #: the family packages, in the order ``labkit list`` shows them
-FAMILIES = ("proofs_checks.planning", "proofs_checks.nash", "proofs_checks.preference_learning")
+FAMILIES = ("proofs_checks.planning", "proofs_checks.nash", "proofs_checks.preference_learning",
+            "proofs_checks.exploration")
 
 
 def modules() -> list[str]:

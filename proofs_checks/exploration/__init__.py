@@ -1,0 +1,8 @@
+"""Checks of episodic exploration and learning from demonstrations on finite-horizon tabular MDPs.
+
+One module per paper or theorem group. Every check measures against exact ground truth
+(backward induction, exact policy evaluation, exact trajectory KL from occupancies). Theorems,
+expected figures and tolerances: docs/theory/exploration.md.
+"""
+
+MODULES = tuple(f"{__name__}.{m}" for m in ("demonstrations",))
