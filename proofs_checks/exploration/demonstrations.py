@@ -147,7 +147,7 @@ def _expected_measure(ctx) -> Outcome:
 
 
 def _bc_plot(result):
-    from labkit.figures import BAND_CI, MARKERS, PALETTE, figure_legend, reference_line, subplots, theory_line
+    from labkit.figures import MARKERS, PALETTE, figure_legend, reference_line, subplots, theory_line
 
     frame = result.data
     theory = _theory(frame)
@@ -162,7 +162,7 @@ def _bc_plot(result):
         lo, hi = mean - 1.645 * se, mean + 1.645 * se
         for ax, scale in ((axes[0, 0], np.ones_like(ns)), (axes[0, 1], 1.0 / t.leading.to_numpy())):
             ax.fill_between(ns, np.maximum(lo, 1e-300) * scale, hi * scale, color=color, alpha=0.25, linewidth=0,
-                            label=BAND_CI if i == 0 else "_band")
+                            label="90% CI of the mean (normal)" if i == 0 else "_band")
             ax.plot(ns, mean * scale, marker=MARKERS[i], markersize=3, color=color, linewidth=0,
                     label=f"{inst}: mean over seeds")
             theory_line(ax, ns, t.exact.to_numpy() * scale, color=color,
