@@ -260,8 +260,8 @@ def trajectory_kl(mdp: TabularMDP, pi, ref) -> float:
     --------
     >>> import numpy as np, mdps
     >>> m = mdps.chain(2, horizon=2)
-    >>> round(trajectory_kl(m, np.zeros(2, dtype=int), np.full((2, 2), 0.5)), 12) == round(2 * np.log(2), 12)
-    True
+    >>> round(trajectory_kl(m, np.zeros(2, dtype=int), np.full((2, 2), 0.5)), 6)  # 2 log 2: one fair coin per stage
+    1.386294
     """
     check_mdp(mdp, criterion="finite_horizon")
     H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
