@@ -38,7 +38,7 @@ _LAZY = {
     "multichain_gain": "average_reward", "ConvergenceWarning": "results",
     # occupancy measures
     "occupancy_measure": "occupancy", "stationary_distribution": "occupancy",
-    "policy_from_occupancy": "occupancy",
+    "policy_from_occupancy": "occupancy", "trajectory_kl": "occupancy",
     # generators
     "garnet": "generators", "river_swim": "generators", "chain": "generators",
     "gridworld": "generators", "random_finite_horizon": "generators", "jao": "generators",

@@ -60,7 +60,7 @@ from mdps.validation import (
 )
 
 __all__ = ["occupancy_measure", "stationary_distribution", "policy_from_occupancy",
-           "recurrent_classes"]
+           "recurrent_classes", "trajectory_kl"]
 
 
 # -- public API ---------------------------------------------------------------------------------
@@ -219,3 +219,62 @@ def policy_from_occupancy(d, *, atol: float = 0.0) -> np.ndarray:
     A = arr.shape[-1]
     safe = np.where(empty, 1.0, mass)
     return np.where(empty, 1.0 / A, arr / safe)
+
+
+def trajectory_kl(mdp: TabularMDP, pi, ref) -> float:
+    r"""Exact KL divergence between the trajectory laws of two Markov policies (finite horizon).
+
+    .. math::
+
+        \mathrm{KL}(\mathbb P^\pi \,\|\, \mathbb P^{\pi'})
+        = \sum_{h=0}^{H-1} \mathbb E_{s \sim d^\pi_h}\,
+          \mathrm{KL}\big(\pi_h(\cdot \mid s) \,\|\, \pi'_h(\cdot \mid s)\big),
+        \qquad d^\pi_h(s) = \Pr{}^\pi(s_h = s).
+
+    Derivation (exact). A trajectory :math:`\tau = (s_0, a_0, \dots, s_{H-1}, a_{H-1}, s_H)`
+    has law :math:`\mathbb P^\pi(\tau) = \rho(s_0)\prod_h \pi_h(a_h|s_h) P_h(s_{h+1}|s_h,a_h)`
+    under ``pi``, and the same with :math:`\pi'` in place of :math:`\pi`. The initial law and
+    the transitions are common to both, so they cancel in the likelihood ratio:
+    :math:`\log \frac{d\mathbb P^\pi}{d\mathbb P^{\pi'}}(\tau) = \sum_h \log
+    \frac{\pi_h(a_h|s_h)}{\pi'_h(a_h|s_h)}`. Taking the expectation under :math:`\mathbb P^\pi`
+    term by term and conditioning on :math:`s_h` (tower rule; :math:`a_h \sim \pi_h(\cdot|s_h)`
+    given :math:`s_h`) gives the display. The state laws :math:`d^\pi_h` are the marginals of
+    the forward occupancy (:func:`occupancy_measure`). States that ``pi`` never reaches carry no
+    weight, whatever ``ref`` does there.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Finite-horizon instance (initial law ``mdp.rho``).
+    pi, ref : array_like
+        Markov policies in any form :func:`evaluate_finite_horizon` accepts (stochastic
+        ``(H, S, A)`` / ``(S, A)``, deterministic int ``(H, S)`` / ``(S,)``).
+
+    Returns
+    -------
+    float
+        ``>= 0``; ``inf`` when ``ref`` gives probability 0 to an action that ``pi`` plays with
+        positive probability in a state it reaches with positive probability.
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> m = mdps.chain(2, horizon=2)
+    >>> round(trajectory_kl(m, np.zeros(2, dtype=int), np.full((2, 2), 0.5)), 6)  # 2 log 2: one fair coin per stage
+    1.386294
+    """
+    check_mdp(mdp, criterion="finite_horizon")
+    H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
+    p = as_stochastic_policy(check_policy(pi, S, A, horizon=H, name="pi"), A)
+    r = as_stochastic_policy(check_policy(ref, S, A, horizon=H, name="ref"), A)
+    p = np.broadcast_to(p, (H, S, A))
+    r = np.broadcast_to(r, (H, S, A))
+    d = occupancy_measure(mdp, p).sum(axis=-1)  # (H, S): d_h(s)
+    pos = p > 0
+    reached = d[:, :, None] > 0
+    if np.any(pos & reached & (r <= 0)):
+        return float("inf")
+    with np.errstate(divide="ignore"):
+        terms = np.where(pos, p * (np.log(np.where(pos, p, 1.0)) - np.log(np.where(pos & (r > 0), r, 1.0))), 0.0)
+    per_state = terms.sum(axis=-1)
+    return float(np.sum(np.where(d > 0, d * per_state, 0.0)))

@@ -1,4 +1,5 @@
-"""algorithms.exploration: episodic exploration with exact pseudo-regret (compiled engine).
+"""algorithms.exploration: episodic exploration with exact pseudo-regret, and learning from
+demonstrations.
 
 =================================  ==========================================================
 :func:`ucbvi`                      UCBVI, Hoeffding or Bernstein bonus (Azar, Osband, Munos
@@ -11,29 +12,40 @@
 :func:`hoeffding_bonus`            ``c * 7 H L / sqrt(max(1, n))``
 :class:`ExplorationRun`            one run: ``values``, ``returns``, ``v_star``, ``regret``
 :class:`ExplorationBatch`          ``n_runs`` runs, ``(n_runs, K)`` arrays; ``.run(i)``
+:func:`behaviour_cloning`          add-kappa behaviour cloning from expert trajectories
+                                   (demonstration-regularised RL, Tiapkin et al. 2024,
+                                   arXiv:2310.17303); ``demonstration_counts``, ``soft_expert``
+:func:`bc_expected_kl`             the clone's exact expected trajectory KL over datasets;
+                                   ``bc_kl_leading_term`` its ``1/N_E`` leading term
+:func:`kl_regularized_optimum`     soft backward induction towards a reference policy
+                                   (record :class:`RegularizedSolution`)
 =================================  ==========================================================
 
-The engine (:mod:`algorithms.exploration.engine`) loads on first attribute access, so
-``from algorithms import exploration`` compiles nothing.
+Every name loads its module on first attribute access, so ``from algorithms import
+exploration`` compiles nothing. Theory: docs/theory/exploration.md.
 """
 
 from __future__ import annotations
 
 import importlib
 
-_PUBLIC = ("ucbvi", "greedy", "psrl", "ucbvi_regret_bound", "log_term", "hoeffding_bonus", "run_seeds",
+_ENGINE = ("ucbvi", "greedy", "psrl", "ucbvi_regret_bound", "log_term", "hoeffding_bonus", "run_seeds",
            "ExplorationRun", "ExplorationBatch", "ExplorationSettings")
+_DEMONSTRATIONS = ("behaviour_cloning", "demonstration_counts", "soft_expert", "bc_expected_kl",
+                   "bc_kl_leading_term", "kl_regularized_optimum", "RegularizedSolution")
+_HOME = {**{n: "algorithms.exploration.engine" for n in _ENGINE},
+         **{n: "algorithms.exploration.demonstrations" for n in _DEMONSTRATIONS}}
 
-__all__ = list(_PUBLIC)
+__all__ = list(_ENGINE + _DEMONSTRATIONS)
 
 
 def __getattr__(name):
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module("algorithms.exploration.engine"), name)
+    if name in _HOME:
+        value = getattr(importlib.import_module(_HOME[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'algorithms.exploration' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(_HOME))

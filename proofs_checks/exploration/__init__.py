@@ -1,7 +1,9 @@
-"""Checks of episodic exploration (UCBVI family): exact pseudo-regret of every played policy.
+"""Checks of episodic exploration and learning from demonstrations on finite-horizon tabular MDPs.
 
 One module per paper or theorem group: :mod:`.ucbvi` (UCBVI's regret on fixed instances, the
-greedy control). Theorems, instances and tolerances: ``docs/theory/exploration.md``.
+greedy control), :mod:`.demonstrations` (behaviour cloning, KL-regularised planning). Every
+check measures against exact ground truth (backward induction, exact policy evaluation, exact
+trajectory KL from occupancies). Theorems, instances and tolerances: docs/theory/exploration.md.
 """
 
-MODULES = tuple(f"{__name__}.{m}" for m in ("ucbvi",))
+MODULES = tuple(f"{__name__}.{m}" for m in ("ucbvi", "demonstrations"))
