@@ -19,6 +19,10 @@ demonstrations.
                                    ``bc_kl_leading_term`` its ``1/N_E`` leading term
 :func:`kl_regularized_optimum`     soft backward induction towards a reference policy
                                    (record :class:`RegularizedSolution`)
+:func:`stepmix`, :func:`epsmix`    conservative exploration under the episode-wise constraint
+                                   ``V^{pi_k} >= (1 - kappa) V^b`` (Li, Huang, Shen, Yang
+                                   2023, arXiv:2306.06265); record :class:`ConservativeRun`;
+                                   ``baseline_with_quality``, ``mixture_policy``
 =================================  ==========================================================
 
 Every name loads its module on first attribute access, so ``from algorithms import
@@ -33,10 +37,12 @@ _ENGINE = ("ucbvi", "greedy", "psrl", "ucbvi_regret_bound", "log_term", "hoeffdi
            "ExplorationRun", "ExplorationBatch", "ExplorationSettings")
 _DEMONSTRATIONS = ("behaviour_cloning", "demonstration_counts", "soft_expert", "bc_expected_kl",
                    "bc_kl_leading_term", "kl_regularized_optimum", "RegularizedSolution")
-_HOME = {**{n: "algorithms.exploration.engine" for n in _ENGINE},
+_CONSERVATIVE = ("stepmix", "epsmix", "baseline_with_quality", "mixture_policy", "pessimistic_log_term",
+                 "ConservativeRun", "ConservativeBatch", "ConservativeSettings")
+_HOME = {**{n: "algorithms.exploration.conservative" for n in _CONSERVATIVE},**{n: "algorithms.exploration.engine" for n in _ENGINE},
          **{n: "algorithms.exploration.demonstrations" for n in _DEMONSTRATIONS}}
 
-__all__ = list(_ENGINE + _DEMONSTRATIONS)
+__all__ = list(_ENGINE + _DEMONSTRATIONS + _CONSERVATIVE)
 
 
 def __getattr__(name):
