@@ -205,8 +205,11 @@ def run_conservative(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
                 thr = (1.0 - kappa) * bounded_value(N, Nsas, succ, nsucc, R, pi, pib, 0.0, pcoef, Lp, pooled,
                                                     -1.0, rho, Vw)
                 lo_b = bounded_value(N, Nsas, succ, nsucc, R, pi, pib, 0.0, pcoef, Lp, pooled, 1.0, rho, Vw)
-            w = mixture_weight(mix, lo_o, lo_b, thr, N, Nsas, succ, nsucc, R, pi, pib, pcoef, Lp, pooled, rho, Vw,
-                               n_bisect)
+            if mix == EPSMIX and thr <= lo_b and lo_o < thr:  # the lower bound is linear in w
+                w = (lo_b - thr) / (lo_b - lo_o)
+            else:
+                w = mixture_weight(mix, lo_o, lo_b, thr, N, Nsas, succ, nsucc, R, pi, pib, pcoef, Lp, pooled, rho,
+                                   Vw, n_bisect)
             weights_out[i, k] = w
             thr_out[i, k] = thr
             if mix == EPSMIX:

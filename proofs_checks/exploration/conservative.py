@@ -114,7 +114,7 @@ def _safety_run(config, rng):
 
 def _safety_measure(ctx) -> Outcome:
     delta = 0.1
-    grid = labkit.expand_grid(agent=list(AGENTS), instance_seed=[0], quality=[0.7], kappa=[0.1],
+    grid = labkit.expand_grid(agent=list(AGENTS), instance_seed=[0], quality=[0.9], kappa=[0.1],
                               n_episodes=[ctx.pick(600, 5000)], bonus_scale=[PRACTICAL_BONUS],
                               n_runs=[ctx.pick(48, 400)], delta=[delta])
     frame = ctx.sweep(_safety_run, grid, n_seeds=1)
@@ -127,7 +127,7 @@ def _safety_measure(ctx) -> Outcome:
     return Outcome(
         measured=frac, ci=(frac, frac), expected=delta, relation="<=", tol=margin, data=frame, interval="exact",
         details=f"runs with at least one episode below (1 - kappa) V^b: {bad} of {n} (StepMix and EpsMix, "
-                f"pessimism_scale = 1, delta = {delta}, kappa = 0.1, baseline quality V^b/V* = 0.7, optimistic "
+                f"pessimism_scale = 1, delta = {delta}, kappa = 0.1, baseline quality V^b/V* = 0.9, optimistic "
                 f"bonus_scale = {PRACTICAL_BONUS}); allowed delta + 2 binomial sd = {delta + margin:.3f}. "
                 f"Values rebuilt from the played policies and evaluated exactly (largest gap to the agents' "
                 f"own values {frame.self_report_gap.max():.1e}); smallest margin "
