@@ -341,7 +341,7 @@ def _default_max_iter(rmdp, v0, tol):
     g = rmdp.gamma
     if g == 0.0:
         return 11
-    D0 = float(np.abs(v0).max()) + float(np.abs(rmdp.mdp.R).max()) / (1.0 - g)
+    D0 = float(np.abs(v0).max()) + float(np.abs(rmdp._mdp.R).max()) / (1.0 - g)
     if D0 == 0.0:
         return 11
     k = math.log(2.0 * g * D0 / ((1.0 - g) * tol)) / -math.log(g)
