@@ -155,15 +155,17 @@ def _plot(column, tol, label):
         frame = result.data
         fig, axes = subplots()
         ax = axes[0, 0]
+        vals = frame[column].to_numpy()
+        floor = vals[vals > 0].min() / 2 if (vals > 0).any() else tol * 1e-6  # exact zeros drawn at the floor
         for i, kind in enumerate(KINDS):
             g = frame[frame.kind == kind]
             x = g.radius.to_numpy() * np.exp(0.12 * (i - 2))
-            ax.scatter(x, np.maximum(g[column].to_numpy(), 1e-17), s=6, marker=MARKERS[i % len(MARKERS)],
+            ax.scatter(x, np.maximum(g[column].to_numpy(), floor), s=6, marker=MARKERS[i % len(MARKERS)],
                        color=PALETTE[i % len(PALETTE)], alpha=0.6, label=kind)
         reference_line(ax, tol, label=label)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_ylim(1e-17, tol * 100)
+        ax.set_ylim(floor / 1.5, tol * 3)
         ax.set_xlabel("radius r")
         ax.set_ylabel("discrepancy / max(1, ||v||)")
         legend(ax, outside=True, ncols=3)
