@@ -104,7 +104,7 @@ def chi2_argmin(p0, v, r):
         step *= 2.0
         hi = vmax + step
     # just above vmin all mass sits on the minimisers: chi2 = 1/m0 - 1 > r there
-    lo = float(np.nextafter(vmin, np.inf))
+    lo = vmin + max(abs(float(np.spacing(vmin))), 1e-300)  # no underflow of q * (alpha - vmin)
     return clip(brentq(f, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500))
 
 
