@@ -57,6 +57,10 @@ _LAZY = {
     "thurstone": "preference_generators", "bt_mixture": "preference_generators",
     # preference learning from data: the log-linear task with exact ground truth, its datasets
     "LogLinearPreferenceTask": "preference_task", "PreferenceData": "preference_task",
+    # robust MDPs
+    "RobustMDP": "robust", "RobustSolution": "robust", "robust_inner": "robust", "robust_argmin": "robust",
+    "robust_q_values": "robust", "robust_bellman_operator": "robust", "worst_case_model": "robust",
+    "robust_value_iteration": "robust", "robust_evaluate": "robust",
     # numerics
     "span": "numerics", "sup_norm": "numerics", "logsumexp": "numerics", "log_softmax": "numerics",
     "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",

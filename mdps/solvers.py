@@ -6,7 +6,11 @@ criterion          ``method``                                           solver
 discounted         ``"vi"``, ``"pi"`` (default), ``"mpi"``, ``"lp"``    :mod:`mdps.discounted`
 finite horizon     ``"backward_induction"`` (default; the only one)     :mod:`mdps.finite_horizon`
 average reward     ``"rvi"``, ``"lp"`` (default)                        :mod:`mdps.average_reward`
+robust             ``"vi"`` (default; the only one)                     :mod:`mdps.robust`
 =================  ===================================================  =========================
+
+A :class:`mdps.RobustMDP` is solved by robust value iteration and returns a
+:class:`mdps.RobustSolution` (policy as ``(S, A)`` one-hot rows, the worst-case model with it).
 
 Extra keyword arguments go to the solver (``tol``, ``max_iter``, ``v_star``, ``m``, ``tau``, ...);
 one the chosen solver does not take is refused with a ValueError naming the keyword, the
@@ -65,6 +69,8 @@ def solve(mdp: TabularMDP, method: str | None = None, **kwargs) -> Solution:
     >>> sol.policy.tolist()
     [1, 1, 1, 1, 1, 1]
     """
+    if type(mdp).__name__ == "RobustMDP":
+        return _solve_robust(mdp, method, kwargs)
     check_mdp(mdp)
     crit = mdp.criterion
     if method is None:
@@ -80,6 +86,25 @@ def solve(mdp: TabularMDP, method: str | None = None, **kwargs) -> Solution:
     func = getattr(importlib.import_module(f"mdps.{_MODULE[crit]}"), table[method])
     _check_keywords(func, kwargs, asked, crit)
     return func(mdp, **kwargs)
+
+
+def _solve_robust(rmdp, method, kwargs):
+    from mdps.robust import RobustMDP, robust_value_iteration
+
+    if not isinstance(rmdp, RobustMDP):
+        raise TypeError(f"mdp must be a TabularMDP or a RobustMDP, got {type(rmdp).__name__}")
+    if method is None:
+        method = "vi"
+    if method != "vi":
+        raise ValueError(f"method must be one of ['vi'] for a RobustMDP (robust policy iteration is not "
+                         f"implemented), got {method!r}")
+    params = inspect.signature(robust_value_iteration).parameters
+    accepted = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    unknown = [k for k in kwargs if k not in accepted]
+    if unknown:
+        raise ValueError(f"solve(method='vi') on a RobustMDP runs robust_value_iteration, which takes no "
+                         f"keyword {unknown[0]!r}; it accepts: {', '.join(accepted)}")
+    return robust_value_iteration(rmdp, **kwargs)
 
 
 def evaluate(mdp: TabularMDP, pi):

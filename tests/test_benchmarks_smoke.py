@@ -59,3 +59,10 @@ def test_exploration_benchmark_smoke(capsys):
     out = capsys.readouterr().out
     assert "compute bound" in out and "rlberry" in out
     assert all(math.isfinite(rows[k]) and rows[k] > 0 for k in ("hoeffding", "bernstein", "bound", "speedup2"))
+
+
+def test_bench_robust_tiny():
+    from benchmarks import bench_robust
+
+    rows = bench_robust.main(["--tiny", "--repeats", "1", "--cvxpy-pairs", "2"])
+    assert rows and rows[0]["robust_s"] > 0 and rows[0]["cvxpy_s"] > 0

@@ -319,6 +319,24 @@ MUTANTS = [
            "algorithms.exploration._conservative_kernels:run_conservative",
            (("cache=True, parallel=True", "cache=False, parallel=True"),
             ("    n_runs = seeds.shape[0]\n", "    n_runs = seeds.shape[0]\n    pcoef = 10.0 * pcoef\n"))),
+    # -- robust: inner problems and robust value iteration --
+    Mutant("tv_radius_not_doubled", "robust.inner_exact",
+           "the TV ball is solved as an L1 ball of the same radius (TV radius t is L1 radius 2t)",
+           "mdps.robust:_prepare_inner",
+           (("np.ascontiguousarray(v), r * factor, code", "np.ascontiguousarray(v), r, code"),)),
+    Mutant("inner_sorted_descending", "robust.inner_cvxpy",
+           "the inner problem sorts v in decreasing order (mass moves towards the best state: optimism)",
+           "mdps.robust:robust_inner",
+           (('np.argsort(v, kind="stable")', 'np.argsort(-v, kind="stable")'),)),
+    Mutant("robust_backup_undiscounted", "robust_vi.contraction",
+           "the robust sweep drops the discount: Q = R + sigma(V)",
+           "mdps.robust:_robust_q",
+           (("kernel(code, P2, R, rad, rmdp.gamma, V, Q)", "kernel(code, P2, R, rad, 1.0, V, Q)"),)),
+    Mutant("robust_sweep_sorted_descending", "robust_vi.value_vs_radius",
+           "the compiled robust sweep sorts V in decreasing order (the adversary helps the agent)",
+           "mdps._robust_kernels:robust_q_serial",
+           (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
+            ('order = np.argsort(V, kind="mergesort")', 'order = np.argsort(-V, kind="mergesort")'))),
 ]
 
 

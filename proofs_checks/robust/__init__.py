@@ -1,0 +1,11 @@
+"""Checks of robust MDPs: the exact inner worst-case problems over L1, TV, L-infinity, KL and
+chi-square balls, and robust value iteration on (s,a)-rectangular sets.
+
+One module per theorem group: :mod:`.inner` (each fast inner solution equals an independent exact
+primal construction and a cvxpy solution), :mod:`.value_iteration` (the robust operator is a
+gamma-contraction; the robust value sits below the nominal one, decreases with the radius, equals
+it at radius 0, and is the optimal value of the returned worst-case model). Theorems, instances and
+tolerances: docs/theory/robust.md.
+"""
+
+MODULES = tuple(f"{__name__}.{m}" for m in ("inner", "value_iteration"))

@@ -1,0 +1,206 @@
+"""Robust MDPs: exact inner problems (closed forms, primal twins, random feasible points), robust VI
+and evaluation (contraction, nominal at radius 0, worst-case model attains the value), bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mdps
+from mdps import _robust_reference as ref
+
+KINDS = ("l1", "tv", "linf", "kl", "chi2")
+
+
+def _divergence(kind, p, p0):
+    if kind == "l1":
+        return np.abs(p - p0).sum()
+    if kind == "tv":
+        return 0.5 * np.abs(p - p0).sum()
+    if kind == "linf":
+        return np.abs(p - p0).max()
+    s = p0 > 0
+    assert np.all(p[~s] == 0.0), "mass outside the nominal support"
+    if kind == "kl":
+        t = s & (p > 0)
+        return float(np.sum(p[t] * np.log(p[t] / p0[t])))
+    return float(np.sum((p[s] - p0[s]) ** 2 / p0[s]))
+
+
+@st.composite
+def instances(draw):
+    n = draw(st.integers(1, 7))
+    w = np.array(draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n)))
+    zero = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    if zero.all():
+        zero[draw(st.integers(0, n - 1))] = False
+    w[zero] = 0.0
+    p0 = w / w.sum()
+    v = np.array(draw(st.lists(st.floats(-10, 10), min_size=n, max_size=n)))
+    r = draw(st.sampled_from([0.0, 1e-4, 0.01, 0.1, 0.3, 1.0, 3.0]))
+    return p0, v, r
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=150, deadline=None)
+@given(inst=instances(), seed=st.integers(0, 2**31))
+def test_inner_exact_feasible_optimal(kind, inst, seed):
+    p0, v, r = inst
+    scale = max(1.0, np.abs(v).max())
+    val = mdps.robust_inner(p0, v, r, kind=kind)
+    p = mdps.robust_argmin(p0, v, r, kind=kind)
+    # the fast answer's minimiser is a distribution in the ball with value val
+    assert p.min() >= -1e-15 and abs(p.sum() - 1.0) <= 1e-12
+    assert _divergence(kind, p, p0) <= r * (1 + 1e-9) + 1e-12
+    assert abs(p @ v - val) <= 1e-12 * scale
+    # the exact primal construction agrees
+    q = ref.ARGMIN[kind](p0, v, r)
+    assert abs(q @ v - val) <= 1e-12 * scale
+    # no random feasible point does better: mixtures of p0 with random distributions, shrunk into the ball
+    rng = np.random.default_rng(seed)
+    supp = p0 > 0 if kind in ("kl", "chi2") else np.ones_like(p0, dtype=bool)
+    for _ in range(20):
+        d = np.where(supp, rng.dirichlet(np.ones(p0.size)), 0.0)
+        d /= d.sum()
+        t = 1.0
+        while _divergence(kind, p0 + t * (d - p0), p0) > r and t > 1e-6:
+            t *= 0.5
+        x = p0 + t * (d - p0)
+        if t > 1e-6 and _divergence(kind, x, p0) <= r:  # clearly inside, not round-off at r = 0
+            assert x @ v >= val - 1e-12 * scale
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_radius_zero_gives_nominal(kind):
+    p0 = np.array([0.2, 0.0, 0.5, 0.3])
+    v = np.array([3.0, -7.0, 1.0, 2.0])
+    assert mdps.robust_inner(p0, v, 0.0, kind=kind) == pytest.approx(p0 @ v, abs=1e-14)
+    np.testing.assert_allclose(mdps.robust_argmin(p0, v, 0.0, kind=kind), p0, atol=1e-15)
+
+
+def test_l1_moves_half_radius_from_top_to_bottom():
+    p0 = np.array([0.25, 0.25, 0.25, 0.25])
+    v = np.array([2.0, 0.0, 5.0, 1.0])
+    r = 0.3
+    p = mdps.robust_argmin(p0, v, r, kind="l1")
+    np.testing.assert_allclose(p, [0.25, 0.40, 0.10, 0.25], atol=1e-15)
+    # no-clipping closed form <p0, v> - (r/2) sp(v)
+    assert mdps.robust_inner(p0, v, r, kind="l1") == pytest.approx(p0 @ v - r / 2 * 5.0, abs=1e-14)
+    assert mdps.robust_inner(p0, v, r / 2, kind="tv") == pytest.approx(p0 @ v - r / 2 * 5.0, abs=1e-14)
+    # the top state runs out of mass: the next one gives the rest
+    p = mdps.robust_argmin(p0, v, 0.8, kind="l1")
+    np.testing.assert_allclose(p, [0.10, 0.65, 0.0, 0.25], atol=1e-15)
+    # a large radius puts all mass on argmin v, even where p0 is zero
+    assert mdps.robust_inner([0.0, 1.0], [-1.0, 1.0], 2.0, kind="l1") == pytest.approx(-1.0)
+
+
+def test_chi2_unclipped_closed_form():
+    p0 = np.array([0.3, 0.3, 0.4])
+    v = np.array([1.0, 2.0, 1.5])
+    r = 0.01
+    var = p0 @ v**2 - (p0 @ v) ** 2
+    assert mdps.robust_inner(p0, v, r, kind="chi2") == pytest.approx(p0 @ v - math.sqrt(r * var), abs=1e-14)
+
+
+def test_kl_dual_root_vs_brute_force():
+    p0 = np.array([0.1, 0.0, 0.4, 0.5])
+    v = np.array([0.0, -100.0, 1.0, 3.0])  # the zero of p0 forces p there to 0: -100 is unreachable
+    r = 0.2
+    lam = np.geomspace(1e-4, 1e4, 200_001)
+    s = p0 > 0
+    dual = -lam * r - lam * np.log(np.sum(p0[s][None, :] * np.exp(-v[s][None, :] / lam[:, None]), axis=1))
+    val = mdps.robust_inner(p0, v, r, kind="kl")
+    assert val >= dual.max() - 1e-12  # the kernel's lambda is at least as good as any grid point
+    assert val - dual.max() <= 1e-6  # and the grid is fine enough to come close
+    assert val >= 0.0  # min over the support, never the unreachable -100
+    # large radius: the lambda -> 0 endpoint, min over the support
+    assert mdps.robust_inner(p0, v, math.log(10.0), kind="kl") == 0.0
+
+
+# -- robust VI and evaluation ---------------------------------------------------------------------
+def _rmdp(kind="l1", radius=0.2, S=6, A=3, seed=0, gamma=0.9):
+    return mdps.RobustMDP(mdps.garnet(S, A, 3, gamma=gamma, rng=seed), kind=kind, radius=radius)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_robust_vi_radius_zero_is_nominal(kind):
+    rm = _rmdp(kind, 0.0)
+    sol = mdps.solve(rm, method="vi", tol=1e-10)
+    np.testing.assert_allclose(sol.V, mdps.solve(rm.mdp).V, atol=1e-9)
+    assert sol.policy.shape == (rm.n_states, rm.n_actions)
+    np.testing.assert_array_equal(sol.policy.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_robust_vi_below_nominal_monotone_and_worst_model_attains(kind):
+    vals = [mdps.solve(_rmdp(kind, r), tol=1e-10).V for r in (0.0, 0.05, 0.2, 0.5)]
+    for a, b in zip(vals, vals[1:]):
+        assert np.all(b <= a + 1e-9)
+    rm = _rmdp(kind, 0.2)
+    sol = mdps.solve(rm, tol=1e-11)
+    # the worst-case model is in U and the greedy policy's value under it is the robust value
+    worst = mdps.TabularMDP(sol.P_worst, rm.mdp.R, gamma=rm.gamma)
+    np.testing.assert_allclose(mdps.evaluate(worst, sol.policy), sol.V, atol=1e-9)
+    ev = mdps.robust_evaluate(rm, sol.policy, tol=1e-11)
+    np.testing.assert_allclose(ev.V, sol.V, atol=1e-9)
+    assert ev.policy.shape == (rm.n_states, rm.n_actions)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_robust_operator_contracts(kind):
+    rm = _rmdp(kind, np.random.default_rng(1).uniform(0, 0.5, size=(6, 3)))
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        U, V = rng.normal(size=6) * 5, rng.normal(size=6) * 5
+        lhs = np.abs(mdps.robust_bellman_operator(rm, U) - mdps.robust_bellman_operator(rm, V)).max()
+        assert lhs <= rm.gamma * np.abs(U - V).max() * (1 + 1e-12)
+
+
+def test_kl_zeros_in_nominal_model():
+    P = np.zeros((2, 1, 2))
+    P[0, 0] = [1.0, 0.0]
+    P[1, 0] = [0.0, 1.0]
+    mdp = mdps.TabularMDP(P, np.array([[1.0], [0.0]]), gamma=0.5)
+    for kind in ("kl", "chi2"):
+        sol = mdps.solve(mdps.RobustMDP(mdp, kind=kind, radius=5.0))
+        np.testing.assert_allclose(sol.V, [2.0, 0.0], atol=1e-8)  # no mass can leave a deterministic row
+    sol = mdps.solve(mdps.RobustMDP(mdp, kind="l1", radius=2.0))
+    assert sol.V[0] < 2.0 - 0.5  # the L1 ball can move the whole row
+
+
+def test_bad_input():
+    mdp = mdps.garnet(4, 2, 2, gamma=0.9, rng=0)
+    with pytest.raises(ValueError, match="radius"):
+        mdps.RobustMDP(mdp, radius=-0.1)
+    with pytest.raises(ValueError, match="radius"):
+        mdps.RobustMDP(mdp, radius=np.ones((4, 3)))
+    with pytest.raises(ValueError, match="radius"):
+        mdps.RobustMDP(mdp, radius=np.full((4, 2), np.nan))
+    bad = np.ones((4, 2))
+    bad[2, 1] = -1.0
+    with pytest.raises(ValueError, match=r"radius\[2, 1\]"):
+        mdps.RobustMDP(mdp, radius=bad)
+    with pytest.raises(ValueError, match="kind"):
+        mdps.RobustMDP(mdp, kind="wasserstein")
+    with pytest.raises(NotImplementedError, match="rectangularity"):
+        mdps.RobustMDP(mdp, rectangularity="s")
+    with pytest.raises(ValueError, match="criterion|discounted"):
+        mdps.RobustMDP(mdps.river_swim(4, horizon=3))
+    csr = sp.csr_array(mdp.P.reshape(8, 4))
+    with pytest.raises(ValueError, match="sparse"):
+        mdps.RobustMDP(mdps.TabularMDP(csr, mdp.R, gamma=0.9))
+    with pytest.raises(ValueError, match="radius"):
+        mdps.robust_inner([0.5, 0.5], [0.0, 1.0], -1.0)
+    with pytest.raises(ValueError, match="p0"):
+        mdps.robust_inner([0.5, 0.6], [0.0, 1.0], 0.1)
+    with pytest.raises(ValueError, match="v"):
+        mdps.robust_inner([0.5, 0.5], [0.0, 1.0, 2.0], 0.1)
+    with pytest.raises(ValueError, match="method"):
+        mdps.solve(mdps.RobustMDP(mdp), method="pi")
+    with pytest.raises(ValueError, match="keyword"):
+        mdps.solve(mdps.RobustMDP(mdp), m=3)
