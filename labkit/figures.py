@@ -178,7 +178,24 @@ def figure_legend(fig, axes, **kw):
         return None
     kw.setdefault("loc", "outside lower center")
     kw.setdefault("ncols", min(3, len(seen)))
-    return fig.legend(list(seen.values()), list(seen.keys()), **kw)
+    return _fitting_legend(fig, lambda n: fig.legend(list(seen.values()), list(seen.keys()), **{**kw, "ncols": n}),
+                           kw["ncols"])
+
+
+def _fitting_legend(fig, make, ncols: int):
+    """The legend ``make(n)`` with the most columns ``n <= ncols`` whose width fits the figure.
+
+    A legend below the axes that is wider than the figure makes the constrained layout shrink
+    the axes to a sliver (a single-column figure with three long entries per row); fewer columns
+    make it taller instead, which the layout absorbs."""
+    renderer = fig.canvas.get_renderer()
+    room = 0.98 * fig.bbox.width
+    for n in range(max(1, int(ncols)), 0, -1):
+        leg = make(n)
+        if n == 1 or leg.get_window_extent(renderer).width <= room:
+            return leg
+        leg.remove()
+    return None  # unreachable: n == 1 always returns
 
 
 def _axes(ax):
@@ -233,9 +250,18 @@ def legend(ax, *, outside: bool = False, **kw):
         return None
     unique = dict(zip(labels, handles))
     if outside:
+        kw.setdefault("ncols", min(3, len(unique)))
+        fig = ax.figure
+        if len(fig.axes) == 1 and "bbox_to_anchor" not in kw and "loc" not in kw:
+            # one panel: a figure legend below it, which the constrained layout makes room for
+            # (an axes legend anchored below the axes can overlap the x label)
+            return _fitting_legend(fig, lambda n: fig.legend(unique.values(), unique.keys(),
+                                                             **{**kw, "loc": "outside lower center", "ncols": n}),
+                                   kw["ncols"])
         kw.setdefault("loc", "upper center")
         kw.setdefault("bbox_to_anchor", (0.5, -0.22))
-        kw.setdefault("ncols", min(3, len(unique)))
+        return _fitting_legend(fig, lambda n: ax.legend(unique.values(), unique.keys(), **{**kw, "ncols": n}),
+                               kw["ncols"])
     return ax.legend(unique.values(), unique.keys(), **kw)
 
 

@@ -155,3 +155,22 @@ def test_rate_plot_rejects_linear_fit_and_empty_convergence_plot_has_no_legend()
         rate_plot(X, X**0.5, fit=fit_linear_rate(0.9 ** np.arange(400)), xlabel="K", ylabel="y")
     fig = convergence_plot({}, ylabel="error")
     assert fig.axes[0].get_legend() is None
+
+
+@pytest.mark.parametrize("helper", ["legend", "figure_legend"])
+def test_a_wide_legend_below_one_panel_does_not_squeeze_the_axes(helper):
+    # three long entries per row are wider than a one-column figure: the constrained layout used
+    # to shrink the axes to a sliver (robust_vi.value_vs_radius, conservative.never_unsafe); the
+    # legend now drops columns until it fits and the panel keeps most of the width
+    from labkit.figures import figure_legend, legend, paper_style, subplots
+
+    with paper_style():
+        fig, axes = subplots()
+        ax = axes[0, 0]
+        for i in range(6):
+            ax.plot([1, 2], [i, i + 1], label=f"a rather long series label number {i} (median over runs)")
+        leg = legend(ax, outside=True, ncols=3) if helper == "legend" else figure_legend(fig, axes, ncols=3)
+        fig.canvas.draw()
+        assert leg.get_window_extent().width <= fig.bbox.width
+        assert ax.get_position().width >= 0.6
+        plt.close(fig)
