@@ -254,7 +254,10 @@ def legend(ax, *, outside: bool = False, **kw):
         fig = ax.figure
         if len(fig.axes) == 1 and "bbox_to_anchor" not in kw and "loc" not in kw:
             # one panel: a figure legend below it, which the constrained layout makes room for
-            # (an axes legend anchored below the axes can overlap the x label)
+            # (an axes legend anchored below the axes can overlap the x label); it replaces any
+            # legend the axes already has, as ax.legend would
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
             return _fitting_legend(fig, lambda n: fig.legend(unique.values(), unique.keys(),
                                                              **{**kw, "loc": "outside lower center", "ncols": n}),
                                    kw["ncols"])
