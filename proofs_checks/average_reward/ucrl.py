@@ -140,7 +140,7 @@ def _bound_plot(result):
         ax.fill_between(ts, np.maximum(lo, 1.0), np.maximum(hi, 1.0), color=color, alpha=0.2, linewidth=0,
                         label="5-95% over runs" if i == 0 else "_band")
         bound = g.groupby("t").bound.first().to_numpy()
-        theory_line(ax, ts, bound, color=color, label="Theorem 2 bound" if i == 0 else "_bound")
+        theory_line(ax, ts, bound, color=color, label="Theorem 2 bound (same colour)" if i == 0 else "_bound")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("steps T")
