@@ -8,14 +8,14 @@ SCAL-style). Regret is measured here, not read from the agent: from the returned
 recomputes ``Reg(T) = sum_t (g* - R(s_t, a_t))`` with ``g*`` from :func:`mdps.average_reward_lp`,
 ``D`` from :func:`mdps.diameter` and ``sp(u*)`` from the LP's bias.
 
-* ``ucrl2.regret_bound`` **[R]** (bound) / **[U]** (rate): on RiverSwim(6) and the rare-state
+* ``ucrl.regret_bound`` **[R]** (bound) / **[U]** (rate): on RiverSwim(6) and the rare-state
   instance with ``epsilon = 0.1``, UCRL2 (``delta = 0.05``, theory widths) has
   ``Reg(T) <= 34 D S sqrt(A T log(T / delta))`` at every checkpoint of every run (Theorem 2 holds
   with probability ``>= 1 - delta``; any violation fails the check), and the tail slope of the
   mean cumulative regret (last decade, 90% bootstrap CI over runs) is at most ``1/2`` plus
   ``SLOPE_TOL``. The theorem gives ``sqrt(T)`` up to logs as an upper rate; on a fixed instance the
   regret is eventually logarithmic, so only ``<=`` is asserted.
-* ``ucrl2.diameter_vs_span`` **[U]**: on the rare-state family (``D = 1/epsilon`` grows,
+* ``ucrl.diameter_vs_span`` **[U]**: on the rare-state family (``D = 1/epsilon`` grows,
   ``sp(u*) = 0.8`` fixed), the ratio of UCRL2's mean regret to the span-bounded agent's (``c =
   sp(u*)``) at ``T`` grows with ``D``: the OLS slope of ``log ratio`` on ``log D`` (90% bootstrap
   CI over runs) is positive. The bounds' ratio is ``D / c`` (slope 1); the theorems give no exact
@@ -228,8 +228,8 @@ def _span_plot(result):
 
 
 regret_bound = register(Check(
-    name="ucrl2.regret_bound",
-    paper=JOA10 + "; docs/theory/average_reward.md, section 'ucrl2.regret_bound'",
+    name="ucrl.regret_bound",
+    paper=JOA10 + "; docs/theory/average_reward.md, section 'ucrl.regret_bound'",
     claim="UCRL2 at the theory widths has regret below 34 D S sqrt(A T log(T/delta)) at every T on every run, "
           "growing no faster than sqrt(T) on the tail (RiverSwim(6), rare-state instance).",
     tag="R", family="average_reward", cost=(6, 120),
@@ -237,7 +237,7 @@ regret_bound = register(Check(
 ))
 
 diameter_vs_span = register(Check(
-    name="ucrl2.diameter_vs_span",
+    name="ucrl.diameter_vs_span",
     paper=JOA10 + "; " + SCAL18,
     claim="On a family where the diameter grows while sp(u*) stays fixed, UCRL2's regret relative to the "
           "span-bounded (SCAL-style) agent's grows with the diameter.",
