@@ -35,7 +35,7 @@ _LAZY = {
     "gain_bias": "average_reward", "aperiodic_transform": "average_reward",
     "span_contraction_coefficient": "average_reward", "recurrent_classes": "average_reward",
     "is_communicating": "average_reward", "GainBias": "average_reward",
-    "multichain_gain": "average_reward", "ConvergenceWarning": "results",
+    "multichain_gain": "average_reward", "diameter": "average_reward", "ConvergenceWarning": "results",
     # occupancy measures
     "occupancy_measure": "occupancy", "stationary_distribution": "occupancy",
     "policy_from_occupancy": "occupancy", "trajectory_kl": "occupancy",

@@ -155,7 +155,7 @@ from mdps.validation import (
 
 __all__ = ["relative_value_iteration", "average_reward_lp", "multichain_gain", "gain_bias",
            "GainBias", "aperiodic_transform", "span_contraction_coefficient", "recurrent_classes",
-           "is_communicating"]
+           "is_communicating", "diameter"]
 
 #: Howard-improvement threshold in the LP's policy refinement: an action replaces the current
 #: one only if it raises ``R + P u`` by more than this (relative to ``1 + sp(R)``); below it the
@@ -673,3 +673,89 @@ def _reach(P2, S, A, target: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         sigma[idx] = into[idx].argmax(axis=1)
         assigned[idx] = True
     return sigma
+
+
+def _hitting_times(P3: np.ndarray, target: int) -> np.ndarray:
+    """Minimal expected hitting times of ``target`` from every state (``inf`` where unreachable).
+
+    Stochastic-shortest-path policy iteration (Bertsekas & Tsitsiklis 1991): start from a proper
+    policy (backward breadth-first search, :func:`_reach`), evaluate it exactly
+    (``(I - P_sigma) h = 1`` off the target, ``h(target) = 0``), switch a state only where
+    ``1 + P h`` is smaller by more than ``1e-12 (1 + max h)``; proper policies stay proper and the
+    value decreases until no switch is left, at which point ``h`` solves the SSP optimality
+    equation ``h(s) = 1 + min_a sum_x P(x | s, a) h(x)`` exactly (up to the linear solves)."""
+    S, A, _ = P3.shape
+    P2 = P3.reshape(S * A, S)
+    reach = np.zeros(S, dtype=bool)
+    reach[target] = True
+    while True:  # states that reach the target under some policy
+        into = (P2 @ reach.astype(np.float64)).reshape(S, A).max(axis=1) > 0
+        new = reach | into
+        if new.sum() == reach.sum():
+            break
+        reach = new
+    h = np.full(S, np.inf)
+    h[target] = 0.0
+    idx = np.flatnonzero(reach)
+    if idx.size == 1:
+        return h
+    # restrict to the reaching states: an action leaving them has infinite cost
+    sub = P3[np.ix_(idx, np.arange(A), idx)]
+    leaks = 1.0 - sub.sum(axis=2) > 1e-12
+    t = int(np.flatnonzero(idx == target)[0])
+    n = idx.size
+    safe = np.where(leaks[:, :, None], 0.0, sub)  # a leaking action never starts the proper policy
+    sigma = _reach(safe.reshape(n * A, n), n, A, np.array([t]), np.zeros(n, dtype=np.int64))
+    others = np.flatnonzero(np.arange(n) != t)
+    for _ in range(10 * n * A + 10):
+        Ps = sub[np.arange(n), sigma][np.ix_(others, others)]
+        hs = np.zeros(n)
+        hs[others] = np.linalg.solve(np.eye(others.size) - Ps, np.ones(others.size))
+        Q = 1.0 + sub @ hs
+        Q[leaks] = np.inf
+        cur = Q[np.arange(n), sigma]
+        better = Q.min(axis=1) < cur - 1e-12 * (1.0 + hs.max())
+        better[t] = False
+        if not better.any():
+            break
+        sigma = np.where(better, Q.argmin(axis=1), sigma)
+    h[idx] = hs
+    return h
+
+
+def diameter(mdp: TabularMDP) -> float:
+    r"""The diameter :math:`D = \max_{s \ne s'} \min_\pi \mathbb E^\pi[\tau_{s'} \mid s_0 = s]`, exactly.
+
+    Jaksch, Ortner & Auer (2010, JMLR 11, Definition 1): the largest over ordered pairs of states of
+    the smallest expected number of steps to reach ``s'`` from ``s``. Each target ``s'`` is one
+    stochastic shortest path problem with unit costs, solved exactly by policy iteration from a
+    proper policy (:func:`_hitting_times`; ``S`` problems, each a few ``O(S^3)`` linear solves).
+    ``D`` is finite iff the MDP is communicating (:func:`is_communicating`); otherwise ``inf``.
+    With rewards in ``[0, 1]``, :math:`\mathrm{sp}(u^*) \le D` (Bartlett & Tewari 2009), and
+    UCRL2's regret bound scales with ``D``.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Average-reward instance (sparse input is densified: meant for small and moderate ``S``).
+
+    Returns
+    -------
+    float
+        ``D`` (``0.0`` for a single state; ``inf`` when some state cannot reach another).
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> P = np.array([[[0.0, 1.0]], [[0.5, 0.5]]]); R = np.zeros((2, 1))
+    >>> diameter(mdps.TabularMDP(P, R))   # 1 step from 0 to 1, 2 expected steps back
+    2.0
+    """
+    _check_average(mdp)
+    S, A = mdp.n_states, mdp.n_actions
+    P2 = mdp.P_matrix()
+    P3 = (P2.toarray() if sp.issparse(P2) else np.asarray(P2)).reshape(S, A, S)
+    D = 0.0
+    for j in range(S):
+        D = max(D, float(_hitting_times(P3, j).max()))
+    return D

@@ -337,6 +337,15 @@ MUTANTS = [
            "mdps._robust_kernels:robust_q_serial",
            (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
             ('order = np.argsort(V, kind="mergesort")', 'order = np.argsort(-V, kind="mergesort")'))),
+    # -- average reward: UCRL2 and the span-bounded agent --
+    Mutant("ucrl_no_confidence_widths", "ucrl.regret_bound",
+           "UCRL2 plans with zero confidence widths (certainty equivalence: no optimism)",
+           "algorithms.average_reward.ucrl:_run",
+           (("width_scale, width_scale, states", "0.0, 0.0, states"),)),
+    Mutant("span_truncation_dropped", "ucrl.diameter_vs_span",
+           "the span-bounded agent forgets its span bound (EVI iterates are not truncated)",
+           "algorithms.average_reward.ucrl:_run",
+           (("s0, T, d, c, t,", "s0, T, d, np.inf, t,"),)),
 ]
 
 
