@@ -128,3 +128,17 @@ def test_rewards_outside_unit_interval_are_refused():
     mdp = mdps.TabularMDP(np.ones((1, 1, 1)), np.full((1, 1), 2.0), horizon=2)
     with pytest.raises(ValueError, match="mdp.R"):
         exploration.ucbvi(mdp, n_episodes=3)
+
+
+def test_optimistic_values_are_the_plans_own_values(river):
+    """Greedy's plan value is the certainty-equivalent optimum; UCBVI's stays in [V^pi_k, H]."""
+    run = exploration.greedy(river, n_episodes=1, rng=0)
+    # episode 0: no data, the empirical kernel is uniform: plan on it by backward induction
+    H, S, A = river.horizon, river.n_states, river.n_actions
+    uniform = mdps.TabularMDP(np.full((S, A, S), 1.0 / S), river.R, horizon=H, rho=river.rho)
+    assert run.optimistic_values[0] == pytest.approx(river.rho @ mdps.backward_induction(uniform).V[0], abs=1e-12)
+    b = exploration.ucbvi(river, n_episodes=30, n_runs=3, rng=1)
+    assert b.optimistic_values.shape == (3, 30)
+    assert (b.optimistic_values <= H + 1e-12).all() and (b.optimistic_values >= b.values - 1e-9).all()
+    assert np.array_equal(b.run(2).optimistic_values, exploration.ucbvi(river, n_episodes=30,
+                                                                           rng=np.random.SeedSequence(1).spawn(3)[2]).optimistic_values)

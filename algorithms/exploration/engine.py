@@ -92,6 +92,10 @@ class ExplorationRun:
     """One learning run: ``values[k]`` exact value of the policy played in episode ``k``.
 
     ``policies`` is ``(K, H, S)`` int when asked for (``keep_policies=True``), else ``(0, H, S)``.
+    ``optimistic_values[k]`` is the plan's own value ``rho . Vbar_{k,0}`` of episode
+    ``k`` (UCBVI: the optimistic, clipped value; greedy: the certainty-equivalent value; PSRL:
+    the optimum of the sampled model), as the algorithm computed it. It is what the algorithm
+    *claims*, not a measurement: a check compares it with a ground truth it computes itself.
     """
 
     values: np.ndarray
@@ -100,6 +104,7 @@ class ExplorationRun:
     policies: np.ndarray
     settings: ExplorationSettings
     seed: int
+    optimistic_values: np.ndarray = field(default=None, repr=False)
 
     @property
     def regret(self) -> np.ndarray:
@@ -109,7 +114,7 @@ class ExplorationRun:
 
 @dataclass(frozen=True, eq=False)
 class ExplorationBatch:
-    """``n_runs`` independent runs: ``values`` and ``returns`` of shape ``(n_runs, K)``."""
+    """``n_runs`` independent runs: ``values``, ``returns``, ``optimistic_values`` ``(n_runs, K)``."""
 
     values: np.ndarray
     returns: np.ndarray
@@ -117,6 +122,7 @@ class ExplorationBatch:
     policies: np.ndarray
     settings: ExplorationSettings
     seeds: np.ndarray = field(repr=False)
+    optimistic_values: np.ndarray = field(default=None, repr=False)
 
     @property
     def regret(self) -> np.ndarray:
@@ -124,7 +130,9 @@ class ExplorationBatch:
 
     def run(self, i: int) -> ExplorationRun:
         pol = self.policies[i] if self.policies.shape[1] else self.policies[0]
-        return ExplorationRun(self.values[i], self.returns[i], self.v_star, pol, self.settings, int(self.seeds[i]))
+        opt = None if self.optimistic_values is None else self.optimistic_values[i]
+        return ExplorationRun(self.values[i], self.returns[i], self.v_star, pol, self.settings, int(self.seeds[i]),
+                              opt)
 
 
 def log_term(n_states, n_actions, horizon, n_episodes, delta, *, stage_dependent: bool) -> float:
@@ -227,16 +235,17 @@ def _run(mdp, algorithm, *, n_episodes, bonus, bonus_scale, delta, rewards, stag
     values = np.empty((n, K))
     returns = np.empty((n, K))
     policies = np.zeros((n, K if keep_policies else 0, H, S), dtype=np.int16)
+    optimistic = np.empty((n, K))
     algo = _k.PSRL if algorithm == "psrl" else _k.OPTIMISTIC
-    _k.run_batch(seeds, indptr, indices, probs, cdf, stages, R, rho, rho_cdf, K, algo, _BONUS_CODE[bonus],
-                 c, L, not stage_dependent, rewards == "known", p0, values, returns, policies)
+    _k.run_batch_record(seeds, indptr, indices, probs, cdf, stages, R, rho, rho_cdf, K, algo, _BONUS_CODE[bonus],
+                        c, L, not stage_dependent, rewards == "known", p0, values, returns, policies, optimistic)
     v_star = float(mdp.rho @ mdps.backward_induction(mdp).V[0])
     settings = ExplorationSettings(algorithm=algorithm, n_episodes=K, bonus=bonus, bonus_scale=c, delta=d,
                                    rewards=rewards, stage_dependent_estimates=bool(stage_dependent), log_term=L,
                                    prior=p0)
     if n_runs is None:
-        return ExplorationRun(values[0], returns[0], v_star, policies[0], settings, int(seeds[0]))
-    return ExplorationBatch(values, returns, v_star, policies, settings, seeds)
+        return ExplorationRun(values[0], returns[0], v_star, policies[0], settings, int(seeds[0]), optimistic[0])
+    return ExplorationBatch(values, returns, v_star, policies, settings, seeds, optimistic)
 
 
 def ucbvi(mdp, *, n_episodes, bonus="bernstein", bonus_scale=1.0, delta=0.1, rewards="known",
