@@ -142,3 +142,18 @@ def test_optimistic_values_are_the_plans_own_values(river):
     assert (b.optimistic_values <= H + 1e-12).all() and (b.optimistic_values >= b.values - 1e-9).all()
     assert np.array_equal(b.run(2).optimistic_values, exploration.ucbvi(river, n_episodes=30,
                                                                            rng=np.random.SeedSequence(1).spawn(3)[2]).optimistic_values)
+
+
+def test_kept_trajectories_follow_the_played_policies(river):
+    b = exploration.ucbvi(river, n_episodes=20, keep_policies=True, keep_trajectories=True, n_runs=2, rng=3)
+    plain = exploration.ucbvi(river, n_episodes=20, n_runs=2, rng=3)
+    assert np.array_equal(b.values, plain.values) and b.states.shape == (2, 20, river.horizon + 1)
+    P = river.P
+    for i in range(2):
+        for k in range(20):
+            st = b.states[i, k]
+            assert st[0] == 0  # RiverSwim starts at the left bank
+            for h in range(river.horizon):
+                assert P[st[h], b.policies[i, k, h, st[h]], st[h + 1]] > 0
+    with pytest.raises(TypeError, match="keep_trajectories"):
+        exploration.ucbvi(river, n_episodes=2, keep_trajectories=1)

@@ -257,7 +257,7 @@ MUTANTS = [
     # -- exploration: UCBVI --------------------------------------------------------------------
     Mutant("ucbvi_bonus_dropped", "ucbvi.regret_tail_slope",
            "the optimistic backup forgets the bonus: Q = r + P^ V (certainty equivalence in UCBVI's clothes)",
-           "algorithms.exploration._kernels:run_batch",
+           "algorithms.exploration._kernels:run_batch_record",
            (("cache=True, parallel=True", "cache=False, parallel=True"), ("q = r + pv + b\n", "q = r + pv\n"))),
     Mutant("greedy_is_optimistic", "ucbvi.greedy_linear",
            "the greedy control runs with UCBVI-BF's bonus (the control is not greedy)",
@@ -265,7 +265,7 @@ MUTANTS = [
            (('bonus="none", bonus_scale=0.0', 'bonus="bernstein", bonus_scale=1.0'),)),
     Mutant("argmax_ties_to_last_action", "ucbvi.greedy_linear",
            "the planner breaks ties towards the last action (q >= best) instead of the first",
-           "algorithms.exploration._kernels:run_batch",
+           "algorithms.exploration._kernels:run_batch_record",
            (("cache=True, parallel=True", "cache=False, parallel=True"), ("if q > best:", "if q >= best:"))),
     # -- exploration: demonstrations (behaviour cloning, KL-regularised planning) --
     Mutant("bc_counts_off_by_one_stage", "bc.kl_rate",

@@ -111,157 +111,10 @@ def evaluate_deterministic(p_indptr, p_indices, p_probs, n_p_stages, R, pi, rho,
     return out
 
 
-@nb.njit(cache=True)
-def run_one(i, seed, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rho_cdf, K, algo, bonus, coef, L,
-            pooled, known_rewards, prior, values_out, returns_out, policies_out, optimistic_out):
-    """Run ``i`` of :func:`run_batch_record`: ``K`` episodes from the stream seeded by ``seed``.
-
-    Serial; every statistic and scratch buffer is allocated here, once per run (none inside the
-    episode loop), and the only shared memory written is row ``i`` of the outputs.
-
-    Bernstein correction table. ``C[hh, y] = min(84^2 H^3 S^2 A L^2 / max(1, N'(hh, y)), H^2)``
-    is kept per visited state and refreshed when ``N'(hh, y)`` changes (``H`` entries per
-    episode) instead of being recomputed per successor per episode; its value is the same
-    expression, so the plans are unchanged.
-    """
-    H, S, A = R.shape
-    Hs = 1 if pooled else H
-    keep = policies_out.shape[1] == K
-    keep_opt = optimistic_out.shape[1] == K
-    state = np.empty(1, dtype=np.uint64)
-    state[0] = seed
-    N = np.zeros((Hs, S, A), dtype=np.int64)
-    Nsas = np.zeros((Hs, S, A, S), dtype=np.int64)
-    succ = np.zeros((Hs, S, A, S), dtype=np.int64)
-    nsucc = np.zeros((Hs, S, A), dtype=np.int64)
-    Rsum = np.zeros((Hs, S, A))
-    Nstate = np.zeros((Hs, S), dtype=np.int64)
-    big = 84.0 * 84.0 * H * H * H * S * S * A * L * L
-    HH = float(H * H)
-    C = np.empty((Hs, S))
-    for hh in range(Hs):
-        for y in range(S):
-            C[hh, y] = min(big, HH)
-    Vbar = np.zeros((H + 1, S))
-    Vpi = np.zeros((H + 1, S))
-    pi = np.zeros((H, S), dtype=np.int64)
-    ptil = np.empty(S)
-    for k in range(K):
-        # ---- plan
-        for h in range(H - 1, -1, -1):
-            hh = 0 if pooled else h
-            hn = 0 if pooled else h + 1  # stage of N'_{h+1}
-            mean_next = 0.0
-            for y in range(S):
-                mean_next += Vbar[h + 1, y]
-            mean_next /= S
-            # the uniform kernel of unvisited pairs: its variance and correction, once per stage
-            var_u = 0.0
-            corr_u = 0.0
-            if bonus == BERNSTEIN and h < H - 1:
-                for y in range(S):
-                    d = Vbar[h + 1, y] - mean_next
-                    var_u += d * d / S
-                    corr_u += C[hn, y] / S
-            cap = float(H - h)
-            for s in range(S):
-                best = -1.0
-                best_a = 0
-                for a in range(A):
-                    n = N[hh, s, a]
-                    if known_rewards:
-                        r = R[h, s, a]
-                    elif n > 0:
-                        r = Rsum[hh, s, a] / n
-                    else:
-                        r = 0.0
-                    if algo == PSRL:
-                        tot = 0.0
-                        for y in range(S):
-                            g = standard_gamma(state, prior + Nsas[hh, s, a, y])
-                            ptil[y] = g
-                            tot += g
-                        pv = 0.0
-                        for y in range(S):
-                            pv += ptil[y] * Vbar[h + 1, y]
-                        q = r + pv / tot
-                    else:
-                        nf = float(max(n, 1))
-                        pv = 0.0
-                        m = nsucc[hh, s, a]
-                        if n > 0:
-                            for j in range(m):
-                                y = succ[hh, s, a, j]
-                                pv += Nsas[hh, s, a, y] * Vbar[h + 1, y]
-                            pv /= n
-                        else:
-                            pv = mean_next
-                        b = 0.0
-                        if bonus == HOEFFDING:
-                            b = coef * 7.0 * H * L * math.sqrt(1.0 / nf)
-                        elif bonus == BERNSTEIN and h == H - 1:
-                            b = coef * 14.0 * H * L / (3.0 * nf)  # V_H = 0: no variance terms
-                        elif bonus == BERNSTEIN:
-                            var = var_u
-                            corr = corr_u
-                            if n > 0:
-                                var = 0.0
-                                corr = 0.0
-                                for j in range(m):
-                                    y = succ[hh, s, a, j]
-                                    w = Nsas[hh, s, a, y] / n
-                                    d = Vbar[h + 1, y] - pv
-                                    var += w * d * d
-                                    corr += w * C[hn, y]
-                            b = coef * (math.sqrt(8.0 * L * var / nf) + 14.0 * H * L / (3.0 * nf)
-                                        + math.sqrt(8.0 * corr / nf))
-                        q = r + pv + b
-                    q = min(q, cap)
-                    if q > best:
-                        best = q
-                        best_a = a
-                Vbar[h, s] = best
-                pi[h, s] = best_a
-        if keep_opt:
-            acc = 0.0
-            for s in range(S):
-                acc += rho[s] * Vbar[0, s]
-            optimistic_out[i, k] = acc
-        # ---- exact value of the played policy on the true model
-        values_out[i, k] = evaluate_deterministic(p_indptr, p_indices, p_probs, n_p_stages, R, pi, rho, Vpi)
-        if keep:
-            for h in range(H):
-                for s in range(S):
-                    policies_out[i, k, h, s] = pi[h, s]
-        # ---- play one episode in the true model and update the statistics
-        u = uniform(state)
-        s = S - 1
-        for y in range(S):
-            if rho_cdf[y] > u:
-                s = y
-                break
-        ret = 0.0
-        for h in range(H):
-            a = pi[h, s]
-            hh = 0 if pooled else h
-            hp = h if n_p_stages > 1 else 0
-            ret += R[h, s, a]
-            s2 = sample_row(p_indptr, p_indices, p_cdf, (hp * S + s) * A + a, uniform(state))
-            if Nsas[hh, s, a, s2] == 0:
-                succ[hh, s, a, nsucc[hh, s, a]] = s2
-                nsucc[hh, s, a] += 1
-            Nsas[hh, s, a, s2] += 1
-            N[hh, s, a] += 1
-            Nstate[hh, s] += 1
-            C[hh, s] = min(big / max(1.0, float(Nstate[hh, s])), HH)
-            Rsum[hh, s, a] += R[h, s, a]
-            s = s2
-        returns_out[i, k] = ret
-
-
 @nb.njit(cache=True, parallel=True)
 def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rho_cdf, K, algo, bonus,
-                     coef, L, pooled, known_rewards, prior, values_out, returns_out, policies_out, optimistic_out):
+                     coef, L, pooled, known_rewards, prior, values_out, returns_out, policies_out, optimistic_out,
+                     states_out):
     """Run ``seeds.shape[0]`` independent learning runs of ``K`` episodes (one per ``prange`` step).
 
     Optimistic planning (``algo = OPTIMISTIC``), per episode, ``h = H-1, ..., 0``:
@@ -283,14 +136,156 @@ def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
     value of the played policy from ``rho``, ``returns_out[i, k]`` the realised return, the
     policy into ``policies_out[i, k]`` when ``policies_out.shape[1] == K``, and the plan's own
     value ``rho . Vbar_0`` (optimistic for UCBVI, the draw's optimum for PSRL) into
-    ``optimistic_out[i, k]`` when ``optimistic_out.shape[1] == K``.
+    ``optimistic_out[i, k]`` when ``optimistic_out.shape[1] == K``, and the visited states
+    ``s_0, ..., s_H`` of episode ``k`` into ``states_out[i, k]`` when ``states_out.shape[1] == K``.
 
-    Scheduling: one run per ``prange`` iteration, the body in the serial :func:`run_one` (each
-    thread owns its runs' statistics; outputs are written row by row, no shared scratch).
+    Scheduling: one run per ``prange`` iteration; each run allocates its statistics and scratch
+    once (none inside the episode loop), and writes only row ``i`` of the outputs.
+
+    Bernstein correction table. ``C[hh, y] = min(84^2 H^3 S^2 A L^2 / max(1, N'(hh, y)), H^2)``
+    is kept per visited state and refreshed when ``N'(hh, y)`` changes (``H`` entries per
+    episode) instead of being recomputed per successor per episode; its value is the same
+    expression, so the plans are unchanged.
     """
+    H, S, A = R.shape
+    Hs = 1 if pooled else H
+    keep = policies_out.shape[1] == K
+    keep_opt = optimistic_out.shape[1] == K
+    keep_states = states_out.shape[1] == K
     for i in nb.prange(seeds.shape[0]):
-        run_one(i, seeds[i], p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rho_cdf, K, algo, bonus,
-                coef, L, pooled, known_rewards, prior, values_out, returns_out, policies_out, optimistic_out)
+        state = np.empty(1, dtype=np.uint64)
+        state[0] = seeds[i]
+        N = np.zeros((Hs, S, A), dtype=np.int64)
+        Nsas = np.zeros((Hs, S, A, S), dtype=np.int64)
+        succ = np.zeros((Hs, S, A, S), dtype=np.int64)
+        nsucc = np.zeros((Hs, S, A), dtype=np.int64)
+        Rsum = np.zeros((Hs, S, A))
+        Nstate = np.zeros((Hs, S), dtype=np.int64)
+        big = 84.0 * 84.0 * H * H * H * S * S * A * L * L
+        HH = float(H * H)
+        C = np.empty((Hs, S))
+        for hh in range(Hs):
+            for y in range(S):
+                C[hh, y] = min(big, HH)
+        Vbar = np.zeros((H + 1, S))
+        Vpi = np.zeros((H + 1, S))
+        pi = np.zeros((H, S), dtype=np.int64)
+        ptil = np.empty(S)
+        for k in range(K):
+            # ---- plan
+            for h in range(H - 1, -1, -1):
+                hh = 0 if pooled else h
+                hn = 0 if pooled else h + 1  # stage of N'_{h+1}
+                mean_next = 0.0
+                for y in range(S):
+                    mean_next += Vbar[h + 1, y]
+                mean_next /= S
+                # the uniform kernel of unvisited pairs: its variance and correction, once per stage
+                var_u = 0.0
+                corr_u = 0.0
+                if bonus == BERNSTEIN and h < H - 1:
+                    for y in range(S):
+                        d = Vbar[h + 1, y] - mean_next
+                        var_u += d * d / S
+                        corr_u += C[hn, y] / S
+                cap = float(H - h)
+                for s in range(S):
+                    best = -1.0
+                    best_a = 0
+                    for a in range(A):
+                        n = N[hh, s, a]
+                        if known_rewards:
+                            r = R[h, s, a]
+                        elif n > 0:
+                            r = Rsum[hh, s, a] / n
+                        else:
+                            r = 0.0
+                        if algo == PSRL:
+                            tot = 0.0
+                            for y in range(S):
+                                g = standard_gamma(state, prior + Nsas[hh, s, a, y])
+                                ptil[y] = g
+                                tot += g
+                            pv = 0.0
+                            for y in range(S):
+                                pv += ptil[y] * Vbar[h + 1, y]
+                            q = r + pv / tot
+                        else:
+                            nf = float(max(n, 1))
+                            pv = 0.0
+                            m = nsucc[hh, s, a]
+                            if n > 0:
+                                for j in range(m):
+                                    y = succ[hh, s, a, j]
+                                    pv += Nsas[hh, s, a, y] * Vbar[h + 1, y]
+                                pv /= n
+                            else:
+                                pv = mean_next
+                            b = 0.0
+                            if bonus == HOEFFDING:
+                                b = coef * 7.0 * H * L * math.sqrt(1.0 / nf)
+                            elif bonus == BERNSTEIN and h == H - 1:
+                                b = coef * 14.0 * H * L / (3.0 * nf)  # V_H = 0: no variance terms
+                            elif bonus == BERNSTEIN:
+                                var = var_u
+                                corr = corr_u
+                                if n > 0:
+                                    var = 0.0
+                                    corr = 0.0
+                                    for j in range(m):
+                                        y = succ[hh, s, a, j]
+                                        w = Nsas[hh, s, a, y] / n
+                                        d = Vbar[h + 1, y] - pv
+                                        var += w * d * d
+                                        corr += w * C[hn, y]
+                                b = coef * (math.sqrt(8.0 * L * var / nf) + 14.0 * H * L / (3.0 * nf)
+                                            + math.sqrt(8.0 * corr / nf))
+                            q = r + pv + b
+                        q = min(q, cap)
+                        if q > best:
+                            best = q
+                            best_a = a
+                    Vbar[h, s] = best
+                    pi[h, s] = best_a
+            if keep_opt:
+                acc = 0.0
+                for s in range(S):
+                    acc += rho[s] * Vbar[0, s]
+                optimistic_out[i, k] = acc
+            # ---- exact value of the played policy on the true model
+            values_out[i, k] = evaluate_deterministic(p_indptr, p_indices, p_probs, n_p_stages, R, pi, rho, Vpi)
+            if keep:
+                for h in range(H):
+                    for s in range(S):
+                        policies_out[i, k, h, s] = pi[h, s]
+            # ---- play one episode in the true model and update the statistics
+            u = uniform(state)
+            s = S - 1
+            for y in range(S):
+                if rho_cdf[y] > u:
+                    s = y
+                    break
+            ret = 0.0
+            for h in range(H):
+                if keep_states:
+                    states_out[i, k, h] = s
+                a = pi[h, s]
+                hh = 0 if pooled else h
+                hp = h if n_p_stages > 1 else 0
+                ret += R[h, s, a]
+                s2 = sample_row(p_indptr, p_indices, p_cdf, (hp * S + s) * A + a, uniform(state))
+                if Nsas[hh, s, a, s2] == 0:
+                    succ[hh, s, a, nsucc[hh, s, a]] = s2
+                    nsucc[hh, s, a] += 1
+                Nsas[hh, s, a, s2] += 1
+                N[hh, s, a] += 1
+                Nstate[hh, s] += 1
+                C[hh, s] = min(big / max(1.0, float(Nstate[hh, s])), HH)
+                Rsum[hh, s, a] += R[h, s, a]
+                s = s2
+            if keep_states:
+                states_out[i, k, H] = s
+            returns_out[i, k] = ret
 
 
 def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rho_cdf, K, algo, bonus,
@@ -298,4 +293,4 @@ def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rh
     """:func:`run_batch_record` without the per-episode plan values (the original signature)."""
     run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rho_cdf, K, algo, bonus,
                      coef, L, pooled, known_rewards, prior, values_out, returns_out, policies_out,
-                     np.empty((seeds.shape[0], 0)))
+                     np.empty((seeds.shape[0], 0)), np.empty((seeds.shape[0], 0, R.shape[0] + 1), dtype=np.int16))
