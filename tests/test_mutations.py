@@ -293,6 +293,16 @@ MUTANTS = [
            "the soft value drops the temperature: log sum ref exp(Q/lam) instead of lam times it",
            "algorithms.exploration.demonstrations:kl_regularized_optimum",
            (("Vs[h] = lam_ * lse", "Vs[h] = lse"),)),
+    # -- exploration: optimism --
+    Mutant("ucbvi_no_clip", "ucbvi.optimism",
+           "the optimistic backup drops the clip at H - h (Q = r + P^ V + b, unbounded)",
+           "algorithms.exploration._kernels:run_batch_record",
+           (("cache=True, parallel=True", "cache=False, parallel=True"), ("q = min(q, cap)", "q = q"))),
+    Mutant("bernstein_variance_over_n", "ucbvi.optimism",
+           "UCBVI-BF's variance term decays like 1/n instead of 1/sqrt(n): sqrt(8 L Var) / n",
+           "algorithms.exploration._kernels:run_batch_record",
+           (("cache=True, parallel=True", "cache=False, parallel=True"),
+            ("math.sqrt(8.0 * L * var / nf)", "math.sqrt(8.0 * L * var) / nf"))),
 ]
 
 

@@ -125,7 +125,8 @@ def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
     * ``NO_BONUS``: 0 (certainty-equivalence, the greedy control);
     * ``HOEFFDING``: ``coef * 7 H L sqrt(1 / n)`` (UCBVI-CH);
     * ``BERNSTEIN``: ``coef * [sqrt(8 L Var_{P^}(V_{h+1}) / n) + 14 H L / (3 n)
-      + sqrt(8 sum_y P^(y) min(84^2 H^3 S^2 A L^2 / max(1, N'_{h+1}(y)), H^2) / n)]`` (UCBVI-BF),
+      + sqrt(8 sum_y P^(y) min(84^2 H^3 S'^2 A L^2 / max(1, N'_{h+1}(y)), H^2) / n)]`` (UCBVI-BF),
+      ``S' = S`` pooled, ``S H`` for stage-dependent estimates (as inside ``L``),
       ``N'_{h+1}(y)`` the visits to ``y`` at stage ``h + 1`` (pooled: all visits to ``y``).
 
     Posterior sampling (``algo = PSRL``): per ``(hh, s, a)`` a kernel drawn from
@@ -142,7 +143,7 @@ def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
     Scheduling: one run per ``prange`` iteration; each run allocates its statistics and scratch
     once (none inside the episode loop), and writes only row ``i`` of the outputs.
 
-    Bernstein correction table. ``C[hh, y] = min(84^2 H^3 S^2 A L^2 / max(1, N'(hh, y)), H^2)``
+    Bernstein correction table. ``C[hh, y] = min(84^2 H^3 S'^2 A L^2 / max(1, N'(hh, y)), H^2)``
     is kept per visited state and refreshed when ``N'(hh, y)`` changes (``H`` entries per
     episode) instead of being recomputed per successor per episode; its value is the same
     expression, so the plans are unchanged.
@@ -152,6 +153,8 @@ def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
     keep = policies_out.shape[1] == K
     keep_opt = optimistic_out.shape[1] == K
     keep_states = states_out.shape[1] == K
+    s_eff = float(S if pooled else S * H)  # S' of the layered MDP for stage-dependent estimates
+    big = 84.0 * 84.0 * H * H * H * s_eff * s_eff * A * L * L
     for i in nb.prange(seeds.shape[0]):
         state = np.empty(1, dtype=np.uint64)
         state[0] = seeds[i]
@@ -161,7 +164,6 @@ def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
         nsucc = np.zeros((Hs, S, A), dtype=np.int64)
         Rsum = np.zeros((Hs, S, A))
         Nstate = np.zeros((Hs, S), dtype=np.int64)
-        big = 84.0 * 84.0 * H * H * H * S * S * A * L * L
         HH = float(H * H)
         C = np.empty((Hs, S))
         for hh in range(Hs):
