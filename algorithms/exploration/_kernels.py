@@ -143,6 +143,11 @@ def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
     Scheduling: one run per ``prange`` iteration; each run allocates its statistics and scratch
     once (none inside the episode loop), and writes only row ``i`` of the outputs.
 
+    Work skipped, exactly: the played policy is evaluated only when the plan changed some
+    ``pi[h, s]`` (an unchanged deterministic policy has the same exact value, bit for bit), and
+    the uniform kernel's mean / variance / correction at a stage is computed only when the stage
+    has an unvisited pair.
+
     Bernstein correction table. ``C[hh, y] = min(84^2 H^3 S'^2 A L^2 / max(1, N'(hh, y)), H^2)``
     is kept per visited state and refreshed when ``N'(hh, y)`` changes (``H`` entries per
     episode) instead of being recomputed per successor per episode; its value is the same
@@ -173,23 +178,19 @@ def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
         Vpi = np.zeros((H + 1, S))
         pi = np.zeros((H, S), dtype=np.int64)
         ptil = np.empty(S)
+        changed = True  # whether pi differs from the last evaluated policy
+        last_value = 0.0
         for k in range(K):
             # ---- plan
             for h in range(H - 1, -1, -1):
                 hh = 0 if pooled else h
                 hn = 0 if pooled else h + 1  # stage of N'_{h+1}
+                # the uniform kernel of unvisited pairs: its mean, variance and correction, computed
+                # at the stage's first unvisited pair (none once every pair has been visited)
+                have_u = False
                 mean_next = 0.0
-                for y in range(S):
-                    mean_next += Vbar[h + 1, y]
-                mean_next /= S
-                # the uniform kernel of unvisited pairs: its variance and correction, once per stage
                 var_u = 0.0
                 corr_u = 0.0
-                if bonus == BERNSTEIN and h < H - 1:
-                    for y in range(S):
-                        d = Vbar[h + 1, y] - mean_next
-                        var_u += d * d / S
-                        corr_u += C[hn, y] / S
                 cap = float(H - h)
                 for s in range(S):
                     best = -1.0
@@ -214,6 +215,16 @@ def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
                             q = r + pv / tot
                         else:
                             nf = float(max(n, 1))
+                            if n == 0 and not have_u:
+                                have_u = True
+                                for y in range(S):
+                                    mean_next += Vbar[h + 1, y]
+                                mean_next /= S
+                                if bonus == BERNSTEIN and h < H - 1:
+                                    for y in range(S):
+                                        d = Vbar[h + 1, y] - mean_next
+                                        var_u += d * d / S
+                                        corr_u += C[hn, y] / S
                             pv = 0.0
                             m = nsucc[hh, s, a]
                             if n > 0:
@@ -248,14 +259,20 @@ def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
                             best = q
                             best_a = a
                     Vbar[h, s] = best
-                    pi[h, s] = best_a
+                    if pi[h, s] != best_a:
+                        pi[h, s] = best_a
+                        changed = True
             if keep_opt:
                 acc = 0.0
                 for s in range(S):
                     acc += rho[s] * Vbar[0, s]
                 optimistic_out[i, k] = acc
             # ---- exact value of the played policy on the true model
-            values_out[i, k] = evaluate_deterministic(p_indptr, p_indices, p_probs, n_p_stages, R, pi, rho, Vpi)
+            # (the evaluation is deterministic: an unchanged policy has the value of the last episode)
+            if changed:
+                last_value = evaluate_deterministic(p_indptr, p_indices, p_probs, n_p_stages, R, pi, rho, Vpi)
+                changed = False
+            values_out[i, k] = last_value
             if keep:
                 for h in range(H):
                     for s in range(S):
