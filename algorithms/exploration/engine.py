@@ -10,7 +10,9 @@ plays the resulting deterministic policy :math:`\pi_k` for one episode in the tr
 updates its counts. The engine records per episode the **exact** value
 :math:`V^{\pi_k}_0(\rho)` of the played policy (backward evaluation on the true model,
 ``O(H S nnz)``) and the realised return; ``v_star`` comes from :func:`mdps.backward_induction`.
-Pseudo-regret is ``v_star - values``.
+Pseudo-regret is ``v_star - values``. It also records the plan's own value
+:math:`\rho \cdot \bar V_{k,0}` per episode (``optimistic_values``: what the algorithm claims,
+for a check to audit) and, on request (``keep_trajectories=True``), the visited states.
 
 Optimistic planning (UCBVI, Algorithm 1), :math:`\bar V_H = 0`, for :math:`h = H-1, \dots, 0`:
 
