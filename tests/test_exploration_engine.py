@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mdps
 from algorithms import exploration
@@ -157,3 +159,21 @@ def test_kept_trajectories_follow_the_played_policies(river):
                 assert P[st[h], b.policies[i, k, h, st[h]], st[h + 1]] > 0
     with pytest.raises(TypeError, match="keep_trajectories"):
         exploration.ucbvi(river, n_episodes=2, keep_trajectories=1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(S=st.integers(1, 4), A=st.integers(1, 3), H=st.integers(1, 4), stage=st.booleans(),
+       scale=st.sampled_from([1.0, 0.1, 0.003]), seed=st.integers(0, 2**31))
+def test_engine_plans_equal_the_numpy_rebuild_hypothesis(S, A, H, stage, scale, seed):
+    """The compiled planner's reported plan values are Algorithm 4's backup rebuilt in NumPy from
+    the trajectories (proofs_checks.exploration.ucbvi.optimistic_plans), clipped or not."""
+    from proofs_checks.exploration.ucbvi import optimistic_plans
+
+    mdp = mdps.random_finite_horizon(S, A, H, stage_dependent=stage, rng=seed % 1000)
+    run = exploration.ucbvi(mdp, n_episodes=40, bonus="bernstein", bonus_scale=scale, keep_policies=True,
+                            keep_trajectories=True, rng=seed)
+    st_ = run.settings
+    Vbar = optimistic_plans(mdp, run.states, run.policies, bonus_scale=st_.bonus_scale, log_term=st_.log_term,
+                            stage_dependent=st_.stage_dependent_estimates)
+    np.testing.assert_allclose(Vbar[:, 0, :] @ mdp.rho, run.optimistic_values, rtol=0, atol=1e-9)
+    assert (run.optimistic_values <= H + 1e-12).all()
