@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mdps
 from algorithms import exploration
@@ -128,3 +130,50 @@ def test_rewards_outside_unit_interval_are_refused():
     mdp = mdps.TabularMDP(np.ones((1, 1, 1)), np.full((1, 1), 2.0), horizon=2)
     with pytest.raises(ValueError, match="mdp.R"):
         exploration.ucbvi(mdp, n_episodes=3)
+
+
+def test_optimistic_values_are_the_plans_own_values(river):
+    """Greedy's plan value is the certainty-equivalent optimum; UCBVI's stays in [V^pi_k, H]."""
+    run = exploration.greedy(river, n_episodes=1, rng=0)
+    # episode 0: no data, the empirical kernel is uniform: plan on it by backward induction
+    H, S, A = river.horizon, river.n_states, river.n_actions
+    uniform = mdps.TabularMDP(np.full((S, A, S), 1.0 / S), river.R, horizon=H, rho=river.rho)
+    assert run.optimistic_values[0] == pytest.approx(river.rho @ mdps.backward_induction(uniform).V[0], abs=1e-12)
+    b = exploration.ucbvi(river, n_episodes=30, n_runs=3, rng=1)
+    assert b.optimistic_values.shape == (3, 30)
+    assert (b.optimistic_values <= H + 1e-12).all() and (b.optimistic_values >= b.values - 1e-9).all()
+    single = exploration.ucbvi(river, n_episodes=30, rng=np.random.SeedSequence(1).spawn(3)[2])
+    assert np.array_equal(b.run(2).optimistic_values, single.optimistic_values)
+
+
+def test_kept_trajectories_follow_the_played_policies(river):
+    b = exploration.ucbvi(river, n_episodes=20, keep_policies=True, keep_trajectories=True, n_runs=2, rng=3)
+    plain = exploration.ucbvi(river, n_episodes=20, n_runs=2, rng=3)
+    assert np.array_equal(b.values, plain.values) and b.states.shape == (2, 20, river.horizon + 1)
+    P = river.P
+    for i in range(2):
+        for k in range(20):
+            st = b.states[i, k]
+            assert st[0] == 0  # RiverSwim starts at the left bank
+            for h in range(river.horizon):
+                assert P[st[h], b.policies[i, k, h, st[h]], st[h + 1]] > 0
+    with pytest.raises(TypeError, match="keep_trajectories"):
+        exploration.ucbvi(river, n_episodes=2, keep_trajectories=1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(S=st.integers(1, 4), A=st.integers(1, 3), H=st.integers(1, 4), stage=st.booleans(),
+       scale=st.sampled_from([1.0, 0.1, 0.003]), seed=st.integers(0, 2**31))
+def test_engine_plans_equal_the_numpy_rebuild_hypothesis(S, A, H, stage, scale, seed):
+    """The compiled planner's reported plan values are Algorithm 4's backup rebuilt in NumPy from
+    the trajectories (proofs_checks.exploration.ucbvi.optimistic_plans), clipped or not."""
+    from proofs_checks.exploration.ucbvi import optimistic_plans
+
+    mdp = mdps.random_finite_horizon(S, A, H, stage_dependent=stage, rng=seed % 1000)
+    run = exploration.ucbvi(mdp, n_episodes=40, bonus="bernstein", bonus_scale=scale, keep_policies=True,
+                            keep_trajectories=True, rng=seed)
+    st_ = run.settings
+    Vbar = optimistic_plans(mdp, run.states, run.policies, bonus_scale=st_.bonus_scale, log_term=st_.log_term,
+                            stage_dependent=st_.stage_dependent_estimates)
+    np.testing.assert_allclose(Vbar[:, 0, :] @ mdp.rho, run.optimistic_values, rtol=0, atol=1e-9)
+    assert (run.optimistic_values <= H + 1e-12).all()

@@ -257,7 +257,7 @@ MUTANTS = [
     # -- exploration: UCBVI --------------------------------------------------------------------
     Mutant("ucbvi_bonus_dropped", "ucbvi.regret_tail_slope",
            "the optimistic backup forgets the bonus: Q = r + P^ V (certainty equivalence in UCBVI's clothes)",
-           "algorithms.exploration._kernels:run_batch",
+           "algorithms.exploration._kernels:run_batch_record",
            (("cache=True, parallel=True", "cache=False, parallel=True"), ("q = r + pv + b\n", "q = r + pv\n"))),
     Mutant("greedy_is_optimistic", "ucbvi.greedy_linear",
            "the greedy control runs with UCBVI-BF's bonus (the control is not greedy)",
@@ -265,7 +265,7 @@ MUTANTS = [
            (('bonus="none", bonus_scale=0.0', 'bonus="bernstein", bonus_scale=1.0'),)),
     Mutant("argmax_ties_to_last_action", "ucbvi.greedy_linear",
            "the planner breaks ties towards the last action (q >= best) instead of the first",
-           "algorithms.exploration._kernels:run_batch",
+           "algorithms.exploration._kernels:run_batch_record",
            (("cache=True, parallel=True", "cache=False, parallel=True"), ("if q > best:", "if q >= best:"))),
     # -- exploration: demonstrations (behaviour cloning, KL-regularised planning) --
     Mutant("bc_counts_off_by_one_stage", "bc.kl_rate",
@@ -346,6 +346,16 @@ MUTANTS = [
            "the span-bounded agent forgets its span bound (EVI iterates are not truncated)",
            "algorithms.average_reward.ucrl:_run",
            (("s0, T, d, c, t,", "s0, T, d, np.inf, t,"),)),
+    # -- exploration: optimism --
+    Mutant("ucbvi_no_clip", "ucbvi.optimism",
+           "the optimistic backup drops the clip at H - h (Q = r + P^ V + b, unbounded)",
+           "algorithms.exploration._kernels:run_batch_record",
+           (("cache=True, parallel=True", "cache=False, parallel=True"), ("q = min(q, cap)", "q = q"))),
+    Mutant("bernstein_variance_over_n", "ucbvi.optimism",
+           "UCBVI-BF's variance term decays like 1/n instead of 1/sqrt(n): sqrt(8 L Var) / n",
+           "algorithms.exploration._kernels:run_batch_record",
+           (("cache=True, parallel=True", "cache=False, parallel=True"),
+            ("math.sqrt(8.0 * L * var / nf)", "math.sqrt(8.0 * L * var) / nf"))),
 ]
 
 

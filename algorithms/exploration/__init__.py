@@ -10,7 +10,8 @@ demonstrations.
 :func:`ucbvi_regret_bound`         UCBVI-CH's regret bound (Theorem 1) [U: constants]
 :func:`log_term`                   ``L = ln(5 S' A T / delta)``
 :func:`hoeffding_bonus`            ``c * 7 H L / sqrt(max(1, n))``
-:class:`ExplorationRun`            one run: ``values``, ``returns``, ``v_star``, ``regret``
+:class:`ExplorationRun`            one run: ``values``, ``returns``, ``v_star``, ``regret``,
+                                   ``optimistic_values`` (the plan's own value per episode)
 :class:`ExplorationBatch`          ``n_runs`` runs, ``(n_runs, K)`` arrays; ``.run(i)``
 :func:`behaviour_cloning`          add-kappa behaviour cloning from expert trajectories
                                    (demonstration-regularised RL, Tiapkin et al. 2024,

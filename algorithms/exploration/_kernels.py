@@ -112,8 +112,9 @@ def evaluate_deterministic(p_indptr, p_indices, p_probs, n_p_stages, R, pi, rho,
 
 
 @nb.njit(cache=True, parallel=True)
-def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rho_cdf, K, algo, bonus,
-              coef, L, pooled, known_rewards, prior, values_out, returns_out, policies_out):
+def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rho_cdf, K, algo, bonus,
+                     coef, L, pooled, known_rewards, prior, values_out, returns_out, policies_out, optimistic_out,
+                     states_out):
     """Run ``seeds.shape[0]`` independent learning runs of ``K`` episodes (one per ``prange`` step).
 
     Optimistic planning (``algo = OPTIMISTIC``), per episode, ``h = H-1, ..., 0``:
@@ -124,7 +125,8 @@ def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rh
     * ``NO_BONUS``: 0 (certainty-equivalence, the greedy control);
     * ``HOEFFDING``: ``coef * 7 H L sqrt(1 / n)`` (UCBVI-CH);
     * ``BERNSTEIN``: ``coef * [sqrt(8 L Var_{P^}(V_{h+1}) / n) + 14 H L / (3 n)
-      + sqrt(8 sum_y P^(y) min(84^2 H^3 S^2 A L^2 / max(1, N'_{h+1}(y)), H^2) / n)]`` (UCBVI-BF),
+      + sqrt(8 sum_y P^(y) min(84^2 H^3 S'^2 A L^2 / max(1, N'_{h+1}(y)), H^2) / n)]`` (UCBVI-BF),
+      ``S' = S`` pooled, ``S H`` for stage-dependent estimates (as inside ``L``),
       ``N'_{h+1}(y)`` the visits to ``y`` at stage ``h + 1`` (pooled: all visits to ``y``).
 
     Posterior sampling (``algo = PSRL``): per ``(hh, s, a)`` a kernel drawn from
@@ -132,14 +134,33 @@ def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rh
 
     Rewards: ``known_rewards`` plans with the true ``R``; otherwise with ``r^ = Rsum / N``
     (0 where ``N = 0``). Writes, per run ``i`` and episode ``k``: ``values_out[i, k]`` the exact
-    value of the played policy from ``rho``, ``returns_out[i, k]`` the realised return, and the
-    policy into ``policies_out[i, k]`` when ``policies_out.shape[1] == K``.
+    value of the played policy from ``rho``, ``returns_out[i, k]`` the realised return, the
+    policy into ``policies_out[i, k]`` when ``policies_out.shape[1] == K``, and the plan's own
+    value ``rho . Vbar_0`` (optimistic for UCBVI, the draw's optimum for PSRL) into
+    ``optimistic_out[i, k]`` when ``optimistic_out.shape[1] == K``, and the visited states
+    ``s_0, ..., s_H`` of episode ``k`` into ``states_out[i, k]`` when ``states_out.shape[1] == K``.
+
+    Scheduling: one run per ``prange`` iteration; each run allocates its statistics and scratch
+    once (none inside the episode loop), and writes only row ``i`` of the outputs.
+
+    Work skipped, exactly: the played policy is evaluated only when the plan changed some
+    ``pi[h, s]`` (an unchanged deterministic policy has the same exact value, bit for bit), and
+    the uniform kernel's mean / variance / correction at a stage is computed only when the stage
+    has an unvisited pair.
+
+    Bernstein correction table. ``C[hh, y] = min(84^2 H^3 S'^2 A L^2 / max(1, N'(hh, y)), H^2)``
+    is kept per visited state and refreshed when ``N'(hh, y)`` changes (``H`` entries per
+    episode) instead of being recomputed per successor per episode; its value is the same
+    expression, so the plans are unchanged.
     """
-    n_runs = seeds.shape[0]
     H, S, A = R.shape
     Hs = 1 if pooled else H
     keep = policies_out.shape[1] == K
-    for i in nb.prange(n_runs):
+    keep_opt = optimistic_out.shape[1] == K
+    keep_states = states_out.shape[1] == K
+    s_eff = float(S if pooled else S * H)  # S' of the layered MDP for stage-dependent estimates
+    big = 84.0 * 84.0 * H * H * H * s_eff * s_eff * A * L * L
+    for i in nb.prange(seeds.shape[0]):
         state = np.empty(1, dtype=np.uint64)
         state[0] = seeds[i]
         N = np.zeros((Hs, S, A), dtype=np.int64)
@@ -148,28 +169,28 @@ def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rh
         nsucc = np.zeros((Hs, S, A), dtype=np.int64)
         Rsum = np.zeros((Hs, S, A))
         Nstate = np.zeros((Hs, S), dtype=np.int64)
+        HH = float(H * H)
+        C = np.empty((Hs, S))
+        for hh in range(Hs):
+            for y in range(S):
+                C[hh, y] = min(big, HH)
         Vbar = np.zeros((H + 1, S))
         Vpi = np.zeros((H + 1, S))
         pi = np.zeros((H, S), dtype=np.int64)
         ptil = np.empty(S)
+        changed = True  # whether pi differs from the last evaluated policy
+        last_value = 0.0
         for k in range(K):
             # ---- plan
             for h in range(H - 1, -1, -1):
                 hh = 0 if pooled else h
                 hn = 0 if pooled else h + 1  # stage of N'_{h+1}
+                # the uniform kernel of unvisited pairs: its mean, variance and correction, computed
+                # at the stage's first unvisited pair (none once every pair has been visited)
+                have_u = False
                 mean_next = 0.0
-                for y in range(S):
-                    mean_next += Vbar[h + 1, y]
-                mean_next /= S
-                # the uniform kernel of unvisited pairs: its variance and correction, once per stage
-                big = 84.0 * 84.0 * H * H * H * S * S * A * L * L
                 var_u = 0.0
                 corr_u = 0.0
-                if bonus == BERNSTEIN and h < H - 1:
-                    for y in range(S):
-                        d = Vbar[h + 1, y] - mean_next
-                        var_u += d * d / S
-                        corr_u += min(big / max(1.0, float(Nstate[hn, y])), float(H * H)) / S
                 cap = float(H - h)
                 for s in range(S):
                     best = -1.0
@@ -194,9 +215,20 @@ def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rh
                             q = r + pv / tot
                         else:
                             nf = float(max(n, 1))
+                            if n == 0 and not have_u:
+                                have_u = True
+                                for y in range(S):
+                                    mean_next += Vbar[h + 1, y]
+                                mean_next /= S
+                                if bonus == BERNSTEIN and h < H - 1:
+                                    for y in range(S):
+                                        d = Vbar[h + 1, y] - mean_next
+                                        var_u += d * d / S
+                                        corr_u += C[hn, y] / S
                             pv = 0.0
+                            m = nsucc[hh, s, a]
                             if n > 0:
-                                for j in range(nsucc[hh, s, a]):
+                                for j in range(m):
                                     y = succ[hh, s, a, j]
                                     pv += Nsas[hh, s, a, y] * Vbar[h + 1, y]
                                 pv /= n
@@ -213,12 +245,12 @@ def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rh
                                 if n > 0:
                                     var = 0.0
                                     corr = 0.0
-                                    for j in range(nsucc[hh, s, a]):
+                                    for j in range(m):
                                         y = succ[hh, s, a, j]
                                         w = Nsas[hh, s, a, y] / n
                                         d = Vbar[h + 1, y] - pv
                                         var += w * d * d
-                                        corr += w * min(big / max(1.0, float(Nstate[hn, y])), float(H * H))
+                                        corr += w * C[hn, y]
                                 b = coef * (math.sqrt(8.0 * L * var / nf) + 14.0 * H * L / (3.0 * nf)
                                             + math.sqrt(8.0 * corr / nf))
                             q = r + pv + b
@@ -227,9 +259,20 @@ def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rh
                             best = q
                             best_a = a
                     Vbar[h, s] = best
-                    pi[h, s] = best_a
+                    if pi[h, s] != best_a:
+                        pi[h, s] = best_a
+                        changed = True
+            if keep_opt:
+                acc = 0.0
+                for s in range(S):
+                    acc += rho[s] * Vbar[0, s]
+                optimistic_out[i, k] = acc
             # ---- exact value of the played policy on the true model
-            values_out[i, k] = evaluate_deterministic(p_indptr, p_indices, p_probs, n_p_stages, R, pi, rho, Vpi)
+            # (the evaluation is deterministic: an unchanged policy has the value of the last episode)
+            if changed:
+                last_value = evaluate_deterministic(p_indptr, p_indices, p_probs, n_p_stages, R, pi, rho, Vpi)
+                changed = False
+            values_out[i, k] = last_value
             if keep:
                 for h in range(H):
                     for s in range(S):
@@ -243,6 +286,8 @@ def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rh
                     break
             ret = 0.0
             for h in range(H):
+                if keep_states:
+                    states_out[i, k, h] = s
                 a = pi[h, s]
                 hh = 0 if pooled else h
                 hp = h if n_p_stages > 1 else 0
@@ -254,6 +299,17 @@ def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rh
                 Nsas[hh, s, a, s2] += 1
                 N[hh, s, a] += 1
                 Nstate[hh, s] += 1
+                C[hh, s] = min(big / max(1.0, float(Nstate[hh, s])), HH)
                 Rsum[hh, s, a] += R[h, s, a]
                 s = s2
+            if keep_states:
+                states_out[i, k, H] = s
             returns_out[i, k] = ret
+
+
+def run_batch(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rho_cdf, K, algo, bonus,
+              coef, L, pooled, known_rewards, prior, values_out, returns_out, policies_out):
+    """:func:`run_batch_record` without the per-episode plan values (the original signature)."""
+    run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, rho, rho_cdf, K, algo, bonus,
+                     coef, L, pooled, known_rewards, prior, values_out, returns_out, policies_out,
+                     np.empty((seeds.shape[0], 0)), np.empty((seeds.shape[0], 0, R.shape[0] + 1), dtype=np.int16))

@@ -10,7 +10,9 @@ plays the resulting deterministic policy :math:`\pi_k` for one episode in the tr
 updates its counts. The engine records per episode the **exact** value
 :math:`V^{\pi_k}_0(\rho)` of the played policy (backward evaluation on the true model,
 ``O(H S nnz)``) and the realised return; ``v_star`` comes from :func:`mdps.backward_induction`.
-Pseudo-regret is ``v_star - values``.
+Pseudo-regret is ``v_star - values``. It also records the plan's own value
+:math:`\rho \cdot \bar V_{k,0}` per episode (``optimistic_values``: what the algorithm claims,
+for a check to audit) and, on request (``keep_trajectories=True``), the visited states.
 
 Optimistic planning (UCBVI, Algorithm 1), :math:`\bar V_H = 0`, for :math:`h = H-1, \dots, 0`:
 
@@ -92,6 +94,13 @@ class ExplorationRun:
     """One learning run: ``values[k]`` exact value of the policy played in episode ``k``.
 
     ``policies`` is ``(K, H, S)`` int when asked for (``keep_policies=True``), else ``(0, H, S)``.
+    ``optimistic_values[k]`` is the plan's own value ``rho . Vbar_{k,0}`` of episode
+    ``k`` (UCBVI: the optimistic, clipped value; greedy: the certainty-equivalent value; PSRL:
+    the optimum of the sampled model), as the algorithm computed it. It is what the algorithm
+    *claims*, not a measurement: a check compares it with a ground truth it computes itself.
+    ``states`` is ``(K, H + 1)`` (the states ``s_0..s_H`` visited in each episode; the actions
+    are ``policies[k, h, states[k, h]]``) when asked for (``keep_trajectories=True``), else
+    ``(0, H + 1)``.
     """
 
     values: np.ndarray
@@ -100,6 +109,8 @@ class ExplorationRun:
     policies: np.ndarray
     settings: ExplorationSettings
     seed: int
+    optimistic_values: np.ndarray = field(default=None, repr=False)
+    states: np.ndarray = field(default=None, repr=False)
 
     @property
     def regret(self) -> np.ndarray:
@@ -109,7 +120,7 @@ class ExplorationRun:
 
 @dataclass(frozen=True, eq=False)
 class ExplorationBatch:
-    """``n_runs`` independent runs: ``values`` and ``returns`` of shape ``(n_runs, K)``."""
+    """``n_runs`` independent runs: ``values``, ``returns``, ``optimistic_values`` ``(n_runs, K)``."""
 
     values: np.ndarray
     returns: np.ndarray
@@ -117,6 +128,8 @@ class ExplorationBatch:
     policies: np.ndarray
     settings: ExplorationSettings
     seeds: np.ndarray = field(repr=False)
+    optimistic_values: np.ndarray = field(default=None, repr=False)
+    states: np.ndarray = field(default=None, repr=False)
 
     @property
     def regret(self) -> np.ndarray:
@@ -124,7 +137,10 @@ class ExplorationBatch:
 
     def run(self, i: int) -> ExplorationRun:
         pol = self.policies[i] if self.policies.shape[1] else self.policies[0]
-        return ExplorationRun(self.values[i], self.returns[i], self.v_star, pol, self.settings, int(self.seeds[i]))
+        opt = None if self.optimistic_values is None else self.optimistic_values[i]
+        st = None if self.states is None else (self.states[i] if self.states.shape[1] else self.states[0])
+        return ExplorationRun(self.values[i], self.returns[i], self.v_star, pol, self.settings, int(self.seeds[i]),
+                              opt, st)
 
 
 def log_term(n_states, n_actions, horizon, n_episodes, delta, *, stage_dependent: bool) -> float:
@@ -199,7 +215,7 @@ def _model_tables(mdp):
 
 
 def _run(mdp, algorithm, *, n_episodes, bonus, bonus_scale, delta, rewards, stage_dependent, prior,
-         keep_policies, n_runs, rng):
+         keep_policies, n_runs, rng, keep_trajectories=False):
     check_mdp(mdp, criterion="finite_horizon")
     K = check_int(n_episodes, "n_episodes", low=1)
     bonus = check_choice(bonus, "bonus", BONUSES)
@@ -209,6 +225,8 @@ def _run(mdp, algorithm, *, n_episodes, bonus, bonus_scale, delta, rewards, stag
     p0 = check_real(prior, "prior", low=0.0, low_open=True)
     if not isinstance(keep_policies, (bool, np.bool_)):
         raise TypeError(f"keep_policies must be a bool, got {keep_policies!r}")
+    if not isinstance(keep_trajectories, (bool, np.bool_)):
+        raise TypeError(f"keep_trajectories must be a bool, got {keep_trajectories!r}")
     if mdp.R.min() < 0.0 or mdp.R.max() > 1.0:
         raise ValueError(f"mdp.R must lie in [0, 1] for UCBVI's bonuses and clipping, got range "
                          f"[{mdp.R.min():.3g}, {mdp.R.max():.3g}]")
@@ -227,20 +245,24 @@ def _run(mdp, algorithm, *, n_episodes, bonus, bonus_scale, delta, rewards, stag
     values = np.empty((n, K))
     returns = np.empty((n, K))
     policies = np.zeros((n, K if keep_policies else 0, H, S), dtype=np.int16)
+    optimistic = np.empty((n, K))
+    states = np.zeros((n, K if keep_trajectories else 0, H + 1), dtype=np.int16 if S < 2**15 else np.int64)
     algo = _k.PSRL if algorithm == "psrl" else _k.OPTIMISTIC
-    _k.run_batch(seeds, indptr, indices, probs, cdf, stages, R, rho, rho_cdf, K, algo, _BONUS_CODE[bonus],
-                 c, L, not stage_dependent, rewards == "known", p0, values, returns, policies)
+    _k.run_batch_record(seeds, indptr, indices, probs, cdf, stages, R, rho, rho_cdf, K, algo, _BONUS_CODE[bonus],
+                        c, L, not stage_dependent, rewards == "known", p0, values, returns, policies, optimistic,
+                        states)
     v_star = float(mdp.rho @ mdps.backward_induction(mdp).V[0])
     settings = ExplorationSettings(algorithm=algorithm, n_episodes=K, bonus=bonus, bonus_scale=c, delta=d,
                                    rewards=rewards, stage_dependent_estimates=bool(stage_dependent), log_term=L,
                                    prior=p0)
     if n_runs is None:
-        return ExplorationRun(values[0], returns[0], v_star, policies[0], settings, int(seeds[0]))
-    return ExplorationBatch(values, returns, v_star, policies, settings, seeds)
+        return ExplorationRun(values[0], returns[0], v_star, policies[0], settings, int(seeds[0]), optimistic[0],
+                              states[0])
+    return ExplorationBatch(values, returns, v_star, policies, settings, seeds, optimistic, states)
 
 
 def ucbvi(mdp, *, n_episodes, bonus="bernstein", bonus_scale=1.0, delta=0.1, rewards="known",
-          stage_dependent=None, keep_policies=False, n_runs=None, rng=0):
+          stage_dependent=None, keep_policies=False, n_runs=None, rng=0, keep_trajectories=False):
     """UCBVI (Azar et al. 2017) for ``n_episodes`` episodes on a finite-horizon MDP.
 
     Parameters
@@ -259,6 +281,8 @@ def ucbvi(mdp, *, n_episodes, bonus="bernstein", bonus_scale=1.0, delta=0.1, rew
         Per-stage counts ``N_h`` (default: whether ``mdp.P`` is stage dependent).
     keep_policies : bool
         Also return the played policies ``(K, H, S)``.
+    keep_trajectories : bool
+        Also return the visited states ``(K, H + 1)`` (``.states``).
     n_runs : int, optional
         Run a batch of independent seeds in parallel; returns an :class:`ExplorationBatch`.
     rng : int, SeedSequence or Generator
@@ -276,7 +300,7 @@ def ucbvi(mdp, *, n_episodes, bonus="bernstein", bonus_scale=1.0, delta=0.1, rew
     """
     return _run(mdp, "ucbvi", n_episodes=n_episodes, bonus=bonus, bonus_scale=bonus_scale, delta=delta,
                 rewards=rewards, stage_dependent=stage_dependent, prior=1.0, keep_policies=keep_policies,
-                n_runs=n_runs, rng=rng)
+                n_runs=n_runs, rng=rng, keep_trajectories=keep_trajectories)
 
 
 def greedy(mdp, *, n_episodes, rewards="known", stage_dependent=None, keep_policies=False, n_runs=None, rng=0):
