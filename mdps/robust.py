@@ -596,10 +596,11 @@ def _exact_robust_evaluation(rmdp, pi, V, eps, max_steps=10_000):
     return V, max_steps
 
 
-def robust_policy_iteration(rmdp: RobustMDP, *, tol: float = 1e-10, max_iter: int = 1000) -> RobustSolution:
+def robust_policy_iteration(rmdp: RobustMDP, *, tol: float = 1e-10, max_iter: int = 1000,
+                            pi0=None) -> RobustSolution:
     r"""Robust policy iteration for (s,a)-rectangular sets (Iyengar 2005, Sec. 4) **[R]**.
 
-    ``pi_0 = argmax_a R``; at iteration ``k``: evaluate :math:`V_k \approx V^{\pi_k}_U` exactly to a
+    ``pi_0`` = ``pi0`` (int (S,)) or, by default, ``argmax_a R``; at iteration ``k``: evaluate :math:`V_k \approx V^{\pi_k}_U` exactly to a
     robust Bellman residual :math:`\|T^{\pi_k}_U V_k - V_k\|_\infty \le \epsilon = (1-\gamma)\mathrm{tol}/4`
     (:func:`_exact_robust_evaluation`: the adversary's policy iteration with linear solves; the
     residual certifies :math:`\|V_k - V^{\pi_k}_U\|_\infty \le \mathrm{tol}/4`); compute the robust ``Q = R + gamma sigma(V_k)``; switch
@@ -628,7 +629,10 @@ def robust_policy_iteration(rmdp: RobustMDP, *, tol: float = 1e-10, max_iter: in
     S = rmdp.n_states
     eps = (1.0 - g) * tol / 4.0  # residual target: ||V - V^pi_U|| <= tol / 4
     theta = (1.0 - g) * tol / 2.0
-    pi = np.asarray(rmdp._mdp.R.argmax(axis=1), dtype=np.int64)
+    if pi0 is None:
+        pi = np.asarray(rmdp._mdp.R.argmax(axis=1), dtype=np.int64)
+    else:
+        pi = np.asarray(check_policy(pi0, S, rmdp.n_actions, name="pi0", kind="deterministic"), dtype=np.int64)
     V = np.zeros(S)
     history, res, steps = [], [], []
     converged = False
