@@ -207,7 +207,7 @@ def robust_argmin(p0, v, radius, kind: str = "l1") -> np.ndarray:
 
 
 class RobustMDP:
-    """A discounted MDP with an (s,a)-rectangular ball around each nominal row, or an
+    r"""A discounted MDP with an (s,a)-rectangular ball around each nominal row, or an
     s-rectangular ball around each state's stacked block of rows.
 
     Parameters
