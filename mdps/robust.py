@@ -64,9 +64,14 @@ check) and against cvxpy (``robust.inner_cvxpy``).
 
 Scope
 -----
-Discounted, (s,a)-rectangular, dense nominal models. ``rectangularity="s"`` and sparse (CSR)
-nominal models are refused with an error saying so (not silently densified); robust policy
-iteration is not implemented (``method="pi"`` is refused).
+Discounted, dense nominal models (sparse CSR models are refused, not silently densified).
+(s,a)-rectangular: every ball; robust VI, robust evaluation, robust policy iteration
+(:func:`robust_policy_iteration`, ``solve(method="pi")``). ``rectangularity="s"``: L1 and L-infinity
+balls over the stacked ``(A, S)`` block, on Kumar, Wang, Levy and Mannor's (ICML 2024) *relaxed* set
+without ``P >= 0`` (:func:`srect_bellman`: closed forms, randomised optimal policies); robust VI and
+evaluation only. Where ``P >= 0`` binds the relaxed value is strictly below the true s-rectangular
+robust value; :func:`mdps._robust_reference.srect_bellman_cvxpy` (``relaxed=False``) computes the
+simplex-constrained operator exactly with cvxpy for small instances.
 
 References
 ----------
@@ -77,6 +82,8 @@ References
    Operations Research 38(1), 2013 (rectangularity).
 .. [4] Z. Hu and L. J. Hong, "Kullback-Leibler divergence constrained distributionally robust
    optimization", Optimization Online 2013 (the KL dual).
+.. [5] N. Kumar, K. Wang, K. Y. Levy and S. Mannor, "Efficient value iteration for s-rectangular robust
+   Markov decision processes", ICML 2024 (the s-rectangular closed forms).
 """
 
 from __future__ import annotations
@@ -397,11 +404,14 @@ def _iterate(rmdp, pol, tol, max_iter, v0, method):
     tol = check_positive(tol, "tol")
     V = np.zeros(rmdp.n_states) if v0 is None else np.array(check_value(v0, "v0", rmdp.n_states))
     max_iter = _default_max_iter(rmdp, V, tol) if max_iter is None else check_int(max_iter, "max_iter", low=1)
-    coef = g / (1.0 - g)
+    srect = rmdp.rectangularity == "s"
+    L = g
+    if srect:  # Lipschitz modulus of the relaxed operator (srect_bellman): kappa_q is (1 or S)-Lipschitz
+        L = g * (1.0 + float(rmdp._radius.max()) * (1.0 if rmdp.kind == "l1" else rmdp.n_states))
+    coef = L / (1.0 - L) if L < 1.0 else g / (1.0 - g)
     res = []
     converged = False
     Q = None
-    srect = rmdp.rectangularity == "s"
     greedy = None
     for _ in range(max_iter):
         if srect:
@@ -429,8 +439,10 @@ def _iterate(rmdp, pol, tol, max_iter, v0, method):
         P_worst = worst_case_model(rmdp, V)
     return RobustSolution(V=V, Q=Q, policy=pol, P_worst=P_worst, n_iter=len(res),
                           method=method, residuals=np.array(res), converged=converged,
-                          settings={"tol": tol, "max_iter": max_iter, "kind": rmdp.kind,
-                                    "stopping": "gamma/(1-gamma) * ||V_{k+1} - V_k||_inf <= tol"})
+                          settings={"tol": tol, "max_iter": max_iter, "kind": rmdp.kind, "modulus_bound": L,
+                                    "certified": L < 1.0,
+                                    "stopping": "L/(1-L) * ||V_{k+1} - V_k||_inf <= tol, L the modulus bound "
+                                                "(gamma; for the relaxed s-rectangular operator gamma (1 + r (1 or S)))"})
 
 
 def robust_value_iteration(rmdp: RobustMDP, *, tol: float = 1e-8, max_iter: int | None = None,
@@ -557,6 +569,13 @@ def srect_bellman(rmdp: RobustMDP, V):
       top ``k`` actions with ``t`` and the next with ``1 - kt``, linear in ``t``; the objective is
       piecewise linear in ``t`` with breakpoints ``t = 1/k``. Equivalently the value ``x`` solves
       :math:`\sum_a (\hat Q_s(a) - x)_+ = c_s` (the water-filling form of Kumar et al.).
+
+    Contraction. :math:`\kappa_\infty` is 1-Lipschitz and :math:`\kappa_1` is ``S``-Lipschitz in the sup norm and
+    :math:`\|\pi\|_q \le 1`, so the relaxed operator is Lipschitz with modulus at most
+    :math:`L = \gamma(1 + r_{max})` (``l1``) or :math:`\gamma(1 + S r_{max})` (``linf``) [derived]: a contraction
+    only when ``L < 1`` (the true simplex-constrained operator is always a :math:`\gamma`-contraction). Robust VI
+    on ``rectangularity="s"`` stops when ``L/(1-L) * residual <= tol`` (a certificate) if ``L < 1``, and otherwise
+    falls back to VI's rule without a certificate (``settings["certified"]`` is then ``False``).
 
     Returns ``(T_U V (S,), pi (S, A))``, the greedy (randomised) policy, rows on the simplex.
     Certified against cvxpy on the same relaxed set (tests; ``robust_srect.closed_form_cvxpy``).
