@@ -60,7 +60,8 @@ _LAZY = {
     # robust MDPs
     "RobustMDP": "robust", "RobustSolution": "robust", "robust_inner": "robust", "robust_argmin": "robust",
     "robust_q_values": "robust", "robust_bellman_operator": "robust", "worst_case_model": "robust",
-    "robust_value_iteration": "robust", "robust_evaluate": "robust",
+    "robust_value_iteration": "robust", "robust_evaluate": "robust", "robust_policy_iteration": "robust",
+    "srect_bellman": "robust", "S_KINDS": "robust",
     # numerics
     "span": "numerics", "sup_norm": "numerics", "logsumexp": "numerics", "log_softmax": "numerics",
     "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",

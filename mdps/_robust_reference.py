@@ -110,3 +110,56 @@ def chi2_argmin(p0, v, r):
 
 ARGMIN = {"l1": l1_argmin, "linf": linf_argmin, "kl": kl_argmin, "chi2": chi2_argmin,
           "tv": lambda p0, v, r: l1_argmin(p0, v, 2.0 * r)}
+
+
+# ---------------------------------------------------------------------------------------------
+# s-rectangular balls (cvxpy; only for tests and checks: slow)
+# ---------------------------------------------------------------------------------------------
+
+def _solve(prob):
+    prob.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    return float(prob.value)
+
+
+def srect_inner_cvxpy(P0, v, pi, r, kind, relaxed=True):
+    r"""``min sum_a pi_a <P_a, v>`` over the s-rectangular ball around the block ``P0`` (A, S):
+    ``P = P0 + D``, ``D 1 = 0``, entrywise ``||D||_p <= r`` (``kind`` "l1": p = 1, "linf": p = inf), and
+    ``P >= 0`` unless ``relaxed``. The primal LP, solved by cvxpy (Clarabel)."""
+    import cvxpy as cp
+
+    P0, v, pi = (np.asarray(x, dtype=float) for x in (P0, v, pi))
+    A, S = P0.shape
+    D = cp.Variable((A, S))
+    norm = cp.sum(cp.abs(D)) if kind == "l1" else cp.max(cp.abs(D))
+    cons = [cp.sum(D, axis=1) == 0, norm <= r]
+    if not relaxed:
+        cons.append(P0 + D >= 0)
+    return _solve(cp.Problem(cp.Minimize(pi @ (P0 @ v) + cp.sum(cp.multiply(np.outer(pi, v), D))), cons))
+
+
+def srect_bellman_cvxpy(P0, R0, v, gamma, r, kind, relaxed=True):
+    r"""``max_{pi in Delta_A} min_{P in U_s} sum_a pi_a (R0_a + gamma <P_a, v>)`` for one state, by cvxpy.
+
+    The inner LP is replaced by its Lagrange dual (strong duality: linear constraints and a norm ball
+    containing ``D = 0``): with ``mu`` (A,) free for ``D 1 = 0`` and ``lam >= 0`` (A, S) for
+    ``P0 + D >= 0``, :math:`\min_D \langle \pi v^\top, D\rangle = \max_{\mu, \lambda \ge 0}
+    -r \|\pi v^\top - \mu 1^\top - \lambda\|_q - \langle \lambda, P_0\rangle` (``q`` the dual norm,
+    entrywise); the relaxed set drops ``lam``. The outer maximum over ``pi`` is then a single convex
+    program, jointly in ``(pi, mu, lam)``. Returns ``(value, pi)``. Independent of the closed forms:
+    no factorisation of the dual norm and no sorting."""
+    import cvxpy as cp
+
+    P0, R0, v = (np.asarray(x, dtype=float) for x in (P0, R0, v))
+    A, S = P0.shape
+    pi = cp.Variable(A, nonneg=True)
+    mu = cp.Variable(A)
+    M = cp.reshape(pi, (A, 1), order="C") @ v.reshape(1, S) - cp.reshape(mu, (A, 1), order="C") @ np.ones((1, S))
+    extra = 0.0
+    if not relaxed:
+        lam = cp.Variable((A, S), nonneg=True)
+        M = M - lam
+        extra = -cp.sum(cp.multiply(lam, P0))
+    dual_norm = cp.max(cp.abs(M)) if kind == "l1" else cp.sum(cp.abs(M))
+    obj = pi @ (R0 + gamma * (P0 @ v)) + gamma * (-r * dual_norm + extra)
+    value = _solve(cp.Problem(cp.Maximize(obj), [cp.sum(pi) == 1]))
+    return value, np.asarray(pi.value)

@@ -64,9 +64,14 @@ check) and against cvxpy (``robust.inner_cvxpy``).
 
 Scope
 -----
-Discounted, (s,a)-rectangular, dense nominal models. ``rectangularity="s"`` and sparse (CSR)
-nominal models are refused with an error saying so (not silently densified); robust policy
-iteration is not implemented (``method="pi"`` is refused).
+Discounted, dense nominal models (sparse CSR models are refused, not silently densified).
+(s,a)-rectangular: every ball; robust VI, robust evaluation, robust policy iteration
+(:func:`robust_policy_iteration`, ``solve(method="pi")``). ``rectangularity="s"``: L1 and L-infinity
+balls over the stacked ``(A, S)`` block, on Kumar, Wang, Levy and Mannor's (ICML 2024) *relaxed* set
+without ``P >= 0`` (:func:`srect_bellman`: closed forms, randomised optimal policies); robust VI and
+evaluation only. Where ``P >= 0`` binds the relaxed value is strictly below the true s-rectangular
+robust value; :func:`mdps._robust_reference.srect_bellman_cvxpy` (``relaxed=False``) computes the
+simplex-constrained operator exactly with cvxpy for small instances.
 
 References
 ----------
@@ -77,6 +82,8 @@ References
    Operations Research 38(1), 2013 (rectangularity).
 .. [4] Z. Hu and L. J. Hong, "Kullback-Leibler divergence constrained distributionally robust
    optimization", Optimization Online 2013 (the KL dual).
+.. [5] N. Kumar, K. Wang, K. Y. Levy and S. Mannor, "Efficient value iteration for s-rectangular robust
+   Markov decision processes", ICML 2024 (the s-rectangular closed forms).
 """
 
 from __future__ import annotations
@@ -104,12 +111,15 @@ from mdps.validation import (
     readonly,
 )
 
-__all__ = ["KINDS", "RobustMDP", "RobustSolution", "robust_inner", "robust_argmin", "robust_q_values",
-           "robust_bellman_operator", "worst_case_model", "robust_value_iteration", "robust_evaluate"]
+__all__ = ["KINDS", "S_KINDS", "RobustMDP", "RobustSolution", "robust_inner", "robust_argmin", "robust_q_values",
+           "robust_bellman_operator", "worst_case_model", "robust_value_iteration", "robust_evaluate",
+           "robust_policy_iteration", "srect_bellman"]
 
 #: ball name -> (kernel code, factor applied to the radius before the kernel)
 KINDS = {"l1": (_rk.L1, 1.0), "tv": (_rk.L1, 2.0), "linf": (_rk.LINF, 1.0), "kl": (_rk.KL, 1.0),
          "chi2": (_rk.CHI2, 1.0)}
+#: balls implemented for s-rectangular sets (entrywise norm of the stacked (A, S) block)
+S_KINDS = ("l1", "linf")
 #: instances with more than this many entries of P use the parallel sweep kernel
 _PARALLEL_MIN = 200_000
 
@@ -136,6 +146,23 @@ def _check_radius(radius, S: int, A: int) -> np.ndarray:
     if (arr < 0).any():
         idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
         raise ValueError(f"radius{list(idx)} = {arr[idx]!r} is negative, expected radius >= 0")
+    return arr.copy()
+
+
+def _check_radius_s(radius, S: int) -> np.ndarray:
+    """s-rectangular radius: a scalar or one per state, shape ``(S,)``; finite and non-negative."""
+    if np.ndim(radius) == 0:
+        return np.full(S, _check_radius_scalar(radius))
+    arr = as_float_array(radius, "radius")
+    if arr.shape != (S,):
+        raise ValueError(f"radius must be a scalar or have shape (S,) = ({S},) for s-rectangular sets "
+                         f"(one budget per state), got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        i = int(np.argwhere(~np.isfinite(arr))[0, 0])
+        raise ValueError(f"radius[{i}] = {arr[i]!r}, expected a finite radius")
+    if (arr < 0).any():
+        i = int(np.argwhere(arr < 0)[0, 0])
+        raise ValueError(f"radius[{i}] = {arr[i]!r} is negative, expected radius >= 0")
     return arr.copy()
 
 
@@ -187,33 +214,42 @@ def robust_argmin(p0, v, radius, kind: str = "l1") -> np.ndarray:
 
 
 class RobustMDP:
-    """A discounted MDP with an (s,a)-rectangular ball around each nominal row.
+    r"""A discounted MDP with an (s,a)-rectangular ball around each nominal row, or an
+    s-rectangular ball around each state's stacked block of rows.
 
     Parameters
     ----------
     mdp : TabularMDP
         The nominal model: discounted, dense ``P`` (sparse models are refused).
     kind : {"l1", "tv", "linf", "kl", "chi2"}
-    radius : float or array_like of shape (S, A)
-        Non-negative, finite; one radius per pair or a common one.
-    rectangularity : {"sa"}
-        Only (s,a)-rectangular sets are implemented; ``"s"`` is refused.
+    radius : float or array_like of shape (S, A) (``"sa"``) or (S,) (``"s"``)
+        Non-negative, finite; one radius per pair (per state for ``"s"``) or a common one.
+    rectangularity : {"sa", "s"}
+        ``"sa"``: :math:`U = \times_{s,a} U_{s,a}`. ``"s"`` (``kind`` in :data:`S_KINDS`): Kumar, Wang,
+        Levy and Mannor's *relaxed* s-rectangular ball (ICML 2024; see :func:`srect_bellman`)
+        :math:`U_s = \{\hat P_s + D : \|D\|_p \le r_s,\ D 1 = 0\}` over the
+        stacked ``(A, S)`` block, *without* the constraint ``P >= 0``.
     """
 
-    __slots__ = ("_mdp", "_kind", "_radius", "_frozen")
+    __slots__ = ("_mdp", "_kind", "_radius", "_rect", "_frozen")
 
     def __init__(self, mdp, kind: str = "l1", radius=0.0, rectangularity: str = "sa"):
         object.__setattr__(self, "_frozen", False)
         mdp = check_mdp(mdp, criterion="discounted")
         rect = check_choice(rectangularity, "rectangularity", ("sa", "s"))
-        if rect == "s":
-            raise NotImplementedError("rectangularity='s' (s-rectangular sets) is not implemented; use 'sa'")
         if sp.issparse(mdp.P):
             raise ValueError("RobustMDP needs a dense nominal model; mdp.P is sparse (CSR). Densify it "
                              "(TabularMDP(mdp.P.toarray().reshape(S, A, S), mdp.R, gamma=...)) if it fits in memory")
         self._mdp = mdp
         self._kind = _check_kind(kind)
-        self._radius = readonly(_check_radius(radius, mdp.n_states, mdp.n_actions))
+        self._rect = rect
+        if rect == "s":
+            if self._kind not in S_KINDS:
+                raise NotImplementedError(f"kind={self._kind!r} is not implemented for rectangularity='s'; "
+                                          f"s-rectangular balls: {', '.join(S_KINDS)}")
+            self._radius = readonly(_check_radius_s(radius, mdp.n_states))
+        else:
+            self._radius = readonly(_check_radius(radius, mdp.n_states, mdp.n_actions))
         self._frozen = True
 
     def __setattr__(self, name, value):
@@ -223,13 +259,17 @@ class RobustMDP:
 
     mdp = property(lambda self: self._mdp, doc="the nominal TabularMDP")
     kind = property(lambda self: self._kind, doc="the ball")
-    radius = property(lambda self: self._radius, doc="radius per pair, (S, A), read-only")
+    radius = property(lambda self: self._radius, doc="radius per pair, (S, A), or per state, (S,) for "
+                                                     "rectangularity 's'; read-only")
     gamma = property(lambda self: self._mdp.gamma)
     n_states = property(lambda self: self._mdp.n_states)
     n_actions = property(lambda self: self._mdp.n_actions)
-    rectangularity = property(lambda self: "sa")
+    rectangularity = property(lambda self: self._rect)
 
     def _kernel_args(self):
+        if self._rect != "sa":
+            raise ValueError("per-pair inner problems are not defined for an s-rectangular RobustMDP "
+                             "(rectangularity='s'); use robust_bellman_operator or srect_bellman")
         code, factor = KINDS[self._kind]
         P2 = np.ascontiguousarray(self._mdp.P_matrix())
         return code, P2, self._mdp.R, np.ascontiguousarray(self._radius * factor)
@@ -237,7 +277,7 @@ class RobustMDP:
     def __repr__(self):
         r = self._radius
         rad = f"{r.flat[0]:g}" if (r == r.flat[0]).all() else f"per-pair in [{r.min():g}, {r.max():g}]"
-        return (f"RobustMDP(kind={self._kind!r}, radius={rad}, rectangularity='sa', "
+        return (f"RobustMDP(kind={self._kind!r}, radius={rad}, rectangularity={self._rect!r}, "
                 f"S={self.n_states}, A={self.n_actions}, gamma={self.gamma:g})")
 
 
@@ -265,6 +305,11 @@ def _robust_q(rmdp, V):
 def robust_bellman_operator(rmdp: RobustMDP, V, pi=None) -> np.ndarray:
     r"""``T_U V`` (``pi=None``) or ``T^pi_U V`` for a policy (int (S,) or stochastic (S, A)); (S,)."""
     rmdp = _check_robust(rmdp)
+    if rmdp.rectangularity == "s":
+        V = np.ascontiguousarray(check_value(V, "V", rmdp.n_states))
+        if pi is None:
+            return _srect_optimal(rmdp, V)[0]
+        return _srect_policy(rmdp, V, _as_stochastic(rmdp, pi))
     Q = robust_q_values(rmdp, V)
     if pi is None:
         return Q.max(axis=1)
@@ -311,10 +356,14 @@ class RobustSolution:
     method : str
         ``"robust_vi"`` or ``"robust_evaluation"``.
     residuals : ndarray (n_iter,)
-        ``||V_{k+1} - V_k||_inf`` per sweep.
+        ``||V_{k+1} - V_k||_inf`` per sweep (VI, evaluation); for robust PI the robust Bellman
+        residual ``||T_U V_k - V_k||_inf`` of each evaluated policy.
     converged : bool
-        Whether ``gamma / (1 - gamma) * residual <= tol`` was seen before ``max_iter``.
+        Whether ``gamma / (1 - gamma) * residual <= tol`` was seen before ``max_iter`` (VI,
+        evaluation), or whether robust PI stopped with a certified ``tol``.
     settings : mapping
+    policy_history : ndarray (n_iter, S), int
+        Robust PI only: the deterministic policy evaluated at each iteration (empty otherwise).
     """
 
     V: np.ndarray
@@ -326,9 +375,10 @@ class RobustSolution:
     residuals: np.ndarray = field(default_factory=lambda: np.empty(0))
     converged: bool = True
     settings: Mapping[str, Any] = field(default_factory=dict)
+    policy_history: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.int64))
 
     def __post_init__(self):
-        for name in ("V", "Q", "policy", "P_worst", "residuals"):
+        for name in ("V", "Q", "policy", "P_worst", "residuals", "policy_history"):
             readonly(getattr(self, name))
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
 
@@ -354,26 +404,45 @@ def _iterate(rmdp, pol, tol, max_iter, v0, method):
     tol = check_positive(tol, "tol")
     V = np.zeros(rmdp.n_states) if v0 is None else np.array(check_value(v0, "v0", rmdp.n_states))
     max_iter = _default_max_iter(rmdp, V, tol) if max_iter is None else check_int(max_iter, "max_iter", low=1)
-    coef = g / (1.0 - g)
+    srect = rmdp.rectangularity == "s"
+    L = g
+    if srect:  # Lipschitz modulus of the relaxed operator (srect_bellman): kappa_q is (1 or S)-Lipschitz
+        L = g * (1.0 + float(rmdp._radius.max()) * (1.0 if rmdp.kind == "l1" else rmdp.n_states))
+    coef = L / (1.0 - L) if L < 1.0 else g / (1.0 - g)
     res = []
     converged = False
     Q = None
+    greedy = None
     for _ in range(max_iter):
-        Q = _robust_q(rmdp, V)
-        new = Q.max(axis=1) if pol is None else np.einsum("sa,sa->s", pol, Q)
+        if srect:
+            if pol is None:
+                new, greedy = _srect_optimal(rmdp, V)
+            else:
+                new = _srect_policy(rmdp, V, pol)
+        else:
+            Q = _robust_q(rmdp, V)
+            new = Q.max(axis=1) if pol is None else np.einsum("sa,sa->s", pol, Q)
         r = float(np.abs(new - V).max())
         res.append(r)
         V = new
         if coef * r <= tol:
             converged = True
             break
-    if pol is None:
-        pol = np.zeros((rmdp.n_states, rmdp.n_actions))
-        pol[np.arange(rmdp.n_states), Q.argmax(axis=1)] = 1.0
-    return RobustSolution(V=V, Q=Q, policy=pol, P_worst=worst_case_model(rmdp, V), n_iter=len(res),
+    if srect:
+        pol = greedy if pol is None else pol
+        P_worst = _srect_worst(rmdp, V, pol)
+        Q = rmdp._mdp.R + g * np.einsum("sat,t->sa", P_worst, V)
+    else:
+        if pol is None:
+            pol = np.zeros((rmdp.n_states, rmdp.n_actions))
+            pol[np.arange(rmdp.n_states), Q.argmax(axis=1)] = 1.0
+        P_worst = worst_case_model(rmdp, V)
+    return RobustSolution(V=V, Q=Q, policy=pol, P_worst=P_worst, n_iter=len(res),
                           method=method, residuals=np.array(res), converged=converged,
-                          settings={"tol": tol, "max_iter": max_iter, "kind": rmdp.kind,
-                                    "stopping": "gamma/(1-gamma) * ||V_{k+1} - V_k||_inf <= tol"})
+                          settings={"tol": tol, "max_iter": max_iter, "kind": rmdp.kind, "modulus_bound": L,
+                                    "certified": L < 1.0,
+                                    "stopping": "L/(1-L) * ||V_{k+1} - V_k||_inf <= tol, L the modulus bound "
+                                                "(gamma; for the relaxed s-rectangular operator gamma (1 + r (1 or S)))"})
 
 
 def robust_value_iteration(rmdp: RobustMDP, *, tol: float = 1e-8, max_iter: int | None = None,
@@ -404,3 +473,205 @@ def robust_evaluate(rmdp: RobustMDP, pi, *, tol: float = 1e-10, max_iter: int | 
     ``P_worst`` attains it: :math:`V^\pi_{P_{worst}} = V^\pi_U` up to ``tol``."""
     rmdp = _check_robust(rmdp)
     return _iterate(rmdp, _as_stochastic(rmdp, pi), tol, max_iter, v0, "robust_evaluation")
+
+
+# ---------------------------------------------------------------------------------------------
+# s-rectangular sets: the closed forms of Kumar, Wang, Levy and Mannor (ICML 2024) on the relaxed set
+# ---------------------------------------------------------------------------------------------
+
+def _kappa(V, kind) -> float:
+    r""":math:`\kappa_q(V) = \min_\omega \|V - \omega 1\|_q`, ``q`` the Hoelder conjugate of the ball's ``p``:
+    ``l1`` (q = inf): ``sp(V) / 2`` (omega the mid-range); ``linf`` (q = 1): ``sum |V - median(V)|``."""
+    if kind == "l1":
+        return 0.5 * float(V.max() - V.min())
+    return float(np.abs(V - np.median(V)).sum())
+
+
+def _nominal_q(rmdp, V):
+    m = rmdp._mdp
+    return m.R + rmdp.gamma * (m.P_matrix() @ V).reshape(rmdp.n_states, rmdp.n_actions)
+
+
+def _srect_optimal(rmdp, V):
+    """``(T_U V, greedy policy (S, A))`` for the relaxed s-rectangular ball (closed forms, :func:`srect_bellman`)."""
+    S, A = rmdp.n_states, rmdp.n_actions
+    Qn = _nominal_q(rmdp, V)
+    c = rmdp.gamma * rmdp._radius * _kappa(V, rmdp.kind)
+    pol = np.zeros((S, A))
+    if rmdp.kind == "linf":  # ||pi||_1 = 1: the penalty does not depend on pi; greedy is deterministic
+        a = Qn.argmax(axis=1)
+        pol[np.arange(S), a] = 1.0
+        return Qn[np.arange(S), a] - c, pol
+    order = np.argsort(-Qn, axis=1, kind="stable")
+    cand = (np.cumsum(np.take_along_axis(Qn, order, axis=1), axis=1) - c[:, None]) / np.arange(1, A + 1)
+    k = cand.argmax(axis=1)  # the smallest maximising k: uniform on the top k + 1 actions
+    for s in range(S):
+        pol[s, order[s, : k[s] + 1]] = 1.0 / (k[s] + 1)
+    return cand[np.arange(S), k], pol
+
+
+def _srect_policy(rmdp, V, pol):
+    r"""``T^pi_U V`` on the relaxed s-rectangular ball: ``<pi_s, Qhat_s> - gamma r_s kappa_q(V) ||pi_s||_q``."""
+    Qn = _nominal_q(rmdp, V)
+    norm = pol.max(axis=1) if rmdp.kind == "l1" else pol.sum(axis=1)
+    return np.einsum("sa,sa->s", pol, Qn) - rmdp.gamma * rmdp._radius * _kappa(V, rmdp.kind) * norm
+
+
+def _srect_worst(rmdp, V, pol):
+    """A minimiser ``P = Phat + D`` (S, A, S) of ``sum_a pi(a|s) <P_{s,a}, V>`` over the relaxed ball at every
+    state. Its rows sum to 1 but may have negative entries where the relaxation differs from the simplex."""
+    S, A = rmdp.n_states, rmdp.n_actions
+    P = np.array(rmdp._mdp.P_matrix(), dtype=float).reshape(S, A, S)
+    r = rmdp._radius
+    order = np.argsort(V, kind="stable")
+    if rmdp.kind == "l1":
+        lo, hi = order[0], order[-1]
+        if V[hi] == V[lo]:
+            return P
+        for s in range(S):
+            top = np.flatnonzero(pol[s] == pol[s].max())  # the budget goes to the most played actions
+            P[s, top, lo] += r[s] / (2 * top.size)
+            P[s, top, hi] -= r[s] / (2 * top.size)
+        return P
+    half = S // 2
+    D = np.zeros(S)
+    D[order[:half]] = 1.0
+    D[order[S - half:]] = -1.0
+    return P + r[:, None, None] * D[None, None, :]
+
+
+def srect_bellman(rmdp: RobustMDP, V):
+    r"""The s-rectangular robust Bellman operator on Kumar et al.'s relaxed ball, in closed form.
+
+    The set (Kumar, Wang, Levy and Mannor, "Efficient value iteration for s-rectangular robust
+    Markov decision processes", ICML 2024; also Kumar, Levy, Wang and Mannor, "Efficient policy
+    iteration for robust Markov decision processes via regularization", 2022) **[R]**:
+    :math:`U_s = \{\hat P_s + D : D \in \mathbb R^{A \times S},\ D 1 = 0,\ \|D\|_p \le r_s\}` with the
+    entrywise ``p``-norm of the stacked block (``kind="l1"``: p = 1; ``"linf"``: p = infinity). The
+    constraint :math:`\hat P_s + D \ge 0` is **dropped**: the closed forms below hold on this relaxed
+    set and coincide with the simplex-constrained ball exactly when the minimiser they imply is
+    non-negative (always for small enough radii when :math:`\hat P > 0`).
+
+    Derivation (exact, on the relaxed set). For a policy :math:`\pi_s`,
+    :math:`\min_{D} \sum_a \pi_s(a)\langle D_a, V\rangle = -r_s \min_{\omega \in \mathbb R^A}
+    \|\pi_s V^\top - \omega 1^\top\|_q = -r_s \|\pi_s\|_q \kappa_q(V)` (Hoelder duality for the norm ball
+    with the zero-row-sum subspace; the minimum over :math:`\omega` separates by rows, row ``a``
+    giving :math:`\pi_s(a) \kappa_q(V)`), :math:`\kappa_q(V) = \min_\omega \|V - \omega 1\|_q`. Hence
+    :math:`(T_U V)(s) = \max_{\pi_s \in \Delta_A} \langle \pi_s, \hat Q_s\rangle - c_s \|\pi_s\|_q`,
+    :math:`\hat Q = R + \gamma \hat P V`, :math:`c_s = \gamma r_s \kappa_q(V)`.
+
+    * ``linf`` (q = 1): :math:`\|\pi_s\|_1 = 1`, so :math:`(T_U V)(s) = \max_a \hat Q_s(a) - c_s` with
+      :math:`\kappa_1(V) = \sum_i |V_i - \mathrm{median}(V)|`; a deterministic greedy policy is optimal.
+    * ``l1`` (q = infinity, :math:`\kappa_\infty = \mathrm{sp}(V)/2`): with :math:`\hat Q_s` sorted
+      decreasingly, :math:`(T_U V)(s) = \max_{1 \le k \le A} (\sum_{i \le k} \hat Q_{s,(i)} - c_s)/k`,
+      attained by the uniform policy on the top ``k`` actions (randomised). Proof: for
+      :math:`\max_a \pi(a) = t \in [1/(k+1), 1/k]` the best :math:`\langle \pi, \hat Q\rangle` fills the
+      top ``k`` actions with ``t`` and the next with ``1 - kt``, linear in ``t``; the objective is
+      piecewise linear in ``t`` with breakpoints ``t = 1/k``. Equivalently the value ``x`` solves
+      :math:`\sum_a (\hat Q_s(a) - x)_+ = c_s` (the water-filling form of Kumar et al.).
+
+    Contraction. :math:`\kappa_\infty` is 1-Lipschitz and :math:`\kappa_1` is ``S``-Lipschitz in the sup norm and
+    :math:`\|\pi\|_q \le 1`, so the relaxed operator is Lipschitz with modulus at most
+    :math:`L = \gamma(1 + r_{max})` (``l1``) or :math:`\gamma(1 + S r_{max})` (``linf``) [derived]: a contraction
+    only when ``L < 1`` (the true simplex-constrained operator is always a :math:`\gamma`-contraction). Robust VI
+    on ``rectangularity="s"`` stops when ``L/(1-L) * residual <= tol`` (a certificate) if ``L < 1``, and otherwise
+    falls back to VI's rule without a certificate (``settings["certified"]`` is then ``False``).
+
+    Returns ``(T_U V (S,), pi (S, A))``, the greedy (randomised) policy, rows on the simplex.
+    Certified against cvxpy on the same relaxed set (tests; ``robust_srect.closed_form_cvxpy``).
+    """
+    rmdp = _check_robust(rmdp)
+    if rmdp.rectangularity != "s":
+        raise ValueError("srect_bellman needs rectangularity='s'; got an (s,a)-rectangular RobustMDP")
+    V = np.ascontiguousarray(check_value(V, "V", rmdp.n_states))
+    return _srect_optimal(rmdp, V)
+
+
+# ---------------------------------------------------------------------------------------------
+# robust policy iteration, (s,a)-rectangular
+# ---------------------------------------------------------------------------------------------
+
+def _exact_robust_evaluation(rmdp, pi, V, eps, max_steps=10_000):
+    r"""``V^pi_U`` for a deterministic ``pi`` (S,) by the adversary's policy iteration.
+
+    ``P_k`` = the inner minimisers at ``V_k`` for the pairs ``(s, pi(s))``; ``V_{k+1} = V^pi_{P_k}``
+    (a linear solve). For ``k >= 1``, :math:`V^\pi_U \le V_{k+1} \le T^\pi_U V_k \le V_k`, so the error
+    contracts at least at rate :math:`\gamma` (and the loop ends finitely for polyhedral balls: the
+    minimisers are vertices). Stops when :math:`\|T^\pi_U V - V\|_\infty \le` ``eps``, which certifies
+    :math:`\|V - V^\pi_U\|_\infty \le` ``eps / (1 - gamma)``. Returns ``(V, steps)``."""
+    S = rmdp.n_states
+    g = rmdp.gamma
+    code, P2, R, rad = rmdp._kernel_args()
+    idx = np.arange(S) * rmdp.n_actions + pi
+    rows, r_pi, rad_pi = P2[idx], R[np.arange(S), pi], np.ascontiguousarray(rad.reshape(-1)[idx])
+    eye = np.eye(S)
+    for step in range(1, max_steps + 1):
+        W = np.empty_like(rows)
+        _rk.worst_case_rows(code, np.ascontiguousarray(rows), rad_pi.reshape(S, 1), V, W)
+        V = np.linalg.solve(eye - g * W, r_pi)
+        Q = _robust_q(rmdp, V)
+        if float(np.abs(Q[np.arange(S), pi] - V).max()) <= eps:
+            return V, step
+    return V, max_steps
+
+
+def robust_policy_iteration(rmdp: RobustMDP, *, tol: float = 1e-10, max_iter: int = 1000,
+                            pi0=None) -> RobustSolution:
+    r"""Robust policy iteration for (s,a)-rectangular sets (Iyengar 2005, Sec. 4) **[R]**.
+
+    ``pi_0`` = ``pi0`` (int (S,)) or, by default, ``argmax_a R``; at iteration ``k``: evaluate :math:`V_k \approx V^{\pi_k}_U` exactly to a
+    robust Bellman residual :math:`\|T^{\pi_k}_U V_k - V_k\|_\infty \le \epsilon = (1-\gamma)\mathrm{tol}/4`
+    (:func:`_exact_robust_evaluation`: the adversary's policy iteration with linear solves; the
+    residual certifies :math:`\|V_k - V^{\pi_k}_U\|_\infty \le \mathrm{tol}/4`); compute the robust ``Q = R + gamma sigma(V_k)``; switch
+    :math:`\pi_{k+1}(s) = \arg\max_a Q(s, a)` only where this beats :math:`Q(s, \pi_k(s))` by more than
+    :math:`\theta = (1-\gamma)\mathrm{tol}/2`; stop when no state switches.
+
+    Convergence (exact): :math:`T^{\pi_{k+1}}_U V^{\pi_k}_U \ge T^{\pi_k}_U V^{\pi_k}_U = V^{\pi_k}_U` and
+    :math:`T^{\pi_{k+1}}_U` is monotone and a contraction, so :math:`V^{\pi_{k+1}}_U \ge V^{\pi_k}_U`
+    (monotone improvement; strict at a switched state up to the evaluation error), and there are
+    finitely many deterministic policies. Stopping certificate: at the end
+    :math:`T_U V - V = (\max_a Q - Q_{\pi}) + (T^\pi_U V - V)`, so
+    :math:`\|T_U V - V\|_\infty \le \theta + \epsilon = \tfrac34 (1-\gamma)\mathrm{tol}` and
+    :math:`\|V - V^*_U\|_\infty \le \|T_U V - V\|_\infty / (1-\gamma) \le \tfrac34` ``tol``.
+
+    Returns a :class:`RobustSolution` with ``method="robust_pi"``, ``n_iter`` the number of policies
+    evaluated (improvement steps + 1), ``policy_history`` (n_iter, S), ``residuals`` the robust Bellman
+    residual of each evaluated value, and ``settings["eval_steps"]`` the adversary's PI steps per evaluation.
+    """
+    rmdp = _check_robust(rmdp)
+    if rmdp.rectangularity != "sa":
+        raise NotImplementedError("robust policy iteration is implemented for (s,a)-rectangular sets only; "
+                                  "use method='vi' for rectangularity='s'")
+    tol = check_positive(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    g = rmdp.gamma
+    S = rmdp.n_states
+    eps = (1.0 - g) * tol / 4.0  # residual target: ||V - V^pi_U|| <= tol / 4
+    theta = (1.0 - g) * tol / 2.0
+    if pi0 is None:
+        pi = np.asarray(rmdp._mdp.R.argmax(axis=1), dtype=np.int64)
+    else:
+        pi = np.asarray(check_policy(pi0, S, rmdp.n_actions, name="pi0", kind="deterministic"), dtype=np.int64)
+    V = np.zeros(S)
+    history, res, steps = [], [], []
+    converged = False
+    Q = None
+    for _ in range(max_iter):
+        V, n = _exact_robust_evaluation(rmdp, pi, V, eps)
+        history.append(pi.copy())
+        steps.append(n)
+        Q = _robust_q(rmdp, V)
+        res.append(float(np.abs(Q.max(axis=1) - V).max()))
+        cur = Q[np.arange(S), pi]
+        switch = Q.max(axis=1) > cur + theta
+        if not switch.any():
+            converged = True
+            break
+        pi = np.where(switch, Q.argmax(axis=1), pi)
+    pol = np.zeros((S, rmdp.n_actions))
+    pol[np.arange(S), pi] = 1.0
+    return RobustSolution(V=V, Q=Q, policy=pol, P_worst=worst_case_model(rmdp, V), n_iter=len(history),
+                          method="robust_pi", residuals=np.array(res), converged=converged,
+                          settings={"tol": tol, "max_iter": max_iter, "kind": rmdp.kind, "eval_steps": tuple(steps),
+                                    "stopping": "no state improves by more than (1-gamma) tol / 2"},
+                          policy_history=np.array(history, dtype=np.int64))

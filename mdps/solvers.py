@@ -89,22 +89,23 @@ def solve(mdp: TabularMDP, method: str | None = None, **kwargs) -> Solution:
 
 
 def _solve_robust(rmdp, method, kwargs):
-    from mdps.robust import RobustMDP, robust_value_iteration
+    from mdps.robust import RobustMDP, robust_policy_iteration, robust_value_iteration
 
     if not isinstance(rmdp, RobustMDP):
         raise TypeError(f"mdp must be a TabularMDP or a RobustMDP, got {type(rmdp).__name__}")
     if method is None:
         method = "vi"
-    if method != "vi":
-        raise ValueError(f"method must be one of ['vi'] for a RobustMDP (robust policy iteration is not "
-                         f"implemented), got {method!r}")
-    params = inspect.signature(robust_value_iteration).parameters
+    funcs = {"vi": robust_value_iteration, "pi": robust_policy_iteration}
+    if method not in funcs:
+        raise ValueError(f"method must be one of ['pi', 'vi'] for a RobustMDP, got {method!r}")
+    func = funcs[method]
+    params = inspect.signature(func).parameters
     accepted = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
     unknown = [k for k in kwargs if k not in accepted]
     if unknown:
-        raise ValueError(f"solve(method='vi') on a RobustMDP runs robust_value_iteration, which takes no "
+        raise ValueError(f"solve(method={method!r}) on a RobustMDP runs {func.__name__}, which takes no "
                          f"keyword {unknown[0]!r}; it accepts: {', '.join(accepted)}")
-    return robust_value_iteration(rmdp, **kwargs)
+    return func(rmdp, **kwargs)
 
 
 def evaluate(mdp: TabularMDP, pi):

@@ -337,6 +337,17 @@ MUTANTS = [
            "mdps._robust_kernels:robust_q_serial",
            (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
             ('order = np.argsort(V, kind="mergesort")', 'order = np.argsort(-V, kind="mergesort")'))),
+    # -- robust: s-rectangular balls and robust policy iteration --
+    Mutant("srect_l1_greedy_deterministic", "robust_srect.closed_form_cvxpy",
+           "the s-rectangular L1 operator plays the single best action (k = 1) instead of the best uniform top-k "
+           "policy: it ignores that the adversary's budget is shared across actions",
+           "mdps.robust:_srect_optimal",
+           (("k = cand.argmax(axis=1)", "k = np.zeros(S, dtype=np.int64)"),)),
+    Mutant("robust_pi_evaluation_one_step", "robust_pi.iteration_count",
+           "robust PI's evaluation stops after one adversary step (the value of the model that was worst for the "
+           "previous value, not the robust value of the policy)",
+           "mdps.robust:_exact_robust_evaluation",
+           (("if float(np.abs(Q[np.arange(S), pi] - V).max()) <= eps:", "if True:"),)),
     # -- average reward: UCRL2 and the span-bounded agent --
     Mutant("ucrl_no_confidence_widths", "ucrl.regret_bound",
            "UCRL2 plans with zero confidence widths (certainty equivalence: no optimism)",

@@ -188,7 +188,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="kind"):
         mdps.RobustMDP(mdp, kind="wasserstein")
     with pytest.raises(NotImplementedError, match="rectangularity"):
-        mdps.RobustMDP(mdp, rectangularity="s")
+        mdps.RobustMDP(mdp, kind="kl", rectangularity="s")
     with pytest.raises(ValueError, match="criterion|discounted"):
         mdps.RobustMDP(mdps.river_swim(4, horizon=3))
     csr = sp.csr_array(mdp.P.reshape(8, 4))
@@ -201,6 +201,6 @@ def test_bad_input():
     with pytest.raises(ValueError, match="v"):
         mdps.robust_inner([0.5, 0.5], [0.0, 1.0, 2.0], 0.1)
     with pytest.raises(ValueError, match="method"):
-        mdps.solve(mdps.RobustMDP(mdp), method="pi")
+        mdps.solve(mdps.RobustMDP(mdp), method="lp")
     with pytest.raises(ValueError, match="keyword"):
         mdps.solve(mdps.RobustMDP(mdp), m=3)
