@@ -25,9 +25,13 @@ __all__ = list(_IWOCS)
 
 def __getattr__(name):
     if name in _HOME:
-        value = getattr(importlib.import_module(_HOME[name]), name)
-        globals()[name] = value
-        return value
+        # the submodule ``iwocs`` shares its name with its function: importing it binds the module
+        # as this package's attribute, so every name of that module is bound here right after
+        module = importlib.import_module(_HOME[name])
+        for n, home in _HOME.items():
+            if home == _HOME[name]:
+                globals()[n] = getattr(module, n)
+        return globals()[name]
     raise AttributeError(f"module 'algorithms.robust' has no attribute {name!r}")
 
 

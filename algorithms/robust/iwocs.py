@@ -170,11 +170,12 @@ def iwocs(rmdp: RobustMDP, *, max_iter: int = 100, tol: float = 1e-8, eval_tol: 
     max_iter = check_int(max_iter, "max_iter", low=1)
     tol = check_positive(tol, "tol")
     eval_tol = check_positive(eval_tol, "eval_tol")
-    mdp = rmdp.mdp
+    rm = rmdp
+    nominal = rm.mdp
     S, A, g = rmdp.n_states, rmdp.n_actions, rmdp.gamma
-    R = np.asarray(mdp.R)
-    rho = np.asarray(mdp.rho)
-    models = [np.asarray(mdp.P, dtype=float).reshape(S, A, S)]
+    R = np.asarray(nominal.R)
+    rho = np.asarray(nominal.rho)
+    models = [np.asarray(nominal.P, dtype=float).reshape(S, A, S)]
     Q = _optimal_q(models[0], R, g)
     best, incumbent = -np.inf, None
     upper, lower, lower_c, cands, incs = [], [], [], [], []
@@ -186,8 +187,8 @@ def iwocs(rmdp: RobustMDP, *, max_iter: int = 100, tol: float = 1e-8, eval_tol: 
         ev = robust_evaluate(rmdp, pi, tol=eval_tol)
         v_pi = np.asarray(ev.V)
         low = float(rho @ v_pi) - eval_tol if ev.converged else -np.inf
-        if low > best:
-            best, incumbent = low, pi
+        if low > best or incumbent is None:  # an unconverged evaluation gives the vacuous bound -inf
+            best, incumbent = max(low, best), pi
         upper.append(float(rho @ Q.max(axis=1)))
         lower.append(best)
         lower_c.append(low)

@@ -44,7 +44,7 @@ RADII = {"l1": (0.2, 0.8), "tv": (0.1, 0.4), "linf": (0.05, 0.2), "kl": (0.1, 1.
 
 
 def _run(config, rng):
-    from algorithms.robust import iwocs
+    from algorithms.robust.iwocs import iwocs
 
     mdp = mdps.garnet(config["S"], config["A"], config["branching"], gamma=config["gamma"], rng=rng)
     rows = []
