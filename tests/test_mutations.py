@@ -367,6 +367,16 @@ MUTANTS = [
            "algorithms.exploration._kernels:run_batch_record",
            (("cache=True, parallel=True", "cache=False, parallel=True"),
             ("math.sqrt(8.0 * L * var / nf)", "math.sqrt(8.0 * L * var) / nf"))),
+    # -- robust: IWOCS --
+    Mutant("iwocs_lower_from_nominal", "iwocs.monotone_estimates",
+           "IWOCS's lower estimate is the candidate's value under the nominal model instead of its robust value",
+           "algorithms.robust.iwocs:iwocs",
+           (("v_pi = np.asarray(ev.V)", "v_pi = mdps.evaluate_policy(rmdp.mdp, pi)"),)),
+    Mutant("iwocs_lower_on_last_model", "iwocs.certificate_bounds_gap",
+           "IWOCS evaluates the candidate on the last model found (the previous candidate's worst case) "
+           "instead of its own worst case",
+           "algorithms.robust.iwocs:iwocs",
+           (("v_pi = np.asarray(ev.V)", "v_pi = mdps.evaluate_policy(mdps.TabularMDP(models[-1], R, gamma=g), pi)"),)),
 ]
 
 

@@ -8,4 +8,5 @@ it at radius 0, and is the optimal value of the returned worst-case model). Theo
 tolerances: docs/theory/robust.md.
 """
 
-MODULES = tuple(f"{__name__}.{m}" for m in ("inner", "value_iteration", "s_rectangular", "policy_iteration"))
+MODULES = tuple(f"{__name__}.{m}" for m in ("inner", "value_iteration", "s_rectangular", "policy_iteration",
+                                          "iwocs"))
