@@ -81,22 +81,56 @@ def linf_inner(p0, v, order, r, p_out, want_p):
 
 
 @nb.njit(cache=True)
-def _kl_stats(p0, d, tot, lam):
-    """``(log Z, tilted mean of d, tilted variance of d)`` with ``Z = sum p0 e^{-d/lam} / tot``."""
-    z = 0.0
-    s1 = 0.0
-    for i in range(d.shape[0]):
+def _kl_stats(p0, c, tot, lam, mu0, sp):
+    """``(log Z, tilted mean of c, tilted variance of c)`` with ``Z = sum p0 e^{-c/lam} / tot`` for
+    values ``c`` centred at their ``p0``-mean, computed without cancellation at large ``lam``
+    (small radii): ``Z - 1 = sum p0 g(c/lam) / tot - s0/lam`` with ``g(x) = e^{-x} - 1 + x >= 0``
+    summed by its series for small ``|x|``, and ``log Z = log1p(Z - 1)``; the tilted mean's
+    numerator is ``sum p0 c (e^{-c/lam} - 1) + sum p0 c``. KL(p_lam || p0) = -mean/lam - log Z is
+    then a difference of two terms of the same order (``t^2 Var`` and ``t^2 Var / 2``)."""
+    t = 1.0 / lam
+    if t * sp > 1.0:
+        # small lam: shift by the minimum instead (c + mu0 >= 0, so no exponential overflows);
+        # the KL is O(1) here and its two terms do not cancel
+        z = 0.0
+        s1 = 0.0
+        for i in range(c.shape[0]):
+            if p0[i] > 0.0:
+                w = p0[i] * math.exp(-t * (c[i] + mu0))
+                z += w
+                s1 += w * c[i]
+        mean = s1 / z
+        s2 = 0.0
+        for i in range(c.shape[0]):
+            if p0[i] > 0.0:
+                s2 += p0[i] * math.exp(-t * (c[i] + mu0)) * (c[i] - mean) ** 2
+        return math.log(z / tot) + t * mu0, mean, s2 / z
+    zm1 = 0.0
+    num = 0.0
+    s0 = 0.0
+    for i in range(c.shape[0]):
         if p0[i] > 0.0:
-            w = p0[i] * math.exp(-d[i] / lam)
-            z += w
-            s1 += w * d[i]
-    mean = s1 / z
+            x = t * c[i]
+            if abs(x) < 0.1:  # g(x) = x^2/2 - x^3/6 + x^4/24 - ...: 12 terms reach round-off
+                term = x * x / 2.0
+                g = 0.0
+                for k in range(3, 15):
+                    g += term
+                    term *= -x / k
+            else:
+                g = math.expm1(-x) + x
+            zm1 += p0[i] * g
+            num += p0[i] * c[i] * math.expm1(-x)
+            s0 += p0[i] * c[i]
+    zm1 = (zm1 - t * s0) / tot
+    z = 1.0 + zm1
+    mean = (num + s0) / (tot * z)
     s2 = 0.0
-    for i in range(d.shape[0]):
+    for i in range(c.shape[0]):
         if p0[i] > 0.0:
-            w = p0[i] * math.exp(-d[i] / lam)
-            s2 += w * (d[i] - mean) ** 2
-    return math.log(z / tot), mean, s2 / z
+            w = p0[i] * math.exp(-t * c[i])
+            s2 += w * (c[i] - mean) ** 2
+    return math.log1p(zm1), mean, s2 / (tot * z)
 
 
 @nb.njit(cache=True)
@@ -127,27 +161,30 @@ def kl_inner(p0, v, order, r, p_out, want_p):
     d = np.empty(n)
     for i in range(n):
         d[i] = v[i] - vmin if p0[i] > 0.0 else 0.0
+    mu0 = 0.0  # the p0-mean of d; the kernel works with d centred at it (see _kl_stats)
+    for i in range(n):
+        if p0[i] > 0.0:
+            mu0 += p0[i] * d[i]
+    mu0 /= tot
     if r <= 0.0:
-        val = 0.0
-        for i in range(n):
-            if p0[i] > 0.0:
-                val += p0[i] * d[i]
-                if want_p:
-                    p_out[i] = p0[i] / tot
-            elif want_p:
-                p_out[i] = 0.0
-        return vmin + val / tot
+        if want_p:
+            for i in range(n):
+                p_out[i] = p0[i] / tot if p0[i] > 0.0 else 0.0
+        return vmin + mu0
+    for i in range(n):
+        if p0[i] > 0.0:
+            d[i] -= mu0
     sp = vmax - vmin
     # bracket the root of h(lam) = KL(p_lam || p0) - r; KL(p_lam) = -mean/lam - log Z
     lo = sp
     for _ in range(2000):
-        logz, mean, var = _kl_stats(p0, d, tot, lo)
+        logz, mean, var = _kl_stats(p0, d, tot, lo, mu0, sp)
         if -mean / lo - logz > r:
             break
         lo *= 0.5
     hi = sp
     for _ in range(2000):
-        logz, mean, var = _kl_stats(p0, d, tot, hi)
+        logz, mean, var = _kl_stats(p0, d, tot, hi, mu0, sp)
         if -mean / hi - logz < r or hi > 1e300:
             break
         hi *= 2.0
@@ -156,7 +193,7 @@ def kl_inner(p0, v, order, r, p_out, want_p):
     u = 0.5 * (ulo + uhi)
     for _ in range(_KL_MAX_STEPS):
         lam = math.exp(u)
-        logz, mean, var = _kl_stats(p0, d, tot, lam)
+        logz, mean, var = _kl_stats(p0, d, tot, lam, mu0, sp)
         h = -mean / lam - logz - r
         if h > 0.0:
             ulo = u
@@ -172,12 +209,12 @@ def kl_inner(p0, v, order, r, p_out, want_p):
             u_new = 0.5 * (ulo + uhi)
         u = u_new
     lam = math.exp(u)
-    logz, mean, var = _kl_stats(p0, d, tot, lam)
+    logz, mean, var = _kl_stats(p0, d, tot, lam, mu0, sp)
     if want_p:
         zs = math.exp(logz) * tot
         for i in range(n):
             p_out[i] = p0[i] * math.exp(-d[i] / lam) / zs if p0[i] > 0.0 else 0.0
-    return vmin - lam * logz - lam * r
+    return vmin + mu0 - lam * logz - lam * r
 
 
 @nb.njit(cache=True)

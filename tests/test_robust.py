@@ -71,7 +71,9 @@ def test_inner_exact_feasible_optimal(kind, inst, seed):
         while _divergence(kind, p0 + t * (d - p0), p0) > r and t > 1e-6:
             t *= 0.5
         x = p0 + t * (d - p0)
-        if t > 1e-6 and _divergence(kind, x, p0) <= r:  # clearly inside, not round-off at r = 0
+        # clearly inside; at r = 0 a computed KL of a point 1e-7 away can round to <= 0, so the
+        # ball {p0} is tested by test_radius_zero_gives_nominal instead
+        if r > 0 and t > 1e-6 and _divergence(kind, x, p0) <= r:
             assert x @ v >= val - 1e-12 * scale
 
 
@@ -204,3 +206,25 @@ def test_bad_input():
         mdps.solve(mdps.RobustMDP(mdp), method="lp")
     with pytest.raises(ValueError, match="keyword"):
         mdps.solve(mdps.RobustMDP(mdp), m=3)
+
+
+@pytest.mark.parametrize("r", [1e-300, 1e-20, 1e-16, 1e-14, 1e-12, 1e-11, 1e-10])
+def test_kl_ball_at_tiny_radii_matches_the_second_order_expansion(r):
+    # at tiny radii the dual's lambda is huge and KL(p_lam || p0) = -mean/lam - log Z cancelled
+    # catastrophically: r = 1e-20 returned 29.1 for values in [0, 10] (above the nominal mean), and
+    # robust VI stopped converging below r ~ 1e-12; the kernel now centres the values and sums
+    # e^{-x} - 1 + x by its series. sigma(r) = <p0, v> - sqrt(2 r Var_p0(v)) + O(r).
+    rng = np.random.default_rng(0)
+    p0 = rng.dirichlet(np.ones(6))
+    v = rng.random(6) * 10
+    m, var = p0 @ v, p0 @ (v - p0 @ v) ** 2
+    s = mdps.robust_inner(p0, v, r, kind="kl")
+    assert s <= m
+    assert abs(s - (m - np.sqrt(2 * r * var))) <= 1e-11 * 10 + 10 * r * 10
+
+
+def test_robust_vi_converges_with_a_tiny_kl_radius():
+    mdp = mdps.garnet(10, 3, 3, gamma=0.9, rng=0)
+    sol = mdps.solve(mdps.RobustMDP(mdp, kind="kl", radius=1e-14), method="vi")
+    assert sol.converged
+    assert np.abs(sol.V - mdps.solve(mdp, method="pi").V).max() <= 1e-5
