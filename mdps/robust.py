@@ -112,8 +112,15 @@ from mdps.validation import (
 )
 
 __all__ = ["KINDS", "S_KINDS", "RobustMDP", "RobustSolution", "robust_inner", "robust_argmin", "robust_q_values",
+           "l1_inner_kernel",
            "robust_bellman_operator", "worst_case_model", "robust_value_iteration", "robust_evaluate",
            "robust_policy_iteration", "srect_bellman"]
+
+#: The compiled L1 inner solver, for other compiled code (UCRL2's extended value iteration calls it
+#: on ``-u``): ``l1_inner_kernel(p0, v, order, r, p_out, want_p) -> min_{||p - p0||_1 <= r} p . v``
+#: with ``order = argsort(v)``; ``p_out`` receives the minimiser when ``want_p``. Python callers
+#: use :func:`robust_inner`, which validates its arguments.
+l1_inner_kernel = _rk.l1_inner
 
 #: ball name -> (kernel code, factor applied to the radius before the kernel)
 KINDS = {"l1": (_rk.L1, 1.0), "tv": (_rk.L1, 2.0), "linf": (_rk.LINF, 1.0), "kl": (_rk.KL, 1.0),

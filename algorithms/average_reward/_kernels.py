@@ -4,8 +4,8 @@ r"""Numba kernels of UCRL2 and its span-bounded variant (:mod:`algorithms.averag
 options: the aperiodicity transform ``tau`` and the span truncation ``span_c`` of SCAL
 (Fruit, Pirotta, Lazaric, Ortner 2018, arXiv:1802.04020). Its inner step,
 :math:`\max_{\|p - \hat p\|_1 \le d} \langle p, u\rangle = -\min_{\|p - \hat p\|_1 \le d}
-\langle p, -u\rangle`, is the exact L1 inner problem of :mod:`mdps._robust_kernels`
-(:func:`~mdps._robust_kernels.l1_inner`) applied to ``-u``, sorted once per sweep.
+\langle p, -u\rangle`, is the exact L1 inner problem of :mod:`mdps.robust`
+(``mdps.robust.l1_inner_kernel``) applied to ``-u``, sorted once per sweep.
 
 :func:`run_ucrl` is one learning run: the doubling episodes, the confidence widths, the planning
 and the environment (CSR kernel, inverse-CDF sampling, Bernoulli or deterministic rewards) with
@@ -22,7 +22,7 @@ import numba as nb
 import numpy as np
 
 from algorithms.exploration._kernels import sample_row, uniform
-from mdps._robust_kernels import l1_inner
+from mdps.robust import l1_inner_kernel as l1_inner
 
 
 @nb.njit(cache=True)
