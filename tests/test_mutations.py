@@ -356,6 +356,27 @@ MUTANTS = [
            "algorithms.exploration._kernels:run_batch_record",
            (("cache=True, parallel=True", "cache=False, parallel=True"),
             ("math.sqrt(8.0 * L * var / nf)", "math.sqrt(8.0 * L * var) / nf"))),
+    # -- submodular: objectives, greedy, SubPO --
+    Mutant("coverage_counts_exactly_once", "submodular.objectives_checker",
+           "coverage counts the targets covered exactly once instead of at least once (not monotone)",
+           "mdps.submodular:Coverage.values",
+           (("covered = counts >= 1", "covered = counts == 1"),)),
+    Mutant("greedy_forgets_visited_set", "submodular.greedy_curvature",
+           "the greedy policy scores actions by the gain over the empty set (it forgets what it visited)",
+           "algorithms.submodular.subrl:GreedyPolicy.action",
+           (("base = np.array([(X >> i) & 1", "base = np.array([0 * (X >> i) & 1"),)),
+    Mutant("subpo_descends", "submodular.subpo_stationary_bound",
+           "SubPO steps against its gradient estimate (theta - lr * ghat)",
+           "algorithms.submodular.subrl:subpo",
+           (("theta = theta + lr * step", "theta = theta - lr * step"),)),
+    Mutant("subpo_past_gains", "submodular.subpo_gradient_unbiased",
+           "the SubPO estimator weighs each score by the gains up to its step instead of the reward-to-go",
+           "algorithms.submodular.subrl:_estimate",
+           (("G = np.cumsum(gains[:, ::-1], axis=1)[:, ::-1]", "G = np.cumsum(gains, axis=1)"),)),
+    Mutant("subpo_state_not_stage_state", "submodular.subpo_modular_is_policy_gradient",
+           "the rollout records the visited state, not the (stage, state) pair, on a stage-state ground set",
+           "algorithms.submodular.subrl:_rollout",
+           (('mask[rows, s if f.ground == "state" else (h + 1) * S + s] = True', "mask[rows, s] = True"),)),
 ]
 
 

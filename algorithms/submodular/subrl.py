@@ -284,19 +284,30 @@ class SubPOResult:
 
 
 def subpo(mdp, f, n_iter: int = 200, *, batch_size: int = 64, lr: float = 0.5, baseline: str = "loo",
-          theta0=None, rng=0) -> SubPOResult:
-    """SubPO: ``theta <- theta + lr * ghat`` with the unbiased marginal-gain estimator (module docstring)."""
+          state_independent: bool = False, theta0=None, rng=0) -> SubPOResult:
+    """SubPO: ``theta <- theta + lr * ghat`` with the unbiased marginal-gain estimator (module docstring).
+
+    ``state_independent=True`` ties ``theta[h, s] = phi[h]`` for all ``s`` (the per-stage action
+    distributions ``pi^h(a)`` of the paper's bandit-SMDP result): the gradient in ``phi[h]`` is the
+    sum over ``s`` of the gradient in ``theta[h, s]``, applied to every ``s``."""
     f, P = _setup(mdp, f)
     n_iter = check_int(n_iter, "n_iter", low=1)
     batch_size = check_int(batch_size, "batch_size", low=1)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     baseline = check_choice(baseline, "baseline", ("loo", "none"))
     theta = np.zeros((mdp.horizon, mdp.n_states, mdp.n_actions)) if theta0 is None else _check_theta(mdp, theta0).copy()
+    if not isinstance(state_independent, (bool, np.bool_)):
+        raise TypeError(f"state_independent must be a bool, got {state_independent!r}")
+    if state_independent:
+        theta = np.repeat(theta.mean(axis=1, keepdims=True), mdp.n_states, axis=1)
     g = check_rng(rng)
     returns = np.empty(n_iter)
     for it in range(n_iter):
         pi = softmax_policy(theta)
         states, actions, gains, value, _ = _rollout(P, mdp.rho, pi, f, batch_size, g)
         returns[it] = value.mean()
-        theta = theta + lr * _estimate(pi, states, actions, gains, baseline)
+        step = _estimate(pi, states, actions, gains, baseline)
+        if state_independent:
+            step = np.repeat(step.sum(axis=1, keepdims=True), mdp.n_states, axis=1)
+        theta = theta + lr * step
     return SubPOResult(theta, softmax_policy(theta), returns)

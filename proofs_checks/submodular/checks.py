@@ -63,14 +63,13 @@ def _checker_run(config, rng):
     rep = mdps.check_submodular(f, config["trials"], rng)
     return {"violations": rep.monotone_violations + rep.diminishing_violations + int(abs(rep.f_empty) > rep.tol),
             "worst_monotone": rep.worst_monotone, "worst_diminishing": rep.worst_diminishing,
-            "curvature": mdps.curvature(f), "trials": rep.n_trials}
+            "curvature": mdps.curvature(f)}
 
 
 def _negative_control(trials: int) -> int:
-    """The checker must flag a supermodular function (squared coverage): violations found."""
-    fp = np.random.default_rng(7).random((8, 12)) < 0.3
-    cov = mdps.coverage_objective(fp)
-    f = mdps.set_function(lambda m: cov(m) ** 2, 8)
+    """The checker must flag a supermodular function (a squared modular one): violations found."""
+    w = np.random.default_rng(7).random(8)
+    f = mdps.set_function(lambda m: float(w @ m) ** 2, 8)
     rep = mdps.check_submodular(f, trials, 0)
     return rep.monotone_violations + rep.diminishing_violations
 
@@ -89,7 +88,7 @@ def _checker_measure(ctx) -> Outcome:
         f"(X subset of Y, x outside Y) found by mdps.check_submodular in {trials} random trials per instance, over "
         f"{len(frame)} random instances of {', '.join(KINDS)} (6 and 12 elements): {int(frame.violations.sum())} "
         f"in total; it is a random test, not a proof ({len(frame) * trials} trials). Negative control: on squared "
-        f"coverage (supermodular) it finds {caught} violations. Curvature of the instances "
+        f"modular (supermodular) it finds {caught} violations. Curvature of the instances "
         f"{frame.curvature.min():.2f}..{frame.curvature.max():.2f}.",
     )
 
@@ -198,24 +197,42 @@ def _subpo_run(config, rng):
     mdp, f = _bandit_instance(config, rng)
     opt = sm.submodular_optimum(mdp, f).value
     res = sm.subpo(mdp, f, n_iter=config["n_iter"], batch_size=config["batch"], lr=config["lr"],
-                   rng=int(rng.integers(2 ** 31)))
-    J = sm.markov_value(mdp, f, res.policy)  # exact value of the returned policy
+                   state_independent=True, rng=int(rng.integers(2 ** 31)))
+    pi = res.policy
+    if not np.allclose(pi, pi[:, :1]):
+        return {"opt": opt, "J": np.nan, "gap": np.nan, "c": np.nan, "ratio": np.nan, "rel": np.nan}
+    J = sm.markov_value(mdp, f, pi)  # exact value of the returned policy
+    # first-order stationarity gap over the product of simplices: J is linear in each stage's p_h, so
+    # dJ/dp_h(a) = J(p with p_h = e_a) and gap = sum_h (max_a J(p_h <- e_a) - J(p))
+    gap = 0.0
+    for h in range(pi.shape[0]):
+        best = -np.inf
+        for a in range(pi.shape[2]):
+            q = pi.copy()
+            q[h] = 0.0
+            q[h, :, a] = 1.0
+            best = max(best, sm.markov_value(mdp, f, q))
+        gap += best - J
     c = mdps.curvature(f)
-    return {"opt": opt, "J": J, "c": c, "bound": 1.0 / (1.0 + c), "ratio": J / opt}
+    return {"opt": opt, "J": J, "gap": gap, "c": c, "ratio": J / opt, "rel": J / ((opt - gap) / 2.0)}
 
 
 def _subpo_measure(ctx) -> Outcome:
     grid = labkit.expand_grid(kind=list(GREEDY_KINDS), K=[6], H=[3], n_iter=[ctx.pick(150, 600)],
                               batch=[ctx.pick(32, 128)], lr=[1.0])
     frame = ctx.sweep(_subpo_run, grid, n_seeds=ctx.pick(3, 20))
-    rel = (frame["ratio"] / frame["bound"]).to_numpy()
+    above = int((frame["ratio"] >= 1.0 / (1.0 + frame["c"])).sum())
     return worst_case(
-        rel, ">=", 1.0, 0.0, frame,
-        f"(J(SubPO) / OPT) * (1 + c) after {frame.n_iter.iloc[0]} iterations of batch {frame.batch.iloc[0]} "
-        f"(lr 1, leave-one-out baseline, time-indexed softmax) on {len(frame)} deterministic bandit SMDPs "
-        f"(6 arms, H = 3; {', '.join(GREEDY_KINDS)}); J exact for the returned policy (no Monte Carlo error), "
-        f"OPT by exact DP. Smallest J/OPT {frame.ratio.min():.3f}, i.e. {frame.ratio.min() / (1 - np.exp(-1)):.3f} "
-        f"x (1 - 1/e); median {frame.ratio.median():.3f}.",
+        frame["ratio"].to_numpy(), ">=", 0.5, 0.0, frame,
+        f"J(SubPO) / OPT (theorem: >= (OPT - gap) / (2 OPT) for any per-stage policy, gap = its exact "
+        f"first-order stationarity gap over the product of simplices, so >= 1/2 once converged; the bound with "
+        f"the measured gap holds with margin J / ((OPT - gap)/2) >= {frame.rel.min():.2f}), after {frame.n_iter.iloc[0]} iterations of batch "
+        f"{frame.batch.iloc[0]} (lr 1, leave-one-out baseline, per-stage softmax pi^h(a)) on {len(frame)} "
+        f"deterministic bandit SMDPs (6 arms, H = 3; {', '.join(GREEDY_KINDS)}); J exact for the returned "
+        f"policy (no Monte Carlo error), OPT by exact DP. Gaps up to {frame.gap.max() / frame.opt.min():.2e} OPT. "
+        f"J/OPT: smallest {frame.ratio.min():.3f} (= {frame.ratio.min() / (1 - np.exp(-1)):.3f} x (1 - 1/e)), "
+        f"median {frame.ratio.median():.3f}; J/OPT >= 1/(1+c) (curvature form, not tested: see the theory "
+        f"page) on {above} of {len(frame)} runs.",
     )
 
 
@@ -229,7 +246,8 @@ def _subpo_plot(result):
         g = d[d.kind == kind]
         ax.plot(g["c"], g["ratio"], MARKERS[i % len(MARKERS)], ms=3, linestyle="none", label=kind.replace("_", " "))
     c = np.linspace(0, 1, 100)
-    theory_line(ax, c, 1 / (1 + c), label=r"theorem: $1/(1+c)$")
+    theory_line(ax, c, np.full_like(c, 0.5), label=r"theorem at a stationary point: $1/2$")
+    ax.plot(c, 1 / (1 + c), ":", color="0.5", label=r"$1/(1+c)$ (reported, not tested)")
     ax.set_xlabel("total curvature c")
     ax.set_ylabel(r"$J_{SubPO} / OPT$")
     ax.set_ylim(0.45, 1.02)
@@ -240,8 +258,9 @@ def _subpo_plot(result):
 subpo_stationary = register(Check(
     name="submodular.subpo_stationary_bound",
     paper="Hassani, Soltanolkotabi, Karbasi 2017, arXiv:1708.03949; " + PAPER,
-    claim="Converged SubPO on deterministic bandit SMDPs reaches at least 1/(1+c) >= 1/2 of the exact optimum.",
-    tag="A", family="submodular", cost=(5, 60),
+    claim="Converged SubPO on deterministic bandit SMDPs (per-stage softmax) reaches at least 1/2 of the exact "
+          "optimum (J >= (OPT - gap)/2 with gap its first-order stationarity gap).",
+    tag="R", family="submodular", cost=(5, 60),
     measure=_subpo_measure, plot=_subpo_plot,
 ))
 
