@@ -314,7 +314,9 @@ def _z_plot(result):
     fig, axes = subplots()
     ax = axes[0, 0]
     d = result.data.reset_index(drop=True)
-    for i, (key, g) in enumerate(d.groupby([c for c in ("kind", "baseline") if c in d])):
+    keys = [c for c in ("kind", "baseline") if c in d]
+    groups = d.groupby(keys) if keys else [(("modular objective",), d)]
+    for key, g in groups:
         label = ", ".join(str(k) for k in (key if isinstance(key, tuple) else (key,))).replace("_", " ")
         ax.plot(g.index, g["max_z"], "o", ms=3, label=label)
     reference_line(ax, float(d["threshold"].iloc[0]), label="theorem: unbiased (Bonferroni z, level 1e-3)")
