@@ -245,6 +245,10 @@ def test_history_dependence_beats_every_markov_policy_with_stochastic_dynamics()
     mdp = mdps.TabularMDP(P, np.zeros((H, S, A)), horizon=H, rho=[1, 0, 0, 0])
     f = mdps.coverage_objective(np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], bool), [1.0, 1.0, 0.9])
     opt = sm.submodular_optimum(mdp, f).value
-    best_markov = max(sm.markov_value(mdp, f, np.eye(A)[np.array(acts).reshape(H, S)])
-                      for acts in itertools.product(range(A), repeat=H * S))
+    # actions at stages 0, 1 do not matter; stage 2 is reached in states 1, 2 only
+    best_markov = -np.inf
+    for a1, a2 in itertools.product(range(A), repeat=2):
+        acts = np.zeros((H, S), dtype=int)
+        acts[2, 1], acts[2, 2] = a1, a2
+        best_markov = max(best_markov, sm.markov_value(mdp, f, np.eye(A)[acts]))
     assert opt > best_markov + 0.05
