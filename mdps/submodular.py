@@ -32,7 +32,6 @@ information never hurts); a nonnegative modular function is monotone and modular
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -336,7 +335,7 @@ def curvature(f) -> float:
     eye = np.eye(n, dtype=bool)
     full = np.ones((1, n), dtype=bool)
     vals = f.values(np.concatenate([eye, ~eye, full, np.zeros((1, n), bool)]))
-    single, rest, fV, f0 = vals[:n] - vals[-1], vals[n:2 * n], vals[2 * n], vals[-1]
+    single, rest, fV = vals[:n] - vals[-1], vals[n:2 * n], vals[2 * n]
     ok = single > 1e-12 * max(1.0, abs(fV))
     if not ok.any():
         return 0.0

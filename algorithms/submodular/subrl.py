@@ -63,7 +63,6 @@ class _Memo:
 
     def __init__(self, f: SetFunction):
         self.f, self.cache = f, {}
-        self.bits = 1 << np.arange(f.n_elements, dtype=object)
 
     def __call__(self, mask: int) -> float:
         v = self.cache.get(mask)
@@ -113,7 +112,7 @@ def submodular_optimum(mdp, f) -> SubmodularOptimum:
     return SubmodularOptimum(float(val), pol, len(memo))
 
 
-def history_policy_value(mdp, f, policy, *, _checked=False) -> float:
+def history_policy_value(mdp, f, policy) -> float:
     """Exact ``E[F(tau)]`` of ``policy(h, s, visited_bitmask) -> probabilities (A,)``."""
     if not callable(policy):
         raise TypeError(f"policy must be callable (h, s, visited) -> action probabilities, got {type(policy).__name__}")
