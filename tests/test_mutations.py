@@ -377,6 +377,14 @@ MUTANTS = [
            "the rollout records the visited state, not the (stage, state) pair, on a stage-state ground set",
            "algorithms.submodular.subrl:_rollout",
            (('mask[rows, s if f.ground == "state" else (h + 1) * S + s] = True', "mask[rows, s] = True"),)),
+    Mutant("subpo_negated_reward_to_go", "submodular.subpo_stationary_bound",
+           "the SubPO estimator weighs each score by minus the reward-to-go of marginal gains",
+           "algorithms.submodular.subrl:_estimate",
+           (("G = np.cumsum(gains[:, ::-1], axis=1)[:, ::-1]", "G = -np.cumsum(gains[:, ::-1], axis=1)[:, ::-1]"),)),
+    Mutant("subpo_past_gains_modular", "submodular.subpo_modular_is_policy_gradient",
+           "the SubPO estimator weighs each score by the gains up to its step (modular objective)",
+           "algorithms.submodular.subrl:_estimate",
+           (("G = np.cumsum(gains[:, ::-1], axis=1)[:, ::-1]", "G = np.cumsum(gains, axis=1)"),)),
 ]
 
 
