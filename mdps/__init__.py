@@ -62,6 +62,10 @@ _LAZY = {
     "robust_q_values": "robust", "robust_bellman_operator": "robust", "worst_case_model": "robust",
     "robust_value_iteration": "robust", "robust_evaluate": "robust", "robust_policy_iteration": "robust",
     "srect_bellman": "robust", "S_KINDS": "robust",
+    # submodular trajectory objectives
+    "coverage_objective": "submodular", "facility_location_objective": "submodular",
+    "logdet_objective": "submodular", "modular_objective": "submodular", "set_function": "submodular",
+    "check_submodular": "submodular", "curvature": "submodular", "bandit_mdp": "submodular",
     # numerics
     "span": "numerics", "sup_norm": "numerics", "logsumexp": "numerics", "log_softmax": "numerics",
     "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",
@@ -69,7 +73,7 @@ _LAZY = {
 }
 
 #: public submodules reachable as attributes (``mdps.catalogue.get(...)``, ``mdps.validation``)
-_SUBMODULES = ("catalogue", "validation")
+_SUBMODULES = ("catalogue", "validation", "submodular")
 
 __all__ = ["TabularMDP", "Solution", *_LAZY, *_SUBMODULES]
 

@@ -1,0 +1,312 @@
+r"""Submodular RL: exact optimum, greedy marginal-gain policy, and SubPO.
+
+Prajapat, Mutný, Zeilinger, Krause, "Submodular Reinforcement Learning", ICLR 2024,
+arXiv:2307.13372 [A]. An episode ``s_0, a_0, ..., a_{H-1}, s_H`` (``H`` actions) earns
+``F(tau) = F({e(0, s_0), ..., e(H, s_H)})`` where ``e(h, s)`` is the ground-set element of
+state ``s`` at stage ``h`` (:func:`mdps.submodular.element_index`). The induced decision
+problem is Markov in the augmented state ``(h, s, visited set)``, not in ``(h, s)``.
+
+*Exact optimum* [R, derivation]: with ``X`` the visited set,
+``W_H(s, X) = F(X)``, ``W_h(s, X) = max_a sum_{s'} P_h(s'|s,a) W_{h+1}(s', X + e(h+1, s'))``,
+``OPT = sum_s rho(s) W_0(s, {e(0, s)})``: dynamic programming on the augmented MDP, whose
+optimal deterministic Markov policy is an optimal history-dependent policy of the original one
+(the augmented state is a function of the history, and ``F(tau)`` a function of the final one).
+
+*Greedy* [R]: ``a = argmax_a sum_{s'} P_h(s'|s,a) Delta(e(h+1, s') | X)``. On bandit SMDPs
+(``mdps.submodular.bandit_mdp``, ``epsilon = 0``) this is the greedy algorithm for
+``max_{|X| <= H} F``, so ``J_greedy >= (1 - e^{-c}) / c * OPT >= (1 - 1/e) OPT`` with total
+curvature ``c`` (Nemhauser, Wolsey, Fisher 1978; Conforti, Cornuéjols 1984).
+
+*SubPO* [A mechanism, R form]: tabular softmax ``pi_theta(a | s, h) = softmax(theta[h, s])``;
+with gains ``g_j = Delta(e(j+1, s_{j+1}) | X_j)`` and ``F(tau) = F(X_0) + sum_j g_j``,
+``grad J = E[ sum_i grad log pi(a_i | s_i, i) * (G_i - b_i) ]``, ``G_i = sum_{j >= i} g_j``,
+because ``F(X_0) + sum_{j < i} g_j`` is a function of the history before ``a_i`` and
+``E[grad log pi(a_i|.) | history] = 0``; the baseline ``b_i`` is the leave-one-out batch mean of
+``G_i`` (independent of episode ``k``, so unbiased). ``grad_theta[h,s] log pi(a|s,h) = e_a - pi(.|s,h)``.
+Update: ``theta <- theta + lr * ghat`` (plain ascent). The stationary-point guarantee used by the
+checks (Hassani, Soltanolkotabi, Karbasi 2017, arXiv:1708.03949): on bandit SMDPs ``J`` is a
+monotone DR-submodular function of the per-stage action distributions, so every stationary
+point over the product of simplices has ``J >= OPT / 2``, and ``>= OPT / (1 + c)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mdps.submodular import SetFunction, check_objective, element_index, require_submodular
+from mdps.validation import check_choice, check_int, check_mdp, check_real, check_rng
+
+__all__ = ["submodular_optimum", "SubmodularOptimum", "greedy_policy", "GreedyPolicy", "history_policy_value",
+           "markov_value", "exact_gradient", "subpo_gradient", "subpo", "SubPOResult", "softmax_policy"]
+
+#: DP refuses more augmented states than this (tiny instances only)
+MAX_AUGMENTED = 2_000_000
+
+
+def _setup(mdp, f, *, need_submodular=True):
+    check_mdp(mdp, criterion="finite_horizon")
+    f = require_submodular(f) if need_submodular else check_objective(f)
+    S, H = mdp.n_states, mdp.horizon
+    need = S if f.ground == "state" else (H + 1) * S
+    if f.n_elements != need:
+        raise ValueError(f"f has {f.n_elements} elements but the mdp needs {need} "
+                         f"(ground={f.ground!r}, S={S}, H={H})")
+    d = mdp.to_dense() if mdp.is_sparse else mdp
+    P = np.stack([np.asarray(d.P_stage(h)) for h in range(H)])  # (H, S, A, S)
+    return f, P
+
+
+class _Memo:
+    """F on bitmask-encoded sets, cached."""
+
+    def __init__(self, f: SetFunction):
+        self.f, self.cache = f, {}
+
+    def __call__(self, mask: int) -> float:
+        v = self.cache.get(mask)
+        if v is None:
+            arr = np.array([(mask >> i) & 1 for i in range(self.f.n_elements)], dtype=bool)
+            v = self.cache[mask] = float(self.f.values(arr[None])[0])
+        return v
+
+
+@dataclass(frozen=True)
+class SubmodularOptimum:
+    value: float  # OPT = max over history-dependent policies of E[F(tau)]
+    policy: dict  # (h, s, visited bitmask) -> optimal action
+    n_augmented: int  # augmented states solved
+
+
+def submodular_optimum(mdp, f) -> SubmodularOptimum:
+    """Exact optimum by DP over (stage, state, visited set); see the module docstring."""
+    f, P = _setup(mdp, f)
+    H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
+    F = _Memo(f)
+    memo, pol = {}, {}
+
+    def W(h, s, X):
+        key = (h, s, X)
+        v = memo.get(key)
+        if v is not None:
+            return v
+        if len(memo) > MAX_AUGMENTED:
+            raise ValueError(f"mdp too large for the exact DP (over {MAX_AUGMENTED} augmented states)")
+        if h == H:
+            v = F(X)
+        else:
+            best, arg = -np.inf, 0
+            for a in range(A):
+                q = 0.0
+                for s2 in np.flatnonzero(P[h, s, a] > 0):
+                    q += P[h, s, a, s2] * W(h + 1, int(s2), X | (1 << element_index(h + 1, int(s2), S, f.ground)))
+                if q > best + 1e-12:
+                    best, arg = q, a
+            v, pol[key] = best, arg
+        memo[key] = v
+        return v
+
+    rho = mdp.rho
+    val = sum(rho[s] * W(0, s, 1 << element_index(0, s, S, f.ground)) for s in np.flatnonzero(rho > 0))
+    return SubmodularOptimum(float(val), pol, len(memo))
+
+
+def history_policy_value(mdp, f, policy) -> float:
+    """Exact ``E[F(tau)]`` of ``policy(h, s, visited_bitmask) -> probabilities (A,)``."""
+    if not callable(policy):
+        raise TypeError(f"policy must be callable (h, s, visited) -> action probabilities, got {type(policy).__name__}")
+    f, P = _setup(mdp, f, need_submodular=False)
+    H, S = mdp.horizon, mdp.n_states
+    F = _Memo(f)
+    memo = {}
+
+    def W(h, s, X):
+        key = (h, s, X)
+        if key in memo:
+            return memo[key]
+        if h == H:
+            v = F(X)
+        else:
+            p = np.asarray(policy(h, s, X), dtype=float)
+            v = 0.0
+            for a in np.flatnonzero(p > 0):
+                for s2 in np.flatnonzero(P[h, s, a] > 0):
+                    v += p[a] * P[h, s, a, s2] * W(h + 1, int(s2), X | (1 << element_index(h + 1, int(s2), S, f.ground)))
+        memo[key] = v
+        return v
+
+    rho = mdp.rho
+    return float(sum(rho[s] * W(0, s, 1 << element_index(0, s, S, f.ground)) for s in np.flatnonzero(rho > 0)))
+
+
+def markov_value(mdp, f, pi) -> float:
+    """Exact ``E[F(tau)]`` of a time-indexed Markov policy ``pi`` of shape ``(H, S, A)``."""
+    pi = np.asarray(pi, dtype=float)
+    if pi.shape != (mdp.horizon, mdp.n_states, mdp.n_actions):
+        raise ValueError(f"pi must have shape (H, S, A) = {(mdp.horizon, mdp.n_states, mdp.n_actions)}, got {pi.shape}")
+    return history_policy_value(mdp, f, lambda h, s, X: pi[h, s])
+
+
+@dataclass(frozen=True, eq=False)
+class GreedyPolicy:
+    """``argmax_a E[Delta(e(h+1, s') | X)]`` (lowest index on ties), a policy of (h, s, X)."""
+
+    f: SetFunction
+    P: np.ndarray  # (H, S, A, S)
+
+    def action(self, h: int, s: int, X: int) -> int:
+        S = self.P.shape[1]
+        F = self.f
+        base = np.array([(X >> i) & 1 for i in range(F.n_elements)], dtype=bool)
+        cand = np.repeat(base[None], S, axis=0)
+        for s2 in range(S):
+            cand[s2, element_index(h + 1, s2, S, F.ground)] = True
+        gains = F.values(cand) - F.values(base[None])[0]
+        expected = self.P[h, s] @ gains  # (A,)
+        return int(np.argmax(expected >= expected.max() - 1e-12))
+
+    def __call__(self, h: int, s: int, X: int) -> np.ndarray:
+        p = np.zeros(self.P.shape[2])
+        p[self.action(h, s, X)] = 1.0
+        return p
+
+
+def greedy_policy(mdp, f) -> GreedyPolicy:
+    """The greedy marginal-gain policy (history dependent through the visited set)."""
+    f, P = _setup(mdp, f)
+    return GreedyPolicy(f, P)
+
+
+def softmax_policy(theta) -> np.ndarray:
+    z = theta - theta.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _check_theta(mdp, theta):
+    shape = (mdp.horizon, mdp.n_states, mdp.n_actions)
+    theta = np.asarray(theta, dtype=float)
+    if theta.shape != shape or not np.isfinite(theta).all():
+        raise ValueError(f"theta must be a finite array of shape (H, S, A) = {shape}, got shape {theta.shape}")
+    return theta
+
+
+def exact_gradient(mdp, f, theta) -> tuple[float, np.ndarray]:
+    """``(J, grad J)`` for the softmax policy ``theta`` by enumerating every trajectory (tiny instances)."""
+    f, P = _setup(mdp, f, need_submodular=False)
+    theta = _check_theta(mdp, theta)
+    H, S, A = theta.shape
+    if (S * A) ** H > 2_000_000:
+        raise ValueError(f"exact_gradient enumerates (S A)^H = {(S * A) ** H} trajectories; too many")
+    pi = softmax_policy(theta)
+    F = _Memo(f)
+    J, grad = 0.0, np.zeros_like(theta)
+
+    def rec(h, s, X, prob, score):
+        nonlocal J
+        if h == H:
+            v = F(X)
+            J += prob * v
+            for (hh, ss, aa) in score:
+                grad[hh, ss] -= prob * v * pi[hh, ss]
+                grad[hh, ss, aa] += prob * v
+            return
+        for a in range(A):
+            for s2 in np.flatnonzero(P[h, s, a] > 0):
+                rec(h + 1, int(s2), X | (1 << element_index(h + 1, int(s2), S, f.ground)),
+                    prob * pi[h, s, a] * P[h, s, a, s2], score + [(h, s, a)])
+
+    for s in np.flatnonzero(mdp.rho > 0):
+        rec(0, int(s), 1 << element_index(0, int(s), S, f.ground), mdp.rho[s], [])
+    return float(J), grad
+
+
+def _rollout(P, rho, pi, f, n, g):
+    """``n`` episodes: states (n, H+1), actions (n, H), gains (n, H), F(tau) (n,)."""
+    H, S, A, _ = P.shape
+    states = np.empty((n, H + 1), dtype=np.int64)
+    actions = np.empty((n, H), dtype=np.int64)
+    gains = np.empty((n, H))
+    s = np.minimum((g.random(n)[:, None] > np.cumsum(rho)[None]).sum(axis=1), S - 1)
+    states[:, 0] = s
+    mask = np.zeros((n, f.n_elements), dtype=bool)
+    rows = np.arange(n)
+    mask[rows, [element_index(0, int(x), S, f.ground) for x in s]] = True
+    value = f.values(mask)
+    F0 = value.copy()
+    for h in range(H):
+        cdf = np.cumsum(pi[h, s], axis=1)
+        a = np.minimum((g.random(n)[:, None] > cdf).sum(axis=1), A - 1)
+        cdf2 = np.cumsum(P[h, s, a], axis=1)
+        s = np.minimum((g.random(n)[:, None] > cdf2).sum(axis=1), S - 1)
+        mask[rows, s if f.ground == "state" else (h + 1) * S + s] = True
+        new = f.values(mask)
+        gains[:, h] = new - value
+        value = new
+        actions[:, h] = a
+        states[:, h + 1] = s
+    return states, actions, gains, value, F0
+
+
+def _estimate(pi, states, actions, gains, baseline):
+    """The SubPO estimator from sampled episodes (mean over the batch)."""
+    n, H = actions.shape
+    G = np.cumsum(gains[:, ::-1], axis=1)[:, ::-1]  # reward-to-go of marginal gains
+    if baseline == "loo" and n > 1:
+        G = G - (G.sum(axis=0, keepdims=True) - G) / (n - 1)
+    grad = np.zeros_like(pi)
+    for h in range(H):
+        s, a = states[:, h], actions[:, h]
+        score = -pi[h, s]  # (n, A)
+        score[np.arange(n), a] += 1.0
+        np.add.at(grad[h], s, score * G[:, h:h + 1])
+    return grad / n
+
+
+def subpo_gradient(mdp, f, theta, n_episodes: int, rng=0, *, baseline: str = "loo") -> np.ndarray:
+    """One SubPO gradient estimate from ``n_episodes`` sampled episodes (unbiased)."""
+    f, P = _setup(mdp, f, need_submodular=False)
+    theta = _check_theta(mdp, theta)
+    n = check_int(n_episodes, "n_episodes", low=1)
+    baseline = check_choice(baseline, "baseline", ("loo", "none"))
+    pi = softmax_policy(theta)
+    states, actions, gains, _, _ = _rollout(P, mdp.rho, pi, f, n, check_rng(rng))
+    return _estimate(pi, states, actions, gains, baseline)
+
+
+@dataclass(frozen=True)
+class SubPOResult:
+    theta: np.ndarray  # final parameters (H, S, A)
+    policy: np.ndarray  # softmax(theta), (H, S, A)
+    sampled_returns: np.ndarray  # (n_iter,) batch mean of F(tau) per iteration (the algorithm's own estimate)
+
+
+def subpo(mdp, f, n_iter: int = 200, *, batch_size: int = 64, lr: float = 0.5, baseline: str = "loo",
+          state_independent: bool = False, theta0=None, rng=0) -> SubPOResult:
+    """SubPO: ``theta <- theta + lr * ghat`` with the unbiased marginal-gain estimator (module docstring).
+
+    ``state_independent=True`` ties ``theta[h, s] = phi[h]`` for all ``s`` (the per-stage action
+    distributions ``pi^h(a)`` of the paper's bandit-SMDP result): the gradient in ``phi[h]`` is the
+    sum over ``s`` of the gradient in ``theta[h, s]``, applied to every ``s``."""
+    f, P = _setup(mdp, f)
+    n_iter = check_int(n_iter, "n_iter", low=1)
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    lr = check_real(lr, "lr", low=0.0, low_open=True)
+    baseline = check_choice(baseline, "baseline", ("loo", "none"))
+    theta = np.zeros((mdp.horizon, mdp.n_states, mdp.n_actions)) if theta0 is None else _check_theta(mdp, theta0).copy()
+    if not isinstance(state_independent, (bool, np.bool_)):
+        raise TypeError(f"state_independent must be a bool, got {state_independent!r}")
+    if state_independent:
+        theta = np.repeat(theta.mean(axis=1, keepdims=True), mdp.n_states, axis=1)
+    g = check_rng(rng)
+    returns = np.empty(n_iter)
+    for it in range(n_iter):
+        pi = softmax_policy(theta)
+        states, actions, gains, value, _ = _rollout(P, mdp.rho, pi, f, batch_size, g)
+        returns[it] = value.mean()
+        step = _estimate(pi, states, actions, gains, baseline)
+        if state_independent:
+            step = np.repeat(step.sum(axis=1, keepdims=True), mdp.n_states, axis=1)
+        theta = theta + lr * step
+    return SubPOResult(theta, softmax_policy(theta), returns)
