@@ -50,7 +50,12 @@ Backends
 ``"dask"``
     :mod:`dask.distributed`: the given ``client``, or a ``LocalCluster(n_workers=...,
     threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)`` started
-    for the sweep and closed afterwards. ``fn`` is sent with cloudpickle.
+    for the sweep and closed afterwards. ``fn`` is sent with cloudpickle. To run on an
+    existing cluster, pass ``client=connect_scheduler("tcp://HOST:PORT")`` (what ``labkit
+    check --backend dask --scheduler ADDRESS`` does): the workers compute, and the store stays
+    with the caller, who writes every finished run as it arrives. A worker lost mid-sweep
+    costs only the runs it was computing; the scheduler reruns them elsewhere, and with the
+    same seeds they give the same rows.
 A backend object
     Anything with ``map_unordered(func, items)`` returning an iterable of ``(index, func(items[index]))``
     pairs in any order (see :class:`SerialBackend`, :class:`ProcessBackend`,
@@ -103,6 +108,7 @@ __all__ = [
     "SerialBackend",
     "ProcessBackend",
     "DaskBackend",
+    "connect_scheduler",
     "RESERVED_COLUMNS",
     "StoredRunWarning",
 ]
@@ -385,7 +391,7 @@ class DaskBackend:
             futures = client.map(func, items, pure=False)
             index = {fut.key: i for i, fut in enumerate(futures)}
             try:
-                for fut in as_completed(futures):
+                for fut in as_completed(futures, loop=client.loop):
                     yield index[fut.key], fut.result()
             finally:
                 client.cancel(futures)
@@ -393,6 +399,77 @@ class DaskBackend:
             if cluster is not None:
                 client.close()
                 cluster.close()
+
+
+def connect_scheduler(address: str, *, timeout: float = 30.0, check_code: bool = True):
+    """A :class:`distributed.Client` connected to the Dask scheduler at ``address``.
+
+    Waits up to ``timeout`` seconds to reach the scheduler and again for at least one worker,
+    so that a wrong address or an empty cluster fails in seconds instead of hanging a sweep.
+    With ``check_code`` (default), every connected worker must compute the same
+    :func:`labkit.provenance.code_version` as this process: runs are stored under the caller's
+    code version, so a worker with other code (another checkout, other numerical libraries)
+    would file its results under the wrong key. Workers that join later are not checked.
+    The caller closes the client (``with connect_scheduler(...) as client:``).
+
+    Raises
+    ------
+    ImportError
+        dask.distributed is not installed.
+    TypeError, ValueError
+        ``address`` is not a non-empty str or ``timeout`` is not a positive number.
+    ConnectionError
+        The scheduler cannot be reached, has no worker, or a worker cannot import the lab or
+        runs other code; the message names the address.
+    """
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("connecting to a Dask scheduler needs dask.distributed: "
+                          "pip install 'dask[distributed]'") from exc
+    if not isinstance(address, str) or not address.strip():
+        raise TypeError(f"address must be a non-empty str such as 'tcp://HOST:PORT', got {address!r}")
+    if isinstance(timeout, (bool, np.bool_)) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    address = address.strip()
+    try:
+        client = Client(address, timeout=f"{float(timeout)}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConnectionError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
+                              f"({type(exc).__name__}: {first})") from exc
+    try:
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (TimeoutError, OSError) as exc:
+            raise ConnectionError(f"the Dask scheduler at {address} has no worker after {timeout:g} s; "
+                                  "start workers with `dask worker " + address + "`") from exc
+        if check_code:
+            _check_worker_code(client, address)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def _check_worker_code(client, address: str) -> None:
+    """Refuse workers whose lab code differs from this process's (their runs would be mis-keyed)."""
+    from labkit.provenance import code_version, short
+
+    here = code_version()
+    try:
+        there = client.run(code_version)
+    except Exception as exc:  # noqa: BLE001 - any failure means the workers cannot run the lab
+        raise ConnectionError(f"the workers of the Dask scheduler at {address} cannot run the lab "
+                              f"({type(exc).__name__}: {exc}); install the same rl-theory-lab on them") from exc
+    other = {worker: v for worker, v in there.items() if v != here}
+    if other:
+        worker, v = sorted(other.items())[0]
+        raise ConnectionError(
+            f"{len(other)} of {len(there)} workers of the Dask scheduler at {address} run other code "
+            f"(code version {short(v)} on {worker}, {short(here)} here); their runs would be stored as "
+            "this code's: install the same checkout and numerical libraries on the workers"
+        )
 
 
 def _check_workers(n_workers) -> int:
