@@ -39,7 +39,7 @@ pytest.importorskip("distributed")
 
 from labkit import ResultStore, sweep  # noqa: E402
 from labkit import cli  # noqa: E402
-from labkit.sweep import connect_scheduler  # noqa: E402
+from labkit.sweep import _batches, connect_scheduler  # noqa: E402
 from tests import _sweep_funcs as funcs  # noqa: E402
 
 pytestmark = pytest.mark.distributed
@@ -159,13 +159,17 @@ def test_check_on_a_running_cluster_is_bit_identical_to_serial(cluster, tmp_path
 
     with Client(cluster.address, set_as_default=False) as client:
         done = client.run_on_scheduler(_runs_done)
-    n_runs = sum(len(f.drop_duplicates("run_key")) for f in runs.values())
-    assert done >= 2 * n_runs  # the flag's and the variable's commands each sent every run
+    n_tasks = sum(len(_batches(f["run_key"].nunique(), 2)) for f in runs.values())
+    assert done >= 2 * n_tasks  # the flag's and the variable's commands each sent every run
+    # the nanny caps each worker's BLAS threads at one (N workers use N cores)
+    with connect_scheduler(cluster.address, timeout=20) as client:
+        caps = sweep(funcs.blas_threads, [{}], n_seeds=4, backend="dask", client=client)
+    assert set(caps["openblas"]) == {"1"} and set(caps["omp"]) == {"1"}
 
 
 def _runs_done(dask_scheduler) -> int:
-    """Tasks of :func:`labkit.sweep._execute` that finished on the cluster (Dask drops the ``_``)."""
-    prefix = dask_scheduler.task_prefixes.get("execute")
+    """Tasks (batches of runs) of :func:`labkit.sweep._run_batch` finished on the cluster (Dask drops the ``_``)."""
+    prefix = dask_scheduler.task_prefixes.get("run_batch")
     return 0 if prefix is None else int(prefix.state_counts["memory"])
 
 
@@ -265,3 +269,28 @@ def test_connect_scheduler_validates_its_arguments():
         connect_scheduler("")
     with pytest.raises(ValueError, match="timeout must be a positive number"):
         connect_scheduler("tcp://127.0.0.1:1", timeout=0)
+
+
+def test_runs_travel_in_batches():
+    assert [len(b) for b in _batches(10, 2)] == [1] * 10  # fewer than four runs per thread: one each
+    assert [len(b) for b in _batches(40, 2)] == [5] * 8
+    sizes = [len(b) for b in _batches(504, 2)]
+    assert max(sizes) == 16 and sum(sizes) == 504  # capped: a lost worker takes at most 16 runs
+    assert [list(b) for b in _batches(5, 1)] == [[0], [1], [2], [3], [4]] and _batches(0, 4) == []
+
+
+def test_a_worker_running_other_code_fails_the_run_not_the_store(tmp_path):
+    """Workers that join after the connection check still refuse to compute under another code version."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as lc, \
+            Client(lc, set_as_default=False) as client:
+        from labkit.sweep import _CODE_VERSIONS, RunError
+
+        _CODE_VERSIONS[(funcs.draws.__module__, funcs.draws.__qualname__)] = "0" * 64  # this "worker"'s code
+        try:
+            with pytest.raises(RunError, match="runs other code"):
+                sweep(funcs.draws, [{"n": 2}], n_seeds=2, backend="dask", client=client, store=tmp_path / "s.sqlite")
+        finally:
+            _CODE_VERSIONS.clear()
+        assert ResultStore(tmp_path / "s.sqlite").count("tests._sweep_funcs.draws") == 0
