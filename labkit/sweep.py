@@ -440,7 +440,7 @@ def _batches(n_items: int, n_threads: int) -> list[range]:
 
     One task per run costs a scheduler round trip per run (a few milliseconds on a loaded
     machine), as much as a short run itself: a 504-run sweep of 14 ms runs took 1.6x its serial
-    time on one worker. Batches amortise it; four per thread keep the load balanced; the cap
+    time on one worker of a loaded 2-core machine, one task per run. Batches amortise it; four per thread keep the load balanced; the cap
     bounds what a lost worker takes with it (the runs of its current batch) and keeps results
     streaming to the store. Consecutive runs share a config, so a batch's runs cost alike.
     """
@@ -462,7 +462,9 @@ def connect_scheduler(address: str, *, timeout: float = 30.0, check_code: bool =
     With ``check_code`` (default), every connected worker must compute the same
     :func:`labkit.provenance.code_version` as this process: runs are stored under the caller's
     code version, so a worker with other code (another checkout, other numerical libraries)
-    would file its results under the wrong key. Workers that join later are not checked.
+    would file its results under the wrong key. Workers that join later (an adaptive cluster
+    scaling up) are checked by the runs themselves: :func:`sweep` with a ``client`` has every
+    run compare its worker's code version with the caller's, and fail (stored nowhere) if not equal.
     The caller closes the client (``with connect_scheduler(...) as client:``).
 
     Raises
@@ -604,7 +606,10 @@ def sweep(
     n_workers : int, optional
         Workers for ``"process"`` and a private ``"dask"`` cluster; default ``os.cpu_count()``.
     client : distributed.Client, optional
-        An existing Dask client for ``backend="dask"`` (not closed by the sweep).
+        An existing Dask client for ``backend="dask"`` (not closed by the sweep), e.g.
+        :func:`connect_scheduler` ``(address)``. Unless ``code_version`` is given (or ``fn`` lives
+        in ``__main__``), each run first checks that its worker computes the caller's code
+        version, and raises :class:`RunError` otherwise.
     code_version : str, optional
         The version of the code computing the runs, part of every run's key; default
         :func:`labkit.provenance.code_version` ``(fn)``: the lab's sources, ``fn``'s package
