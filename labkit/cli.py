@@ -4,7 +4,8 @@
 
     labkit list [PATTERN...] [--family F] [--json]
     labkit check NAME|PATTERN... | --all [--family F] [--scale quick|full] [--seed N] [--json]
-                 [--backend serial|process|dask] [--workers N] [--no-store] [--recompute]
+                 [--backend serial|process|dask] [--workers N] [--scheduler ADDRESS]
+                 [--scheduler-timeout SECONDS] [--no-store] [--recompute]
     labkit figure NAME [--out DIR] [--scale quick|full] [--seed N] [--style neurips|icml|iclr|jmlr]
                   [--column single|double|half]
     labkit report [--out DIR] [--seed N]
@@ -29,6 +30,7 @@ one line; 130 interrupted (finished runs are kept in the store).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -80,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--backend", choices=("serial", "process", "dask"), default="serial",
                     help="sweep backend (default serial)")
     sc.add_argument("--workers", type=_workers, default=None, help="workers for the process/dask backends")
+    sc.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="with --backend dask: run on the existing Dask cluster at this address (tcp://HOST:PORT; "
+                         "default $DASK_SCHEDULER_ADDRESS, else a private local cluster)")
+    sc.add_argument("--scheduler-timeout", type=_timeout, default=30.0, metavar="SECONDS",
+                    help="how long to wait for the scheduler and a worker (default 30)")
     sc.add_argument("--no-store", action="store_true", help="neither read nor write the result store")
     sc.add_argument("--recompute", action="store_true",
                     help="compute every run afresh and replace what the store holds for this code")
@@ -127,6 +134,16 @@ def _workers(text: str) -> int:
         v = 0
     if v < 1:
         raise argparse.ArgumentTypeError(f"workers must be an integer >= 1, got {text!r}")
+    return v
+
+
+def _timeout(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0.0
+    if not 0 < v < float("inf"):
+        raise argparse.ArgumentTypeError(f"scheduler timeout must be a positive number of seconds, got {text!r}")
     return v
 
 
@@ -237,11 +254,12 @@ def _save_result(store, result: CheckResult) -> None:
                         code_version=result.code_version)
 
 
-def _run(check, scale, seed, store, *, backend="serial", quiet=False, recompute=False, n_workers=None) -> CheckResult:
+def _run(check, scale, seed, store, *, backend="serial", quiet=False, recompute=False, n_workers=None,
+         client=None) -> CheckResult:
     if not quiet:
         print(f"running {check.name} ({scale}) ...", file=sys.stderr, flush=True)
     result = check.run(scale=scale, rng=seed, store=store, backend=backend, progress=sys.stderr.isatty(),
-                       recompute=recompute, n_workers=n_workers)
+                       recompute=recompute, n_workers=n_workers, client=client)
     _save_result(store, result)
     return result
 
@@ -293,18 +311,59 @@ def _check_backend(backend: str) -> None:
             raise _UsageError("--backend dask needs dask.distributed: pip install \"rl-theory-lab[distributed]\"")
 
 
+def _scheduler_address(args) -> str | None:
+    """The Dask scheduler to connect to: ``--scheduler``, else ``$DASK_SCHEDULER_ADDRESS`` (dask only)."""
+    if args.scheduler is not None:
+        if args.backend != "dask":
+            raise _UsageError(f"--scheduler {args.scheduler} needs --backend dask (got --backend {args.backend})")
+        if not args.scheduler.strip():
+            raise _UsageError("--scheduler needs an address such as tcp://HOST:PORT, got an empty string")
+        address = args.scheduler
+    elif args.backend == "dask":
+        address = os.environ.get("DASK_SCHEDULER_ADDRESS", "").strip() or None
+    else:
+        return None  # the variable is Dask's; it does not turn a serial run into a cluster run
+    if address is not None and args.workers is not None:
+        raise _UsageError(f"--workers sizes a private local cluster; the cluster at {address} runs the sweeps "
+                          "on its own workers (drop --workers, or scale the cluster)")
+    return address
+
+
+@contextlib.contextmanager
+def _dask_client(address: str | None, timeout: float):
+    """A client of the cluster at ``address`` for the whole command (``None``: no address)."""
+    if address is None:
+        yield None
+        return
+    from labkit.sweep import connect_scheduler
+
+    try:
+        client = connect_scheduler(address, timeout=timeout)
+    except ConnectionError as exc:
+        raise _UsageError(_one_line(exc)) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 def _cmd_check(args) -> int:
     selected = _resolve(args.names, args.all, args.family)
     _warn_load_errors()
+    address = _scheduler_address(args)
     _check_backend(args.backend)
     store = _store(not args.no_store)
     results, skipped = [], []
+    todo = []
     for c in selected:
         if not c.available:
             skipped.append((c.name, c.unavailable_reason()))
-            continue
-        results.append(_run(c, args.scale, args.seed, store, backend=args.backend, quiet=args.json,
-                            recompute=args.recompute, n_workers=args.workers))
+        else:
+            todo.append(c)
+    with _dask_client(address if todo else None, args.scheduler_timeout) as client:
+        for c in todo:
+            results.append(_run(c, args.scale, args.seed, store, backend=args.backend, quiet=args.json,
+                                recompute=args.recompute, n_workers=args.workers, client=client))
     if args.json:
         records = [r.to_json() for r in results]
         records += [{"name": n, "passed": None, "skipped": why} for n, why in skipped]

@@ -66,3 +66,15 @@ def test_bench_robust_tiny():
 
     rows = bench_robust.main(["--tiny", "--repeats", "1", "--cvxpy-pairs", "2"])
     assert rows and rows[0]["robust_s"] > 0 and rows[0]["cvxpy_s"] > 0
+
+
+@pytest.mark.distributed
+def test_cluster_benchmark_smoke(capsys):
+    pytest.importorskip("distributed")
+    from benchmarks import bench_cluster
+
+    rows = bench_cluster.main(["--tiny"])  # a scheduler and two workers as processes on loopback
+    out = capsys.readouterr().out
+    assert "| serial |" in out and "measured value identical on every backend" in out
+    assert [r["workers"] for r in rows] == [0, 1, 2]
+    assert all(math.isfinite(r["seconds"]) and r["seconds"] > 0 for r in rows)
