@@ -81,34 +81,43 @@ def linf_inner(p0, v, order, r, p_out, want_p):
 
 
 @nb.njit(cache=True)
-def _kl_stats(p0, c, tot, lam, mu0, sp):
-    """``(log Z, tilted mean of c, tilted variance of c)`` with ``Z = sum p0 e^{-c/lam} / tot`` for
-    values ``c`` centred at their ``p0``-mean, computed without cancellation at large ``lam``
-    (small radii): ``Z - 1 = sum p0 g(c/lam) / tot - s0/lam`` with ``g(x) = e^{-x} - 1 + x >= 0``
-    summed by its series for small ``|x|``, and ``log Z = log1p(Z - 1)``; the tilted mean's
-    numerator is ``sum p0 c (e^{-c/lam} - 1) + sum p0 c``. KL(p_lam || p0) = -mean/lam - log Z is
-    then a difference of two terms of the same order (``t^2 Var`` and ``t^2 Var / 2``)."""
+def _kl_stats(p0, d, c, mu0, tot, lam, sp):
+    """``(log Z_c, KL(p_lam || p0), tilted variance)`` for the tilted ``p_lam ~ p0 e^{-d/lam}``,
+    with ``d = v - min v >= 0`` and ``c = d - mu0`` its centring at the ``p0``-mean, and
+    ``Z_c = sum p0 e^{-c/lam} / tot`` (so the dual value is ``min v + mu0 - lam log Z_c - lam r``).
+
+    Two regimes, so that nothing cancels or overflows:
+
+    * ``lam < sp`` (large radii): weights ``p0 e^{-d/lam} <= p0`` from the uncentred ``d``;
+      ``KL = -mean_d / lam - log Z_d`` has no cancellation there (it is O(1)), and
+      ``log Z_c = log Z_d + mu0 / lam``.
+    * ``lam >= sp`` (small radii, ``|c| / lam <= 1``): ``Z_c - 1 = sum p0 g(c/lam) / tot - s0/lam``
+      with ``g(x) = e^{-x} - 1 + x >= 0`` summed by its series for ``|x| < 0.1``, ``log Z_c =
+      log1p(Z_c - 1)``, and the tilted mean of ``c`` from ``sum p0 c (e^{-c/lam} - 1) + s0``
+      (``s0 = sum p0 c``, zero up to round-off). Then ``KL = -mean_c / lam - log Z_c`` is a
+      difference of terms of the same order (``Var/lam^2`` and ``Var/(2 lam^2)``): at ``r = 1e-20``
+      the uncentred formula returned values above the nominal mean."""
     t = 1.0 / lam
+    n = d.shape[0]
     if t * sp > 1.0:
-        # small lam: shift by the minimum instead (c + mu0 >= 0, so no exponential overflows);
-        # the KL is O(1) here and its two terms do not cancel
         z = 0.0
         s1 = 0.0
-        for i in range(c.shape[0]):
+        for i in range(n):
             if p0[i] > 0.0:
-                w = p0[i] * math.exp(-t * (c[i] + mu0))
+                w = p0[i] * math.exp(-t * d[i])
                 z += w
-                s1 += w * c[i]
+                s1 += w * d[i]
         mean = s1 / z
         s2 = 0.0
-        for i in range(c.shape[0]):
+        for i in range(n):
             if p0[i] > 0.0:
-                s2 += p0[i] * math.exp(-t * (c[i] + mu0)) * (c[i] - mean) ** 2
-        return math.log(z / tot) + t * mu0, mean, s2 / z
+                s2 += p0[i] * math.exp(-t * d[i]) * (d[i] - mean) ** 2
+        logz_d = math.log(z / tot)
+        return logz_d + t * mu0, -t * mean - logz_d, s2 / z
     zm1 = 0.0
     num = 0.0
     s0 = 0.0
-    for i in range(c.shape[0]):
+    for i in range(n):
         if p0[i] > 0.0:
             x = t * c[i]
             if abs(x) < 0.1:  # g(x) = x^2/2 - x^3/6 + x^4/24 - ...: 12 terms reach round-off
@@ -126,11 +135,11 @@ def _kl_stats(p0, c, tot, lam, mu0, sp):
     z = 1.0 + zm1
     mean = (num + s0) / (tot * z)
     s2 = 0.0
-    for i in range(c.shape[0]):
+    for i in range(n):
         if p0[i] > 0.0:
-            w = p0[i] * math.exp(-t * c[i])
-            s2 += w * (c[i] - mean) ** 2
-    return math.log1p(zm1), mean, s2 / (tot * z)
+            s2 += p0[i] * math.exp(-t * c[i]) * (c[i] - mean) ** 2
+    logz_c = math.log1p(zm1)
+    return logz_c, -t * mean - logz_c, s2 / (tot * z)
 
 
 @nb.njit(cache=True)
@@ -171,21 +180,21 @@ def kl_inner(p0, v, order, r, p_out, want_p):
             for i in range(n):
                 p_out[i] = p0[i] / tot if p0[i] > 0.0 else 0.0
         return vmin + mu0
+    c = np.empty(n)
     for i in range(n):
-        if p0[i] > 0.0:
-            d[i] -= mu0
+        c[i] = d[i] - mu0 if p0[i] > 0.0 else 0.0
     sp = vmax - vmin
-    # bracket the root of h(lam) = KL(p_lam || p0) - r; KL(p_lam) = -mean/lam - log Z
+    # bracket the root of h(lam) = KL(p_lam || p0) - r (KL decreases in lam)
     lo = sp
     for _ in range(2000):
-        logz, mean, var = _kl_stats(p0, d, tot, lo, mu0, sp)
-        if -mean / lo - logz > r:
+        logz, kl, var = _kl_stats(p0, d, c, mu0, tot, lo, sp)
+        if kl > r or lo < 1e-300:
             break
         lo *= 0.5
     hi = sp
     for _ in range(2000):
-        logz, mean, var = _kl_stats(p0, d, tot, hi, mu0, sp)
-        if -mean / hi - logz < r or hi > 1e300:
+        logz, kl, var = _kl_stats(p0, d, c, mu0, tot, hi, sp)
+        if kl < r or hi > 1e300:
             break
         hi *= 2.0
     ulo = math.log(lo)
@@ -193,8 +202,8 @@ def kl_inner(p0, v, order, r, p_out, want_p):
     u = 0.5 * (ulo + uhi)
     for _ in range(_KL_MAX_STEPS):
         lam = math.exp(u)
-        logz, mean, var = _kl_stats(p0, d, tot, lam, mu0, sp)
-        h = -mean / lam - logz - r
+        logz, kl, var = _kl_stats(p0, d, c, mu0, tot, lam, sp)
+        h = kl - r
         if h > 0.0:
             ulo = u
         elif h < 0.0:
@@ -209,9 +218,11 @@ def kl_inner(p0, v, order, r, p_out, want_p):
             u_new = 0.5 * (ulo + uhi)
         u = u_new
     lam = math.exp(u)
-    logz, mean, var = _kl_stats(p0, d, tot, lam, mu0, sp)
-    if want_p:
-        zs = math.exp(logz) * tot
+    logz, kl, var = _kl_stats(p0, d, c, mu0, tot, lam, sp)
+    if want_p:  # weights from the uncentred d (each <= p0: no overflow), then normalised
+        zs = 0.0
+        for i in range(n):
+            zs += p0[i] * math.exp(-d[i] / lam) if p0[i] > 0.0 else 0.0
         for i in range(n):
             p_out[i] = p0[i] * math.exp(-d[i] / lam) / zs if p0[i] > 0.0 else 0.0
     return vmin + mu0 - lam * logz - lam * r

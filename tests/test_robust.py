@@ -228,3 +228,18 @@ def test_robust_vi_converges_with_a_tiny_kl_radius():
     sol = mdps.solve(mdps.RobustMDP(mdp, kind="kl", radius=1e-14), method="vi")
     assert sol.converged
     assert np.abs(sol.V - mdps.solve(mdp, method="pi").V).max() <= 1e-5
+
+
+@pytest.mark.parametrize("p0, v", [
+    (np.full(7, 1 / 7), np.array([0, 0, 0, 0, 0, 1.0, 6.71967347e-253])),
+    (np.full(5, 0.2), np.array([0, 0, 0, 1.0, 6.71967347e-253])),
+])
+def test_kl_ball_with_a_near_tie_at_the_minimum(p0, v):
+    # Hypothesis found these after the small-radius fix: the root lies at lambda ~ 1e-254, where a
+    # centred formula overflows (nan minimiser, division by zero); the kernel uses the uncentred
+    # values there
+    val = mdps.robust_inner(p0, v, 0.3, kind="kl")
+    p = mdps.robust_argmin(p0, v, 0.3, kind="kl")
+    assert np.isfinite(p).all() and abs(p.sum() - 1) <= 1e-12 and p.min() >= 0
+    assert abs(p @ v - val) <= 1e-12 and abs(val) <= 1e-12
+    assert float(np.sum(p[p > 0] * np.log(p[p > 0] / p0[p > 0]))) <= 0.3 * (1 + 1e-9)
