@@ -21,7 +21,7 @@ import math
 import numba as nb
 import numpy as np
 
-from algorithms.exploration._kernels import evaluate_deterministic, sample_row, uniform
+from algorithms.exploration._kernels import evaluate_deterministic, record_transition, sample_row, uniform
 
 #: mixing codes of :func:`run_conservative`
 STEPMIX, EPSMIX = 0, 1
@@ -246,10 +246,6 @@ def run_conservative(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
                 hp = h if n_p_stages > 1 else 0
                 ret += R[h, s, a]
                 s2 = sample_row(p_indptr, p_indices, p_cdf, (hp * S + s) * A + a, uniform(state))
-                if Nsas[hh, s, a, s2] == 0:
-                    succ[hh, s, a, nsucc[hh, s, a]] = s2
-                    nsucc[hh, s, a] += 1
-                Nsas[hh, s, a, s2] += 1
-                N[hh, s, a] += 1
+                record_transition(Nsas, succ, nsucc, N, hh, s, a, s2)
                 s = s2
             returns_out[i, k] = ret

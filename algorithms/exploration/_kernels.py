@@ -86,6 +86,17 @@ def sample_row(indptr, indices, cdf, row, u):
 
 
 @nb.njit(cache=True)
+def record_transition(Nsas, succ, nsucc, N, hh, s, a, s2):
+    """Count one observed transition ``(s, a) -> s2`` at estimate stage ``hh``; the first visit of
+    ``s2`` from ``(s, a)`` appends it to the successor list the planners back up over."""
+    if Nsas[hh, s, a, s2] == 0:
+        succ[hh, s, a, nsucc[hh, s, a]] = s2
+        nsucc[hh, s, a] += 1
+    Nsas[hh, s, a, s2] += 1
+    N[hh, s, a] += 1
+
+
+@nb.njit(cache=True)
 def evaluate_deterministic(p_indptr, p_indices, p_probs, n_p_stages, R, pi, rho, V):
     """Exact value of the deterministic policy ``pi[h, s]`` on the true model, from ``rho``.
 
@@ -293,11 +304,7 @@ def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
                 hp = h if n_p_stages > 1 else 0
                 ret += R[h, s, a]
                 s2 = sample_row(p_indptr, p_indices, p_cdf, (hp * S + s) * A + a, uniform(state))
-                if Nsas[hh, s, a, s2] == 0:
-                    succ[hh, s, a, nsucc[hh, s, a]] = s2
-                    nsucc[hh, s, a] += 1
-                Nsas[hh, s, a, s2] += 1
-                N[hh, s, a] += 1
+                record_transition(Nsas, succ, nsucc, N, hh, s, a, s2)
                 Nstate[hh, s] += 1
                 C[hh, s] = min(big / max(1.0, float(Nstate[hh, s])), HH)
                 Rsum[hh, s, a] += R[h, s, a]

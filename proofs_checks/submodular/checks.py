@@ -163,8 +163,9 @@ def _greedy_measure(ctx) -> Outcome:
     )
 
 
-def _greedy_plot(result):
-    from labkit.figures import MARKERS, legend, subplots, theory_line
+def _ratio_scatter(result, *, ylabel: str, ylim):
+    """``J / OPT`` against total curvature, one marker per objective kind (both curvature checks)."""
+    from labkit.figures import MARKERS, subplots
 
     fig, axes = subplots()
     ax = axes[0, 0]
@@ -173,11 +174,18 @@ def _greedy_plot(result):
         g = d[d.kind == kind]
         ax.plot(g["c"], g["ratio"], MARKERS[i % len(MARKERS)], ms=4, mfc="none", linestyle="none",
                 label=kind.replace("_", " "))
+    ax.set_xlabel("total curvature c")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(*ylim)
+    return fig, ax
+
+
+def _greedy_plot(result):
+    from labkit.figures import legend, theory_line
+
+    fig, ax = _ratio_scatter(result, ylabel=r"$J_{greedy} / OPT$", ylim=(0.55, 1.02))
     c = np.linspace(1e-3, 1, 100)
     theory_line(ax, c, (1 - np.exp(-c)) / c, label=r"theorem: $(1-e^{-c})/c$")
-    ax.set_xlabel("total curvature c")
-    ax.set_ylabel(r"$J_{greedy} / OPT$")
-    ax.set_ylim(0.55, 1.02)
     legend(ax, fontsize=5, outside=True)
     return fig
 
@@ -239,21 +247,12 @@ def _subpo_measure(ctx) -> Outcome:
 
 
 def _subpo_plot(result):
-    from labkit.figures import MARKERS, legend, subplots, theory_line
+    from labkit.figures import legend, theory_line
 
-    fig, axes = subplots()
-    ax = axes[0, 0]
-    d = result.data
-    for i, kind in enumerate(GREEDY_KINDS):
-        g = d[d.kind == kind]
-        ax.plot(g["c"], g["ratio"], MARKERS[i % len(MARKERS)], ms=4, mfc="none", linestyle="none",
-                label=kind.replace("_", " "))
+    fig, ax = _ratio_scatter(result, ylabel=r"$J_{SubPO} / OPT$", ylim=(0.45, 1.02))
     c = np.linspace(0, 1, 100)
     theory_line(ax, c, np.full_like(c, 0.5), label=r"theorem at a stationary point: $1/2$")
     ax.plot(c, 1 / (1 + c), ":", color="0.5", label=r"$1/(1+c)$ (reported, not tested)")
-    ax.set_xlabel("total curvature c")
-    ax.set_ylabel(r"$J_{SubPO} / OPT$")
-    ax.set_ylim(0.45, 1.02)
     legend(ax, fontsize=5, outside=True)
     return fig
 
