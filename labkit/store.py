@@ -76,6 +76,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
@@ -251,6 +252,10 @@ def decode_frame(payload: bytes) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # the store
 # ---------------------------------------------------------------------------------------------
+class _InitRace(Exception):
+    """Internal: a concurrent initialiser held the lock SQLite would not wait for; retry."""
+
+
 class ResultStore:
     """An embedded SQLite store of sweep runs and check results (see the module docstring).
 
@@ -332,7 +337,25 @@ class ResultStore:
             con.execute("COMMIT")
 
     def _open(self) -> None:
-        """Check that the file is a labkit store (or empty) and create the schema if needed."""
+        """Check that the file is a labkit store (or empty) and create the schema if needed.
+
+        Two processes initialising one new file at once can deadlock in SQLite's switch to WAL
+        (both hold a shared lock and want the exclusive one; SQLite then fails one of them at
+        once, without waiting): the loser retries after a short random pause, within ``timeout``.
+        """
+        deadline = time.monotonic() + self.timeout
+        pause = random.Random()
+        while True:
+            try:
+                return self._open_once()
+            except _InitRace as race:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"cannot initialise the result store {str(self.path)!r}: {race.__cause__}"
+                    ) from race.__cause__
+                time.sleep(pause.uniform(0.001, 0.02))
+
+    def _open_once(self) -> None:
         where = str(self.path)
         try:
             con = self._raw_connect()
@@ -345,9 +368,17 @@ class ResultStore:
             ) from exc
         try:
             try:
-                app_id = con.execute("PRAGMA application_id").fetchone()[0]
-                version = con.execute("PRAGMA user_version").fetchone()[0]
-                tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+                # one read transaction: the header and the table list come from the same snapshot,
+                # so a concurrent initialiser is seen either wholly or not at all
+                con.execute("BEGIN")
+                try:
+                    app_id = con.execute("PRAGMA application_id").fetchone()[0]
+                    version = con.execute("PRAGMA user_version").fetchone()[0]
+                    tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+                finally:
+                    con.execute("COMMIT")
+            except sqlite3.OperationalError as exc:  # locked beyond the timeout
+                raise StoreError(f"cannot read the result store {where!r}: {exc}") from exc
             except sqlite3.DatabaseError as exc:
                 raise ValueError(
                     f"path {where!r} is not a labkit result store: SQLite cannot read it ({exc}); "
@@ -381,6 +412,10 @@ class ResultStore:
                     con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 con.execute("COMMIT")
             except sqlite3.OperationalError as exc:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise _InitRace() from exc
                 raise StoreError(f"cannot initialise the result store {where!r}: {exc}") from exc
         finally:
             con.close()
