@@ -3,19 +3,15 @@ and a cross-check of the Nash value and exploitability against OpenSpiel.
 
 Three parts (issue goals in brackets):
 
-a. **One exact Nash-MP iteration vs its physical bound** [within 2x]. An iteration of
-   :func:`algorithms.nash.nash_mirror_prox` needs two ``K x K`` matrix-vector products
-   (``Pref pi_k`` and ``Pref pi_{k+1/2}``) plus two ``O(K)`` prox steps; the bound is the time
-   of the two BLAS ``gemv`` calls alone (``Pref`` streamed twice). On uniform tournaments,
-   K = 100, 1000, 5000, we time
-
-   * ``public``: ``nash_mirror_prox(game, beta, 2.0, n_iter)`` divided by ``n_iter`` (nothing
-     subtracted: validation, setup and result assembly are charged to the iterations), and
-   * ``raw step``: the loop body of the public function on its own, i.e. two ``Pref @ pi``
-     products and two calls of the private prox primitive ``algorithms.nash._prox._prox``
-     (the fused Numba kernel) - there is no public single-step function.
-
-   The table reports both, each as a ratio to the bound; the *public* ratio is the headline.
+a. **One exact iteration vs its physical bound** [within 2x, K = 10 .. 5000]. An iteration of
+   online mirror descent or Nash-MD needs one ``K x K`` matrix-vector product, one of Nash
+   Mirror Prox two (``Pref pi_k`` and ``Pref pi_{k+1/2}``), plus ``O(K)`` prox steps; the
+   bound is the time of those matvecs alone, as BLAS ``gemv`` calls made from a compiled loop
+   (so it carries no Python call overhead either). ``public`` is the public function over
+   ``n_iter`` iterations divided by ``n_iter``, nothing subtracted (validation, set-up and
+   result assembly are charged to the iterations); the exact-oracle runs go through the
+   compiled whole-run loops of :mod:`algorithms.nash._loops`, bitwise equal to the Python
+   loops (``tests/test_nash_loops.py``).
 b. **Sampled duels** [10^6 duels in under a second]. ``game.duel(i, j, rng=...)`` on 10^6
    pre-drawn index pairs (one call; it draws 10^6 uniforms and runs the compiled comparison
    kernel ``mdps._pref_kernels.duel_outcomes``, a plain serial ``njit`` loop - no
@@ -74,12 +70,12 @@ if __name__ == "__main__":  # one BLAS thread unless the caller says otherwise (
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
 
+import numba as nb
 import numpy as np
 
 import mdps
 from benchmarks._timing import interleaved_medians
-from algorithms.nash import nash_mirror_prox
-from algorithms.nash._prox import _prox
+from algorithms.nash import nash_md, nash_mirror_prox, online_mirror_descent
 from mdps import _pref_kernels as _pk
 
 BETA = 0.1
@@ -88,51 +84,52 @@ INTRANSITIVE = [[0.5, 0.9, 0.3], [0.1, 0.5, 0.6], [0.7, 0.4, 0.5]]
 
 
 # ----------------------------------------------------------------------------------------------
-# a. one exact Nash-MP iteration vs two gemv
+# a. one exact iteration vs its matvecs
 # ----------------------------------------------------------------------------------------------
-def iteration_row(K: int, n_iter: int, repeats: int, rng) -> tuple:
+#: the algorithms with a compiled whole-run loop, and the K x K matvecs one iteration needs
+ALGORITHMS = {
+    "online_mirror_descent": (lambda g, n: online_mirror_descent(g, BETA, 1.0, n), 1),
+    "nash_md": (lambda g, n: nash_md(g, BETA, 1.0, n), 1),
+    "nash_mirror_prox": (lambda g, n: nash_mirror_prox(g, BETA, ETA, n), 2),
+}
+
+
+@nb.njit(cache=True)
+def _gemv_loop(P, a, b, out, n):
+    """``n`` BLAS gemv calls (``P a`` and ``P b`` alternately) in compiled code: the bound."""
+    for i in range(n):
+        np.dot(P, a if i % 2 == 0 else b, out)
+
+
+def iteration_rows(K: int, n_iter: int, repeats: int, rng) -> list:
     game = mdps.uniform_tournament(K, rng=rng)
     P = np.ascontiguousarray(game.Pref)
-    mu = np.full(K, 1.0 / K)
-    log_mu = np.log(mu)[None]
     pi_a, pi_b = np.random.default_rng(0).dirichlet(np.ones(K), size=2)
-    out_a, out_b = np.empty(K), np.empty(K)
-
-    def bound():
-        np.dot(P, pi_a, out=out_a)
-        np.dot(P, pi_b, out=out_b)
-
-    def public():
-        nash_mirror_prox(game, BETA, ETA, n_iter)
-
-    z0, p0 = log_mu.copy(), mu[None].copy()
-
-    def raw():  # the loop body of nash_mirror_prox, exact oracle, X = 1
-        _, p_half = _prox(z0, log_mu, (P @ p0[0])[None], ETA, BETA)
-        _prox(z0, log_mu, (P @ p_half[0])[None], ETA, BETA)
-
-    t = interleaved_medians({"bound": bound, "public": public, "raw": raw}, repeats)
-    t_pub = t["public"] / n_iter
-    return (K, n_iter, t["bound"], t_pub, t["raw"], P.nbytes)
+    out = np.empty(K)
+    fns = {"bound": lambda: _gemv_loop(P, pi_a, pi_b, out, n_iter)}
+    for name, (run, _) in ALGORITHMS.items():
+        fns[name] = (lambda r: lambda: r(game, n_iter))(run)
+    t = interleaved_medians(fns, repeats)
+    gemv = t["bound"] / n_iter
+    return [(K, name, m, n_iter, m * gemv, t[name] / n_iter, P.nbytes) for name, (_, m) in ALGORITHMS.items()]
 
 
-def run_iterations(Ks, n_iter, repeats) -> list:
-    print("\n## a. One exact Nash-MP iteration vs two K x K matvecs (uniform tournaments)\n")
-    print(f"beta = {BETA}, eta = {ETA}; public = nash_mirror_prox(n_iter={n_iter}) / n_iter "
-          "(nothing subtracted); raw = loop body (2 x `Pref @ pi` + 2 x `_prox`); "
-          "bound = 2 x BLAS gemv. Goal: public / bound <= 2. "
+def run_iterations(Ks, n_iters, repeats) -> list:
+    print("\n## a. One exact iteration vs its K x K matvecs (uniform tournaments)\n")
+    print(f"beta = {BETA}; eta = 1 (OMD, Nash-MD), {ETA} (Nash-MP); public = the public function "
+          "over n_iter iterations / n_iter (nothing subtracted: validation, set-up and the result "
+          "are charged to the iterations); bound = the iteration's matvecs as BLAS gemv calls in a "
+          "compiled loop. Goal: public / bound <= 2. "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset (default)')}.\n")
-    print("| K | Pref (MB) | bound, 2 gemv (ms) | public per iter (ms) | public / bound | "
-          "raw step (ms) | raw / bound |")
+    print("| K | algorithm | matvecs / iter | n_iter | bound (us) | public per iter (us) | public / bound |")
     print("|---|---|---|---|---|---|---|")
     rows = []
     ss = np.random.SeedSequence(2024).spawn(len(Ks))
-    for K, s in zip(Ks, ss):
-        r = iteration_row(K, n_iter, repeats, np.random.default_rng(s))
-        K, _, tb, tp, tr, nbytes = r
-        print(f"| {K} | {nbytes / 1e6:.1f} | {tb * 1e3:.4f} | {tp * 1e3:.4f} | {tp / tb:.2f} | "
-              f"{tr * 1e3:.4f} | {tr / tb:.2f} |")
-        rows.append(r)
+    for K, n_iter, s in zip(Ks, n_iters, ss):
+        for r in iteration_rows(K, n_iter, repeats, np.random.default_rng(s)):
+            K, name, m, n, tb, tp, _ = r
+            print(f"| {K} | {name} | {m} | {n} | {tb * 1e6:.3f} | {tp * 1e6:.3f} | {tp / tb:.2f} |")
+            rows.append(r)
     return rows
 
 
@@ -288,12 +285,12 @@ def main(argv=None):
     parser.add_argument("--no-peers", action="store_true", help="skip the OpenSpiel cross-check")
     args = parser.parse_args(argv)
     if args.tiny:
-        Ks, n_iter, repeats = (50, 200), 3, args.repeats or 3
+        Ks, n_iters, repeats = (10, 200), (20, 3), args.repeats or 3
         duel_args = dict(K=100, n_duels=10_000, mp_K=20, mp_samples=10, mp_iter=5)
     else:
-        Ks, n_iter, repeats = (100, 1000, 5000), 10, args.repeats or 15
+        Ks, n_iters, repeats = (10, 100, 1000, 5000), (20_000, 5_000, 200, 10), args.repeats or 15
         duel_args = dict(K=1000, n_duels=1_000_000, mp_K=100, mp_samples=100, mp_iter=50)
-    out = {"iteration": run_iterations(Ks, n_iter, repeats),
+    out = {"iteration": run_iterations(Ks, n_iters, repeats),
            "duels": run_duels(repeats=repeats, **duel_args),
            "openspiel": None if args.no_peers else run_openspiel(args.tiny)}
     return out

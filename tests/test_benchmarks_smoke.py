@@ -20,14 +20,15 @@ def test_planning_benchmark_smoke(capsys):
 def test_nash_benchmark_smoke(capsys):
     rows = bench_nash.main(["--tiny", "--repeats", "1"])  # the OpenSpiel part runs only if installed
     out = capsys.readouterr().out
-    assert "## a. One exact Nash-MP iteration" in out and "| K | Pref (MB) |" in out
+    assert "## a. One exact iteration vs its K x K matvecs" in out and "| K | algorithm |" in out
     assert "## b. Sampled duels" in out and "| game.duel(i, j, rng=rng) (public) |" in out
     assert "## c. Cross-check against OpenSpiel" in out
 
     assert rows["iteration"]
-    for K, n_iter, t_bound, t_public, t_raw, nbytes in rows["iteration"]:
-        assert nbytes == 8 * K * K
-        assert all(math.isfinite(t) and t > 0 for t in (t_bound, t_public, t_raw))
+    assert {r[1] for r in rows["iteration"]} == set(bench_nash.ALGORITHMS)
+    for K, _, m, n_iter, t_bound, t_public, nbytes in rows["iteration"]:
+        assert nbytes == 8 * K * K and m in (1, 2) and n_iter >= 1
+        assert all(math.isfinite(t) and t > 0 for t in (t_bound, t_public))
     assert rows["duels"]
     for _, n, sec in rows["duels"]:
         assert n > 0 and math.isfinite(sec) and sec > 0

@@ -72,6 +72,7 @@ import numpy as np
 from mdps.preference import BETA_MAX, BETA_MIN, check_beta
 from mdps.validation import as_float_array, check_choice, check_int, check_positive
 
+from algorithms.nash import _loops
 from algorithms.nash._common import NashArgs, NashResult, NashSettings, Trace, setup
 from algorithms.nash._prox import _normalize, _prox
 
@@ -202,13 +203,16 @@ def nash_mirror_prox(game, beta, eta, n_iter, ref=None, init=None, *, inner_step
             return _inexact_prox(z0, log_mu, v, e, b, inner_steps, inner_lr, inner_method)
     tr = Trace(s)
     orc = s.oracle
-    z, pi = s.log_init, s.init
-    for k in range(s.n_iter):
-        e = s.etas[k]
-        _, pi_half = prox(z, orc.win_rates(pi), e)
-        tr.accumulate(e, pi_half)
-        z, pi = prox(z, orc.win_rates(pi_half), e)
-        tr.record(k + 1, pi)
+    if orc.kind == "exact" and inner_steps is None and _loops.ENABLED:  # same arithmetic, compiled
+        _loops.run_exact(s, _loops.NASH_MP, tr)
+    else:
+        z, pi = s.log_init, s.init
+        for k in range(s.n_iter):
+            e = s.etas[k]
+            _, pi_half = prox(z, orc.win_rates(pi), e)
+            tr.accumulate(e, pi_half)
+            z, pi = prox(z, orc.win_rates(pi_half), e)
+            tr.record(k + 1, pi)
     settings = s.settings.extend(MirrorProxSettings, inner_steps=inner_steps, inner_lr=inner_lr,
                                  inner_method=inner_method if inner_steps is not None else None)
     return tr.result("nash_mirror_prox", settings)

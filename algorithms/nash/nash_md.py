@@ -64,6 +64,7 @@ import numpy as np
 from mdps.preference import check_beta
 from mdps.validation import as_float_array
 
+from algorithms.nash import _loops
 from algorithms.nash._common import NashArgs, NashResult, Trace, UpdateRules, setup
 from algorithms.nash._prox import _normalize, _prox_lin
 
@@ -179,6 +180,8 @@ def nash_md(game, beta, eta, n_iter, ref=None, init=None, *, schedule="constant"
     s = setup(game, NashArgs(beta, eta, n_iter, ref, init, schedule, oracle, n_samples, noise, rng), _MD_RULES)
     b = s.beta
     tr = Trace(s)
+    if s.oracle.kind == "exact" and _loops.ENABLED:  # the same arithmetic, compiled whole-run
+        return _loops.run_exact(s, _loops.NASH_MD, tr).result("nash_md")
     z, pi = s.log_init, s.init
     for t in range(s.n_iter):
         e = s.etas[t]

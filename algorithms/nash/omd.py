@@ -72,6 +72,7 @@ import numpy as np
 from mdps.preference import PreferenceGame, check_beta
 from mdps.validation import as_float_array, check_choice, check_int
 
+from algorithms.nash import _loops
 from algorithms.nash._common import NashArgs, NashResult, NashSettings, Trace, UpdateRules, setup
 from algorithms.nash._prox import _prox, _prox_lin
 
@@ -286,4 +287,8 @@ def online_mirror_descent(game, beta, eta, n_iter, ref=None, init=None, *, prox:
     def step(t, z, pi, g):
         return fn(z, s.log_ref, g, s.etas[t], b)
 
-    return _self_play_loop(s, step).result("online_mirror_descent", s.settings.extend(OMDSettings, prox=prox))
+    if s.oracle.kind == "exact" and _loops.ENABLED:  # the same arithmetic, compiled whole-run
+        tr = _loops.run_exact(s, _loops.OMD_LINEARIZED if prox == "linearized" else _loops.OMD_EXACT, Trace(s))
+    else:
+        tr = _self_play_loop(s, step)
+    return tr.result("online_mirror_descent", s.settings.extend(OMDSettings, prox=prox))
