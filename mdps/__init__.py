@@ -66,6 +66,8 @@ _LAZY = {
     "coverage_objective": "submodular", "facility_location_objective": "submodular",
     "logdet_objective": "submodular", "modular_objective": "submodular", "set_function": "submodular",
     "check_submodular": "submodular", "curvature": "submodular", "bandit_mdp": "submodular",
+    # linear bandits
+    "LinearBandit": "linear_bandit",
     # numerics
     "span": "numerics", "sup_norm": "numerics", "logsumexp": "numerics", "log_softmax": "numerics",
     "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",

@@ -406,6 +406,22 @@ MUTANTS = [
            "the SubPO estimator weighs each score by the gains up to its step (modular objective)",
            "algorithms.submodular.subrl:_estimate",
            (("G = np.cumsum(gains[:, ::-1], axis=1)[:, ::-1]", "G = np.cumsum(gains, axis=1)"),)),
+    # -- linear: OFUL / LinUCB --
+    Mutant("linucb_bonus_dropped", "linucb.regret_bound",
+           "OFUL plays the ridge estimate's greedy action (the confidence radius is multiplied by 0)",
+           "algorithms.linear._kernels:run_batch",
+           (("parallel=True, cache=True", "parallel=True, cache=False"),
+            ("beta = bonus_scale * (rad + math.sqrt(lam) * S_bound)", "beta = 0.0 * (rad + math.sqrt(lam) * S_bound)"))),
+    Mutant("linucb_pessimistic_bonus", "linucb.regret_bound",
+           "the finite-set index subtracts the width instead of adding it (pessimism)",
+           "algorithms.linear._kernels:run_batch",
+           (("parallel=True, cache=True", "parallel=True, cache=False"),
+            ("u = actions[j] @ theta_hat + beta *", "u = actions[j] @ theta_hat - beta *"))),
+    Mutant("linucb_sherman_morrison_sign", "linucb.ball_rate",
+           "the rank-one update of the inverse design adds the correction instead of subtracting it",
+           "algorithms.linear._kernels:run_batch",
+           (("parallel=True, cache=True", "parallel=True, cache=False"),
+            ("Vinv[p, q] -= z[p] * z[q] / den", "Vinv[p, q] += z[p] * z[q] / den"))),
 ]
 
 
