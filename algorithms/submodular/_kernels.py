@@ -28,8 +28,8 @@ entry when round-off leaves the total below ``u``. The two can differ only when 
 0 or above the round-off total of a row (probability of order ``2^-53`` per draw), where the
 Python path may return an outcome of probability zero.
 
-Small loop kernels, ``cache=True``, no ``fastmath``; :func:`subpo_iteration` runs one SubPO
-iteration for every run of a batch, one run per ``prange`` step, each run reading only its own
+Small loop kernels, ``cache=True``, no ``fastmath``; :func:`subpo_iterations` runs a chunk of SubPO
+iterations for every run of a batch, one run per ``prange`` step, each run reading only its own
 row of ``theta`` and ``u`` and writing only its own rows, so a run's output does not depend on the
 batch it is in or on the thread count.
 """
@@ -165,98 +165,105 @@ def linear_logits(features, theta, logits):
 
 
 @nb.njit(cache=True, parallel=True)
-def subpo_iteration(theta, features, u, p_indptr, p_indices, p_cdf, n_p_stages, rho_cdf, A, kind, table, weights,
-                    stage_ground, lr, loo, tied, it, returns):
-    r"""One SubPO iteration for every run ``r`` (one per ``prange`` step), in place on ``theta[r]``.
+def subpo_iterations(theta, features, u, p_indptr, p_indices, p_cdf, n_p_stages, rho_cdf, A, kind, table, weights,
+                     stage_ground, lr, loo, tied, it0, returns):
+    r"""``T = u.shape[1]`` SubPO iterations for every run ``r`` (one run per ``prange`` step), in place
+    on ``theta[r]``.
 
-    ``A`` is the number of actions. ``theta`` is ``(R, D)``: tabular softmax (``features.shape[3] == 0``, ``D = H S A``, logits
-    ``theta[r]`` reshaped to ``(H, S, A)``) or linear softmax (``features`` ``(H, S, A, d)``,
-    ``D = d``, logits ``features . theta[r]``). ``u`` is ``(R, 2H+1, n)``. With ``G_{k,i} = sum_{j >=
-    i} g_{k,j}`` (minus the leave-one-out mean ``(sum_l G_{l,i} - G_{k,i}) / (n - 1)`` when ``loo``):
+    ``A`` is the number of actions. ``theta`` is ``(R, D)``: tabular softmax (``features.shape[3] ==
+    0``, ``D = H S A``, logits ``theta[r]`` reshaped to ``(H, S, A)``) or linear softmax (``features``
+    ``(H, S, A, d)``, ``D = d``, logits ``features . theta[r]``). ``u`` is ``(R, T, 2H+1, n)``: the
+    uniforms of iteration ``it0 + t`` of run ``r`` are ``u[r, t]``. With ``G_{k,i} = sum_{j >= i}
+    g_{k,j}`` (minus the leave-one-out mean ``(sum_l G_{l,i} - G_{k,i}) / (n - 1)`` when ``loo``):
 
     .. math:: \hat g = \frac1n \sum_k \sum_i \nabla_\theta \log \pi_\theta(a_{k,i} | s_{k,i}, i)\, G_{k,i},
               \qquad \theta \leftarrow \theta + \mathrm{lr}\, \hat g,
 
     with score ``e_a - pi(.|s, i)`` in the block ``(i, s)`` (tabular) or ``phi(i, s, a) - sum_b
     pi(b|s, i) phi(i, s, b)`` (linear). ``tied`` (tabular only): the step in ``theta[h, s]`` is the
-    sum over ``s`` of the block steps, for every ``s``. ``returns[r, it]`` gets the batch mean of
-    ``F(tau)`` (the algorithm's own estimate). Accumulation order (episodes in order, per stage) is
-    the Python path's, so one-hot features reproduce the tabular run bit for bit.
+    sum over ``s`` of the block steps, for every ``s``. ``returns[r, it0 + t]`` gets the batch mean
+    of ``F(tau)`` (the algorithm's own estimate). Accumulation order (episodes in order, per stage)
+    is the Python path's, so one-hot features reproduce the tabular run bit for bit. Each run
+    allocates its scratch once per call.
     """
     R = theta.shape[0]
-    n = u.shape[2]
-    H = (u.shape[1] - 1) // 2
+    T = u.shape[1]
+    n = u.shape[3]
+    H = (u.shape[2] - 1) // 2
     S = rho_cdf.shape[0]
     d = features.shape[3]
     linear = d > 0
+    D = theta.shape[1]
     for r in nb.prange(R):
         logits = np.empty((H, S, A))
-        if linear:
-            linear_logits(features, theta[r], logits)
-        else:
-            for h in range(H):
-                for s in range(S):
-                    for a in range(A):
-                        logits[h, s, a] = theta[r, (h * S + s) * A + a]
         pi = np.empty((H, S, A))
-        softmax_rows(logits, pi)
         states = np.empty((n, H + 1), dtype=np.int64)
         actions = np.empty((n, H), dtype=np.int64)
         gains = np.empty((n, H))
         F0 = np.empty(n)
         F = np.empty(n)
-        episodes(p_indptr, p_indices, p_cdf, n_p_stages, rho_cdf, pi, u[r], kind, table, weights, stage_ground,
-                 states, actions, gains, F0, F)
-        tot = 0.0
-        for k in range(n):
-            tot += F[k]
-        returns[r, it] = tot / n
         G = np.empty((n, H))
-        for k in range(n):
-            acc = 0.0
-            for h in range(H - 1, -1, -1):
-                acc += gains[k, h]
-                G[k, h] = acc
-        if loo and n > 1:
-            col = np.zeros(H)
-            for k in range(n):
-                for h in range(H):
-                    col[h] += G[k, h]
-            for k in range(n):
-                for h in range(H):
-                    G[k, h] = G[k, h] - (col[h] - G[k, h]) / (n - 1)
-        D = theta.shape[1]
-        grad = np.zeros(D)
+        col = np.empty(H)
+        grad = np.empty(D)
         score = np.empty(max(d, 1))
-        for h in range(H):
+        for t in range(T):
+            if linear:
+                linear_logits(features, theta[r], logits)
+            else:
+                for h in range(H):
+                    for s in range(S):
+                        for a in range(A):
+                            logits[h, s, a] = theta[r, (h * S + s) * A + a]
+            softmax_rows(logits, pi)
+            episodes(p_indptr, p_indices, p_cdf, n_p_stages, rho_cdf, pi, u[r, t], kind, table, weights,
+                     stage_ground, states, actions, gains, F0, F)
+            tot = 0.0
             for k in range(n):
-                s = states[k, h]
-                a = actions[k, h]
-                w = G[k, h]
-                if linear:
-                    for j in range(d):
-                        e = 0.0
-                        for b in range(A):
-                            e += pi[h, s, b] * features[h, s, b, j]
-                        score[j] = features[h, s, a, j] - e
-                    for j in range(d):
-                        grad[j] += score[j] * w
-                else:
-                    base = (h * S + s) * A
-                    for b in range(A):
-                        sc = -pi[h, s, b]
-                        if b == a:
-                            sc += 1.0
-                        grad[base + b] += sc * w
-        for j in range(D):
-            grad[j] = grad[j] / n
-        if tied and not linear:
+                tot += F[k]
+            returns[r, it0 + t] = tot / n
+            for k in range(n):
+                acc = 0.0
+                for h in range(H - 1, -1, -1):
+                    acc += gains[k, h]
+                    G[k, h] = acc
+            if loo and n > 1:
+                col[:] = 0.0
+                for k in range(n):
+                    for h in range(H):
+                        col[h] += G[k, h]
+                for k in range(n):
+                    for h in range(H):
+                        G[k, h] = G[k, h] - (col[h] - G[k, h]) / (n - 1)
+            grad[:] = 0.0
             for h in range(H):
-                for b in range(A):
-                    acc = 0.0
-                    for s in range(S):
-                        acc += grad[(h * S + s) * A + b]
-                    for s in range(S):
-                        grad[(h * S + s) * A + b] = acc
-        for j in range(D):
-            theta[r, j] = theta[r, j] + lr * grad[j]
+                for k in range(n):
+                    s = states[k, h]
+                    a = actions[k, h]
+                    w = G[k, h]
+                    if linear:
+                        for j in range(d):
+                            e = 0.0
+                            for b in range(A):
+                                e += pi[h, s, b] * features[h, s, b, j]
+                            score[j] = features[h, s, a, j] - e
+                        for j in range(d):
+                            grad[j] += score[j] * w
+                    else:
+                        base = (h * S + s) * A
+                        for b in range(A):
+                            sc = -pi[h, s, b]
+                            if b == a:
+                                sc += 1.0
+                            grad[base + b] += sc * w
+            for j in range(D):
+                grad[j] = grad[j] / n
+            if tied and not linear:
+                for h in range(H):
+                    for b in range(A):
+                        acc = 0.0
+                        for s in range(S):
+                            acc += grad[(h * S + s) * A + b]
+                        for s in range(S):
+                            grad[(h * S + s) * A + b] = acc
+            for j in range(D):
+                theta[r, j] = theta[r, j] + lr * grad[j]

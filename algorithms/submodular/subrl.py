@@ -47,6 +47,8 @@ __all__ = ["submodular_optimum", "SubmodularOptimum", "greedy_policy", "GreedyPo
 
 #: DP refuses more augmented states than this (tiny instances only)
 MAX_AUGMENTED = 2_000_000
+#: uniforms SubPO pre-draws per kernel call (bounds the extra memory to ~32 MiB)
+_CHUNK_UNIFORMS = 1 << 22
 
 
 def _setup(mdp, f, *, need_submodular=True):
@@ -58,7 +60,10 @@ def _setup(mdp, f, *, need_submodular=True):
         raise ValueError(f"f has {f.n_elements} elements but the mdp needs {need} "
                          f"(ground={f.ground!r}, S={S}, H={H})")
     d = mdp.to_dense() if mdp.is_sparse else mdp
-    P = np.stack([np.asarray(d.P_stage(h)) for h in range(H)])  # (H, S, A, S)
+    if d.stage_dependent:
+        P = np.stack([np.asarray(d.P_stage(h)) for h in range(H)])  # (H, S, A, S)
+    else:  # a read-only view, no copy: the stationary kernel repeated over the stages
+        P = np.broadcast_to(np.asarray(d.P_stage(0)), (H,) + np.asarray(d.P_stage(0)).shape)
     return f, P
 
 
@@ -351,10 +356,9 @@ def _model_arrays(mdp, P):
     indptr = np.zeros(M.shape[0] + 1, dtype=np.int64)
     np.cumsum(pos.sum(axis=1), out=indptr[1:])
     indices = np.nonzero(pos)[1].astype(np.int64)
-    probs = M[pos]
-    cdf = np.empty_like(probs)
-    for r in range(M.shape[0]):  # np.cumsum adds left to right, like the Python path's dense running sums
-        cdf[indptr[r]:indptr[r + 1]] = np.cumsum(probs[indptr[r]:indptr[r + 1]])
+    # running sums of the dense rows at their positive entries: np.cumsum adds left to right and the
+    # zeros add nothing, so these are the Python path's running sums and the positive-entry sums alike
+    cdf = np.cumsum(M, axis=1)[pos]
     return indptr, indices, cdf, stages, np.cumsum(np.asarray(mdp.rho, dtype=np.float64))
 
 
@@ -453,7 +457,7 @@ def subpo(mdp, f, n_iter: int = 200, *, batch_size: int = 64, lr: float = 0.5, b
         ``2H + 1`` blocks of ``batch_size`` uniforms from it (the Python path's order).
 
     Coverage, facility location and modular objectives run in the compiled kernel
-    (:func:`algorithms.submodular._kernels.subpo_iteration`); log det and user callables on the
+    (:func:`algorithms.submodular._kernels.subpo_iterations`); log det and user callables on the
     Python path (:func:`_rollout`, :func:`_estimate`), same stream, same result to round-off.
     """
     f, P = _setup(mdp, f)
@@ -486,11 +490,13 @@ def subpo(mdp, f, n_iter: int = 200, *, batch_size: int = 64, lr: float = 0.5, b
     if arrays is not None:
         indptr, indices, cdf, stages, rho_cdf = _model_arrays(mdp, P)
         feats = np.zeros((0, 0, 0, 0)) if phi is None else phi
-        for it in range(n_iter):
-            u = np.stack([g.random((2 * H + 1, batch_size)) for g in gens])
-            _k.subpo_iteration(thetas, feats, u, indptr, indices, cdf, stages, rho_cdf, A, arrays[0], arrays[1],
-                               arrays[2], f.ground == "stage_state", lr, baseline == "loo", bool(state_independent),
-                               it, returns)
+        chunk = max(1, min(n_iter, _CHUNK_UNIFORMS // (R * (2 * H + 1) * batch_size)))
+        for it in range(0, n_iter, chunk):
+            T = min(chunk, n_iter - it)  # g.random((T, 2H+1, n)) draws what T calls of g.random((2H+1, n)) draw
+            u = np.stack([g.random((T, 2 * H + 1, batch_size)) for g in gens])
+            _k.subpo_iterations(thetas, feats, u, indptr, indices, cdf, stages, rho_cdf, A, arrays[0], arrays[1],
+                                arrays[2], f.ground == "stage_state", lr, baseline == "loo", bool(state_independent),
+                                it, returns)
     else:
         for r in range(R):
             thetas[r], returns[r] = _subpo_python(mdp, P, f, thetas[r], phi, n_iter, batch_size, lr, baseline,
