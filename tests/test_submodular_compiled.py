@@ -107,6 +107,23 @@ def test_compiled_linear_subpo_equals_the_python_loop():
     np.testing.assert_allclose(res.policy, sm.linear_softmax_policy(phi, res.theta), rtol=0, atol=1e-15)
 
 
+@settings(max_examples=15, deadline=None)
+@given(kind=st.sampled_from(COMPILED), seed=st.integers(0, 10_000), n=st.integers(1, 12), d=st.integers(0, 3),
+       baseline=st.sampled_from(["loo", "none"]), lr=st.floats(0.05, 2.0))
+def test_compiled_update_equals_the_python_loop_property(kind, seed, n, d, baseline, lr):
+    # d = 0: tabular softmax; d >= 1: linear softmax with random features
+    mdp, f, rng = _instance(kind, seed, S=3, A=2, H=2)
+    _, P = subrl._setup(mdp, f)
+    phi = rng.standard_normal((2, 3, 2, d)) if d else None
+    kw = {} if phi is None else dict(policy="linear_softmax", features=phi)
+    res = sm.subpo(mdp, f, n_iter=6, batch_size=n, lr=lr, baseline=baseline, rng=seed, **kw)
+    theta0 = np.zeros(12 if phi is None else d)
+    theta, returns = subrl._subpo_python(mdp, P, f, theta0, phi, 6, n, lr, baseline, False,
+                                         np.random.default_rng(seed))
+    np.testing.assert_allclose(res.theta.ravel(), theta, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(res.sampled_returns, returns, rtol=0, atol=1e-10)
+
+
 # ---------------------------------------------------------------- batches of seeds
 
 
