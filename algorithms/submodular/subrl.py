@@ -222,16 +222,18 @@ def linear_softmax_policy(features, theta) -> np.ndarray:
 
 def _check_theta(mdp, theta, features=None):
     if features is not None:
-        d = features.shape[3]
-        theta = np.asarray(theta, dtype=float)
-        if theta.shape != (d,) or not np.isfinite(theta).all():
-            raise ValueError(f"theta must be a finite array of shape (d,) = ({d},) for linear features, "
-                             f"got shape {theta.shape}")
-        return theta
-    shape = (mdp.horizon, mdp.n_states, mdp.n_actions)
+        shape = (features.shape[3],)
+        what = f"(d,) = ({shape[0]},) for linear features"
+    else:
+        shape = (mdp.horizon, mdp.n_states, mdp.n_actions)
+        what = f"(H, S, A) = {shape}"
     theta = np.asarray(theta, dtype=float)
-    if theta.shape != shape or not np.isfinite(theta).all():
-        raise ValueError(f"theta must be a finite array of shape (H, S, A) = {shape}, got shape {theta.shape}")
+    if theta.shape != shape:
+        raise ValueError(f"theta must be a finite array of shape {what}, got shape {theta.shape}")
+    bad = np.argwhere(~np.isfinite(theta))
+    if bad.size:
+        idx = tuple(int(i) for i in bad[0])
+        raise ValueError(f"theta must be a finite array of shape {what}, got theta{list(idx)} = {theta[idx]}")
     return theta
 
 
@@ -391,7 +393,7 @@ def _sample(mdp, P, f, pi, n, g):
     arrays = _objective_arrays(f)
     if arrays is None:
         return _rollout(P, mdp.rho, pi, f, n, g)
-    H, S = mdp.horizon, mdp.n_states
+    H = mdp.horizon
     u = g.random((2 * H + 1, n))
     indptr, indices, cdf, stages, rho_cdf = _model_arrays(mdp, P)
     states = np.empty((n, H + 1), dtype=np.int64)
