@@ -467,6 +467,9 @@ def subpo(mdp, f, n_iter: int = 200, *, batch_size: int = 64, lr: float = 0.5, b
         Tabular softmax ``theta`` ``(H, S, A)``, or ``pi(a | s, h) proportional to exp(theta . phi(h, s, a))``
         with ``features`` ``phi`` ``(H, S, A, d)`` and ``theta`` ``(d,)`` (zeros by default). One-hot
         features (``d = H S A``) reproduce the tabular run bit for bit.
+    theta0 : array, optional
+        Initial parameters ``(H, S, A)`` (tabular) or ``(d,)`` (linear), shared by every run of a batch;
+        zeros by default.
     state_independent : bool
         Tabular only: ties ``theta[h, s] = phi[h]`` for all ``s`` (the per-stage action
         distributions ``pi^h(a)`` of the paper's bandit-SMDP result): the gradient in ``phi[h]`` is the
@@ -481,7 +484,22 @@ def subpo(mdp, f, n_iter: int = 200, *, batch_size: int = 64, lr: float = 0.5, b
 
     Coverage, facility location and modular objectives run in the compiled kernel
     (:func:`algorithms.submodular._kernels.subpo_iterations`); log det and user callables on the
-    Python path (:func:`_rollout`, :func:`_estimate`), same stream, same result to round-off.
+    Python path (:func:`_rollout`, :func:`_estimate`; the runs of a batch one after the other), same
+    stream, same result to round-off.
+
+    Returns
+    -------
+    SubPOResult (``n_runs=None``) or SubPOBatch.
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> mdp = mdps.bandit_mdp(3, horizon=2)
+    >>> f = mdps.coverage_objective(np.eye(4, dtype=bool))
+    >>> one = subpo(mdp, f, n_iter=5, batch_size=8, rng=np.random.SeedSequence(0).spawn(3)[1])
+    >>> batch = subpo(mdp, f, n_iter=5, batch_size=8, n_runs=3, rng=0)
+    >>> batch.theta.shape, bool((batch.theta[1] == one.theta).all())
+    ((3, 2, 4, 3), True)
     """
     f, P = _setup(mdp, f)
     n_iter = check_int(n_iter, "n_iter", low=1)
