@@ -79,3 +79,12 @@ def test_cluster_benchmark_smoke(capsys):
     assert "| serial |" in out and "measured value identical on every backend" in out
     assert [r["workers"] for r in rows] == [0, 1, 2]
     assert all(math.isfinite(r["seconds"]) and r["seconds"] > 0 for r in rows)
+
+
+def test_submodular_benchmark_smoke(capsys):
+    from benchmarks import bench_submodular
+
+    rows = bench_submodular.main(["--tiny", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "SubPO" in out and "sampling" in out
+    assert all(math.isfinite(v) and v > 0 for v in rows.values())

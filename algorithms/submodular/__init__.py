@@ -9,7 +9,9 @@ Krause, "Submodular Reinforcement Learning", ICLR 2024, arXiv:2307.13372).
 :func:`markov_value`                exact J of a time-indexed Markov policy (H, S, A)
 :func:`exact_gradient`              J and its softmax gradient by enumerating trajectories
 :func:`subpo_gradient`              the unbiased SubPO estimator (reward-to-go of marginal gains)
-:func:`subpo`                       SubPO: policy gradient ascent on that estimator
+:func:`subpo`                       SubPO: policy gradient ascent on that estimator (tabular or
+                                    linear softmax; compiled, batches of seeds with ``n_runs``)
+:func:`linear_softmax_policy`       pi(a|s,h) proportional to exp(theta . phi(h, s, a))
 ==================================  ==============================================================
 
 Every name loads its module on first attribute access. Theory: docs/theory/submodular.md.
@@ -20,7 +22,8 @@ from __future__ import annotations
 import importlib
 
 _NAMES = ("submodular_optimum", "SubmodularOptimum", "greedy_policy", "GreedyPolicy", "history_policy_value",
-          "markov_value", "exact_gradient", "subpo_gradient", "subpo", "SubPOResult", "softmax_policy")
+          "markov_value", "exact_gradient", "subpo_gradient", "subpo", "SubPOResult", "SubPOBatch",
+          "softmax_policy", "linear_softmax_policy")
 _HOME = {n: "algorithms.submodular.subrl" for n in _NAMES}
 
 __all__ = list(_NAMES)

@@ -27,6 +27,27 @@ Update: ``theta <- theta + lr * ghat`` (plain ascent). The stationary-point guar
 checks (Hassani, Soltanolkotabi, Karbasi 2017, arXiv:1708.03949): on bandit SMDPs ``J`` is a
 monotone DR-submodular function of the per-stage action distributions, so every stationary
 point over the product of simplices has ``J >= OPT / 2``, and ``>= OPT / (1 + c)``.
+
+*Linear softmax* [R, derivation]: ``pi_theta(a | s, h) = softmax_a(theta . phi(h, s, a))`` with user
+features ``phi`` ``(H, S, A, d)`` (``policy="linear_softmax"``). The gradient identity above needs only
+a differentiable policy, and ``grad_theta log pi(a|s,h) = phi(h,s,a) - sum_b pi(b|s,h) phi(h,s,b)``
+(differentiate ``theta . phi(a) - log sum_b exp(theta . phi(b))``). One-hot features ``phi(h,s,a) =
+e_{(h,s,a)}`` (``d = H S A``) give logits ``theta`` and the tabular score, so the class contains the
+tabular one, and the compiled path reproduces a tabular run bit for bit (a test). The exact gradient
+on enumerable instances (:func:`exact_gradient` with ``features``) is the chain rule through the
+logits ``z = phi . theta``: ``dJ/dtheta = sum_{h,s,a} phi(h,s,a) dJ/dz(h,s,a)``.
+
+*Compiled path and random stream*: for coverage, facility location and modular objectives the
+episodes, marginal gains and (in :func:`subpo`) the whole update run in Numba
+(:mod:`algorithms.submodular._kernels`); log det and user callables keep the NumPy path
+(:func:`_rollout`, :func:`_estimate`, :func:`_estimate_linear`), which is also the reference the
+tests compare the kernels with. Both draw ``2H + 1`` blocks of ``n`` uniforms per batch from the
+same generator in the same order (start states, then per step actions and next states), so the
+same ``rng`` gives the same episodes (except on events of probability about ``2^-53`` per draw,
+stated in the kernel module) and gradients equal to round-off (the kernels telescope the gains,
+the NumPy path differences full evaluations). ``subpo(..., n_runs=R)`` runs ``R`` independent runs
+in parallel; run ``i`` draws from ``default_rng(SeedSequence(rng).spawn(R)[i])`` and equals
+``subpo(..., rng=that child)`` bit for bit whatever ``R`` and the thread count.
 """
 
 from __future__ import annotations
@@ -35,14 +56,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mdps.submodular import SetFunction, check_objective, element_index, require_submodular
-from mdps.validation import check_choice, check_int, check_mdp, check_real, check_rng
+from mdps.submodular import (Coverage, FacilityLocation, Modular, SetFunction, check_objective, element_index,
+                             require_submodular)
+from mdps.validation import as_float_array, check_choice, check_int, check_mdp, check_real, check_rng
+
+from algorithms.submodular import _kernels as _k
 
 __all__ = ["submodular_optimum", "SubmodularOptimum", "greedy_policy", "GreedyPolicy", "history_policy_value",
-           "markov_value", "exact_gradient", "subpo_gradient", "subpo", "SubPOResult", "softmax_policy"]
+           "markov_value", "exact_gradient", "subpo_gradient", "subpo", "SubPOResult", "SubPOBatch", "softmax_policy",
+           "linear_softmax_policy"]
 
 #: DP refuses more augmented states than this (tiny instances only)
 MAX_AUGMENTED = 2_000_000
+#: uniforms SubPO pre-draws per kernel call (bounds the extra memory to ~32 MiB)
+_CHUNK_UNIFORMS = 1 << 22
 
 
 def _setup(mdp, f, *, need_submodular=True):
@@ -54,7 +81,10 @@ def _setup(mdp, f, *, need_submodular=True):
         raise ValueError(f"f has {f.n_elements} elements but the mdp needs {need} "
                          f"(ground={f.ground!r}, S={S}, H={H})")
     d = mdp.to_dense() if mdp.is_sparse else mdp
-    P = np.stack([np.asarray(d.P_stage(h)) for h in range(H)])  # (H, S, A, S)
+    if d.stage_dependent:
+        P = np.stack([np.asarray(d.P_stage(h)) for h in range(H)])  # (H, S, A, S)
+    else:  # a read-only view, no copy: the stationary kernel repeated over the stages
+        P = np.broadcast_to(np.asarray(d.P_stage(0)), (H,) + np.asarray(d.P_stage(0)).shape)
     return f, P
 
 
@@ -179,22 +209,68 @@ def greedy_policy(mdp, f) -> GreedyPolicy:
 
 
 def softmax_policy(theta) -> np.ndarray:
+    """``softmax(theta)`` over the last axis (``e = exp(theta - max)``, ``e / sum e``)."""
     z = theta - theta.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _check_theta(mdp, theta):
-    shape = (mdp.horizon, mdp.n_states, mdp.n_actions)
+def linear_softmax_policy(features, theta) -> np.ndarray:
+    """``pi(a | s, h) = softmax_a(theta . phi(h, s, a))``, shape ``(H, S, A)``; ``features`` ``(H, S, A, d)``."""
+    return softmax_policy(np.asarray(features) @ np.asarray(theta))
+
+
+def _check_theta(mdp, theta, features=None):
+    if features is not None:
+        shape = (features.shape[3],)
+        what = f"(d,) = ({shape[0]},) for linear features"
+    else:
+        shape = (mdp.horizon, mdp.n_states, mdp.n_actions)
+        what = f"(H, S, A) = {shape}"
     theta = np.asarray(theta, dtype=float)
-    if theta.shape != shape or not np.isfinite(theta).all():
-        raise ValueError(f"theta must be a finite array of shape (H, S, A) = {shape}, got shape {theta.shape}")
+    if theta.shape != shape:
+        raise ValueError(f"theta must be a finite array of shape {what}, got shape {theta.shape}")
+    bad = np.argwhere(~np.isfinite(theta))
+    if bad.size:
+        idx = tuple(int(i) for i in bad[0])
+        raise ValueError(f"theta must be a finite array of shape {what}, got theta{list(idx)} = {theta[idx]}")
     return theta
 
 
-def exact_gradient(mdp, f, theta) -> tuple[float, np.ndarray]:
-    """``(J, grad J)`` for the softmax policy ``theta`` by enumerating every trajectory (tiny instances)."""
+POLICIES = ("tabular", "linear_softmax")
+
+
+def _check_features(mdp, policy, features):
+    """``None`` (tabular) or the validated ``(H, S, A, d)`` float64 features (linear softmax)."""
+    policy = check_choice(policy, "policy", POLICIES)
+    if policy == "tabular":
+        if features is not None:
+            raise ValueError("features are only used with policy='linear_softmax', got policy='tabular'")
+        return None
+    if features is None:
+        raise ValueError("policy='linear_softmax' needs features of shape (H, S, A, d), got features=None")
+    phi = as_float_array(features, "features", ndim=4)  # names the first non-finite entry
+    want = (mdp.horizon, mdp.n_states, mdp.n_actions)
+    if phi.shape[:3] != want or phi.shape[3] < 1:
+        raise ValueError(f"features must have shape (H, S, A, d) = ({want[0]}, {want[1]}, {want[2]}, d >= 1), "
+                         f"got {phi.shape}")
+    return phi
+
+
+def exact_gradient(mdp, f, theta, *, features=None) -> tuple[float, np.ndarray]:
+    """``(J, grad J)`` for the softmax policy by enumerating every trajectory (tiny instances).
+
+    Tabular (``features=None``): ``theta`` ``(H, S, A)`` are the logits. Linear softmax
+    (``features`` ``(H, S, A, d)``, ``theta`` ``(d,)``): the logits are ``z = features . theta``
+    and, by the chain rule, ``dJ/dtheta_j = sum_{h,s,a} features[h, s, a, j] dJ/dz[h, s, a]``, with
+    ``dJ/dz`` the tabular gradient at ``z`` (computed by the same enumeration; this is independent
+    of the score form ``phi(a) - E_pi phi`` that the estimator uses)."""
     f, P = _setup(mdp, f, need_submodular=False)
+    if features is not None:
+        phi = _check_features(mdp, "linear_softmax", features)
+        theta = _check_theta(mdp, theta, phi)
+        J, gz = exact_gradient(mdp, f, phi @ theta)
+        return J, np.einsum("hsaj,hsa->j", phi, gz)
     theta = _check_theta(mdp, theta)
     H, S, A = theta.shape
     if (S * A) ** H > 2_000_000:
@@ -264,49 +340,229 @@ def _estimate(pi, states, actions, gains, baseline):
     return grad / n
 
 
-def subpo_gradient(mdp, f, theta, n_episodes: int, rng=0, *, baseline: str = "loo") -> np.ndarray:
-    """One SubPO gradient estimate from ``n_episodes`` sampled episodes (unbiased)."""
+def _estimate_linear(pi, features, states, actions, gains, baseline):
+    """The SubPO estimator for the linear softmax class (mean over the batch), shape ``(d,)``.
+
+    Score ``grad_theta log pi(a | s, h) = phi(h, s, a) - sum_b pi(b | s, h) phi(h, s, b)``."""
+    n, H = actions.shape
+    G = np.cumsum(gains[:, ::-1], axis=1)[:, ::-1]
+    if baseline == "loo" and n > 1:
+        G = G - (G.sum(axis=0, keepdims=True) - G) / (n - 1)
+    grad = np.zeros(features.shape[3])
+    for h in range(H):
+        s, a = states[:, h], actions[:, h]
+        score = features[h, s, a] - np.einsum("nb,nbj->nj", pi[h, s], features[h, s])
+        grad += (score * G[:, h:h + 1]).sum(axis=0)
+    return grad / n
+
+
+# ---------------------------------------------------------------- the compiled path
+
+def _objective_arrays(f):
+    """``(kind, table, weights)`` for the objectives the kernels evaluate, else ``None`` (log det,
+    user callables: the Python path)."""
+    if isinstance(f, Coverage):
+        return _k.COVERAGE, np.ascontiguousarray(f.footprints, dtype=np.float64), np.ascontiguousarray(f.weights, dtype=np.float64)
+    if isinstance(f, FacilityLocation):
+        return _k.FACILITY, np.ascontiguousarray(f.similarity, dtype=np.float64), np.zeros(1)
+    if isinstance(f, Modular):
+        return _k.MODULAR, np.ascontiguousarray(f.weights.reshape(-1, 1), dtype=np.float64), np.zeros(1)
+    return None
+
+
+def _model_arrays(mdp, P):
+    """CSR running sums of the transition rows ``(hp * S + s) * A + a`` over their positive entries
+    (one stage when ``P`` is stationary), and the dense running sums of ``rho``."""
+    stages = P.shape[0] if mdp.stage_dependent else 1
+    M = P[:stages].reshape(-1, P.shape[3])
+    pos = M > 0
+    indptr = np.zeros(M.shape[0] + 1, dtype=np.int64)
+    np.cumsum(pos.sum(axis=1), out=indptr[1:])
+    indices = np.nonzero(pos)[1].astype(np.int64)
+    # running sums of the dense rows at their positive entries: np.cumsum adds left to right and the
+    # zeros add nothing, so these are the Python path's running sums and the positive-entry sums alike
+    cdf = np.cumsum(M, axis=1)[pos]
+    return indptr, indices, cdf, stages, np.cumsum(np.asarray(mdp.rho, dtype=np.float64))
+
+
+def _sample(mdp, P, f, pi, n, g):
+    """``n`` episodes of ``pi``: compiled when ``f`` has an array form, else :func:`_rollout`.
+
+    Both consume ``g`` identically (``2H + 1`` blocks of ``n`` uniforms), so the episodes agree
+    (module :mod:`algorithms.submodular._kernels` states the measure-zero exception)."""
+    arrays = _objective_arrays(f)
+    if arrays is None:
+        return _rollout(P, mdp.rho, pi, f, n, g)
+    H = mdp.horizon
+    u = g.random((2 * H + 1, n))
+    indptr, indices, cdf, stages, rho_cdf = _model_arrays(mdp, P)
+    states = np.empty((n, H + 1), dtype=np.int64)
+    actions = np.empty((n, H), dtype=np.int64)
+    gains = np.empty((n, H))
+    F0, F = np.empty(n), np.empty(n)
+    _k.episodes(indptr, indices, cdf, stages, rho_cdf, np.ascontiguousarray(pi), u, arrays[0], arrays[1], arrays[2],
+                f.ground == "stage_state", states, actions, gains, F0, F)
+    return states, actions, gains, F, F0
+
+
+def subpo_gradient(mdp, f, theta, n_episodes: int, rng=0, *, baseline: str = "loo", policy: str = "tabular",
+                   features=None) -> np.ndarray:
+    """One SubPO gradient estimate from ``n_episodes`` sampled episodes (unbiased).
+
+    ``policy="tabular"``: ``theta`` ``(H, S, A)``, returns ``(H, S, A)``. ``policy="linear_softmax"``:
+    ``pi(a | s, h) = softmax_a(theta . features[h, s, a])``, ``theta`` ``(d,)``, returns ``(d,)``.
+    Episodes come from the compiled sampler for coverage, facility location and modular objectives
+    (the Python path for log det and user callables), the same episodes for the same ``rng``."""
     f, P = _setup(mdp, f, need_submodular=False)
-    theta = _check_theta(mdp, theta)
+    phi = _check_features(mdp, policy, features)
+    theta = _check_theta(mdp, theta, phi)
     n = check_int(n_episodes, "n_episodes", low=1)
     baseline = check_choice(baseline, "baseline", ("loo", "none"))
-    pi = softmax_policy(theta)
-    states, actions, gains, _, _ = _rollout(P, mdp.rho, pi, f, n, check_rng(rng))
-    return _estimate(pi, states, actions, gains, baseline)
+    pi = softmax_policy(theta if phi is None else phi @ theta)
+    states, actions, gains, _, _ = _sample(mdp, P, f, pi, n, check_rng(rng))
+    if phi is None:
+        return _estimate(pi, states, actions, gains, baseline)
+    return _estimate_linear(pi, phi, states, actions, gains, baseline)
 
 
 @dataclass(frozen=True)
 class SubPOResult:
-    theta: np.ndarray  # final parameters (H, S, A)
-    policy: np.ndarray  # softmax(theta), (H, S, A)
+    theta: np.ndarray  # final parameters: (H, S, A) tabular, (d,) linear softmax
+    policy: np.ndarray  # the final policy pi(a | s, h), (H, S, A)
     sampled_returns: np.ndarray  # (n_iter,) batch mean of F(tau) per iteration (the algorithm's own estimate)
 
 
-def subpo(mdp, f, n_iter: int = 200, *, batch_size: int = 64, lr: float = 0.5, baseline: str = "loo",
-          state_independent: bool = False, theta0=None, rng=0) -> SubPOResult:
-    """SubPO: ``theta <- theta + lr * ghat`` with the unbiased marginal-gain estimator (module docstring).
+@dataclass(frozen=True, eq=False)
+class SubPOBatch:
+    """``n_runs`` independent SubPO runs; run ``i`` used the child ``SeedSequence(rng).spawn(n_runs)[i]``."""
 
-    ``state_independent=True`` ties ``theta[h, s] = phi[h]`` for all ``s`` (the per-stage action
-    distributions ``pi^h(a)`` of the paper's bandit-SMDP result): the gradient in ``phi[h]`` is the
-    sum over ``s`` of the gradient in ``theta[h, s]``, applied to every ``s``."""
+    theta: np.ndarray  # (n_runs, H, S, A) or (n_runs, d)
+    policy: np.ndarray  # (n_runs, H, S, A)
+    sampled_returns: np.ndarray  # (n_runs, n_iter)
+    seeds: tuple  # the child SeedSequences
+
+    def run(self, i: int) -> SubPOResult:
+        return SubPOResult(self.theta[i], self.policy[i], self.sampled_returns[i])
+
+
+def _root_seed(rng) -> np.random.SeedSequence:
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(int(rng.integers(2 ** 63)))
+    if rng is None or isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise TypeError(f"rng must be a non-negative int, a SeedSequence or a numpy Generator when n_runs is "
+                        f"given, got {rng!r}")
+    return np.random.SeedSequence(int(rng))
+
+
+def subpo(mdp, f, n_iter: int = 200, *, batch_size: int = 64, lr: float = 0.5, baseline: str = "loo",
+          state_independent: bool = False, theta0=None, policy: str = "tabular", features=None, n_runs=None,
+          rng=0):
+    r"""SubPO: ``theta <- theta + lr * ghat`` with the unbiased marginal-gain estimator (module docstring).
+
+    Parameters
+    ----------
+    policy : {"tabular", "linear_softmax"}
+        Tabular softmax ``theta`` ``(H, S, A)``, or ``pi(a | s, h) proportional to exp(theta . phi(h, s, a))``
+        with ``features`` ``phi`` ``(H, S, A, d)`` and ``theta`` ``(d,)`` (zeros by default). One-hot
+        features (``d = H S A``) reproduce the tabular run bit for bit.
+    theta0 : array, optional
+        Initial parameters ``(H, S, A)`` (tabular) or ``(d,)`` (linear), shared by every run of a batch;
+        zeros by default.
+    state_independent : bool
+        Tabular only: ties ``theta[h, s] = phi[h]`` for all ``s`` (the per-stage action
+        distributions ``pi^h(a)`` of the paper's bandit-SMDP result): the gradient in ``phi[h]`` is the
+        sum over ``s`` of the gradient in ``theta[h, s]``, applied to every ``s``.
+    n_runs : int, optional
+        A batch of independent runs, in parallel (one per thread); returns a :class:`SubPOBatch`.
+        Run ``i`` uses ``numpy.random.default_rng(SeedSequence(rng).spawn(n_runs)[i])``, so it equals
+        ``subpo(..., rng=that child)`` bit for bit whatever ``n_runs`` and the thread count.
+    rng : int, SeedSequence or Generator
+        ``n_runs=None``: normalised by :func:`mdps.validation.check_rng`; each iteration draws
+        ``2H + 1`` blocks of ``batch_size`` uniforms from it (the Python path's order).
+
+    Coverage, facility location and modular objectives run in the compiled kernel
+    (:func:`algorithms.submodular._kernels.subpo_iterations`); log det and user callables on the
+    Python path (:func:`_rollout`, :func:`_estimate`; the runs of a batch one after the other), same
+    stream, same result to round-off.
+
+    Returns
+    -------
+    SubPOResult (``n_runs=None``) or SubPOBatch.
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> mdp = mdps.bandit_mdp(3, horizon=2)
+    >>> f = mdps.coverage_objective(np.eye(4, dtype=bool))
+    >>> one = subpo(mdp, f, n_iter=5, batch_size=8, rng=np.random.SeedSequence(0).spawn(3)[1])
+    >>> batch = subpo(mdp, f, n_iter=5, batch_size=8, n_runs=3, rng=0)
+    >>> batch.theta.shape, bool((batch.theta[1] == one.theta).all())
+    ((3, 2, 4, 3), True)
+    """
     f, P = _setup(mdp, f)
     n_iter = check_int(n_iter, "n_iter", low=1)
     batch_size = check_int(batch_size, "batch_size", low=1)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     baseline = check_choice(baseline, "baseline", ("loo", "none"))
-    theta = np.zeros((mdp.horizon, mdp.n_states, mdp.n_actions)) if theta0 is None else _check_theta(mdp, theta0).copy()
+    phi = _check_features(mdp, policy, features)
     if not isinstance(state_independent, (bool, np.bool_)):
         raise TypeError(f"state_independent must be a bool, got {state_independent!r}")
+    if state_independent and phi is not None:
+        raise ValueError("state_independent=True ties tabular logits; it cannot be used with policy='linear_softmax'")
+    H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
+    if theta0 is None:
+        theta = np.zeros((H, S, A) if phi is None else phi.shape[3])
+    else:
+        theta = _check_theta(mdp, theta0, phi).copy()
     if state_independent:
-        theta = np.repeat(theta.mean(axis=1, keepdims=True), mdp.n_states, axis=1)
-    g = check_rng(rng)
+        theta = np.repeat(theta.mean(axis=1, keepdims=True), S, axis=1)
+    if n_runs is None:
+        children = None
+        gens = [check_rng(rng)]
+    else:
+        children = tuple(_root_seed(rng).spawn(check_int(n_runs, "n_runs", low=1)))
+        gens = [np.random.default_rng(c) for c in children]
+    R = len(gens)
+    thetas = np.repeat(theta.reshape(1, -1), R, axis=0)
+    returns = np.empty((R, n_iter))
+    arrays = _objective_arrays(f)
+    if arrays is not None:
+        indptr, indices, cdf, stages, rho_cdf = _model_arrays(mdp, P)
+        feats = np.zeros((0, 0, 0, 0)) if phi is None else phi
+        chunk = max(1, min(n_iter, _CHUNK_UNIFORMS // (R * (2 * H + 1) * batch_size)))
+        for it in range(0, n_iter, chunk):
+            T = min(chunk, n_iter - it)  # g.random((T, 2H+1, n)) draws what T calls of g.random((2H+1, n)) draw
+            u = np.stack([g.random((T, 2 * H + 1, batch_size)) for g in gens])
+            _k.subpo_iterations(thetas, feats, u, indptr, indices, cdf, stages, rho_cdf, A, arrays[0], arrays[1],
+                                arrays[2], f.ground == "stage_state", lr, baseline == "loo", bool(state_independent),
+                                it, returns)
+    else:
+        for r in range(R):
+            thetas[r], returns[r] = _subpo_python(mdp, P, f, thetas[r], phi, n_iter, batch_size, lr, baseline,
+                                                  bool(state_independent), gens[r])
+    thetas = thetas.reshape((R,) + theta.shape)
+    policies = np.stack([softmax_policy(th if phi is None else phi @ th) for th in thetas])
+    if n_runs is None:
+        return SubPOResult(thetas[0], policies[0], returns[0])
+    return SubPOBatch(thetas, policies, returns, children)
+
+
+def _subpo_python(mdp, P, f, theta, phi, n_iter, batch_size, lr, baseline, tied, g):
+    """The reference loop (NumPy): ``(theta, returns)`` after ``n_iter`` iterations from flat ``theta``."""
+    H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
+    theta = theta.reshape((H, S, A) if phi is None else (phi.shape[3],))
     returns = np.empty(n_iter)
     for it in range(n_iter):
-        pi = softmax_policy(theta)
+        pi = softmax_policy(theta if phi is None else phi @ theta)
         states, actions, gains, value, _ = _rollout(P, mdp.rho, pi, f, batch_size, g)
         returns[it] = value.mean()
-        step = _estimate(pi, states, actions, gains, baseline)
-        if state_independent:
-            step = np.repeat(step.sum(axis=1, keepdims=True), mdp.n_states, axis=1)
+        if phi is None:
+            step = _estimate(pi, states, actions, gains, baseline)
+        else:
+            step = _estimate_linear(pi, phi, states, actions, gains, baseline)
+        if tied:
+            step = np.repeat(step.sum(axis=1, keepdims=True), S, axis=1)
         theta = theta + lr * step
-    return SubPOResult(theta, softmax_policy(theta), returns)
+    return theta.ravel(), returns
