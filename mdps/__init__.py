@@ -67,7 +67,7 @@ _LAZY = {
     "logdet_objective": "submodular", "modular_objective": "submodular", "set_function": "submodular",
     "check_submodular": "submodular", "curvature": "submodular", "bandit_mdp": "submodular",
     # linear bandits
-    "LinearBandit": "linear_bandit",
+    "LinearBandit": "linear_bandit", "LinearMDP": "linear_mdp",
     # numerics
     "span": "numerics", "sup_norm": "numerics", "logsumexp": "numerics", "log_softmax": "numerics",
     "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",

@@ -430,6 +430,21 @@ MUTANTS = [
            "algorithms.submodular.subrl:_estimate_linear",
            (('score = features[h, s, a] - np.einsum("nb,nbj->nj", pi[h, s], features[h, s])',
              "score = features[h, s, a]"),)),
+    # -- linear: LSVI-UCB --
+    Mutant("lsvi_bonus_dropped", "lsvi_ucb.regret_tail_slope",
+           "LSVI-UCB drops the elliptical bonus (greedy least-squares value iteration)",
+           "algorithms.linear._lsvi_kernels:run_batch",
+           (("cache=True, parallel=True", "cache=False, parallel=True"),
+            ("q = f @ w + beta * math.sqrt(", "q = f @ w + 0.0 * beta * math.sqrt("))),
+    Mutant("lsvi_next_state_moment_at_current_state", "lsvi_ucb.tabular_identity",
+           "the next-state moment is credited to the current state instead of the successor",
+           "algorithms.linear._lsvi_kernels:run_batch",
+           (("cache=True, parallel=True", "cache=False, parallel=True"),
+            ("M[h, p, s2] += f[p]", "M[h, p, s] += f[p]"))),
+    Mutant("lsvi_clips_at_one_less", "lsvi_ucb.tabular_identity",
+           "the optimistic Q is clipped at H - 1 instead of H",
+           "algorithms.linear.lsvi:lsvi_ucb",
+           (("float(H), values, returns", "float(H - 1), values, returns"),)),
 ]
 
 

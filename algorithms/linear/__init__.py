@@ -1,4 +1,4 @@
-"""algorithms.linear: linear bandits (and, to come, linear MDPs) with exact regret.
+"""algorithms.linear: linear bandits and linear MDPs with exact regret.
 
 =================================  ==========================================================
 :func:`linucb`                     OFUL / LinUCB (Abbasi-Yadkori, Pál, Szepesvári 2011),
@@ -6,6 +6,9 @@
 :func:`oful_regret_bound`          the OFUL high-probability regret bound (Theorem 3)
 :class:`LinearBanditRun`           one run: exact per-round pseudo-regret, actions played
 :class:`LinearBanditBatch`         ``n_runs`` runs
+:func:`lsvi_ucb`                   LSVI-UCB on linear MDPs (Jin, Yang, Wang, Jordan 2020),
+                                   compiled, exact regret, batched seeds
+:func:`lsvi_beta`                  its theory radius ``d H sqrt(log(2 d K H / delta))``
 =================================  ==========================================================
 
 Every name loads its module on first attribute access, so ``from algorithms import linear``
@@ -17,9 +20,10 @@ from __future__ import annotations
 import importlib
 
 _LINUCB = ("linucb", "oful_regret_bound", "LinearBanditRun", "LinearBanditBatch", "LinUCBSettings")
-_HOME = {n: "algorithms.linear.linucb" for n in _LINUCB}
+_LSVI = ("lsvi_ucb", "lsvi_beta", "LSVISettings", "LSVIRun", "LSVIBatch")
+_HOME = {**{n: "algorithms.linear.linucb" for n in _LINUCB}, **{n: "algorithms.linear.lsvi" for n in _LSVI}}
 
-__all__ = list(_LINUCB)
+__all__ = [*_LINUCB, *_LSVI]
 
 
 def __getattr__(name):

@@ -1,0 +1,118 @@
+r"""Numba kernels of LSVI-UCB (:mod:`algorithms.linear.lsvi`).
+
+One call of :func:`run_batch` runs ``n`` independent runs of ``K`` episodes on a finite-state
+linear MDP, one run per ``prange`` step, each with its own SplitMix64 stream
+(:mod:`algorithms.exploration._kernels`), so a run is the same bit for bit whatever the batch.
+
+Statistics of a run, per stage ``h``: the inverse Gram matrix :math:`\Lambda_h^{-1}` (rank-one
+Sherman-Morrison updates; :math:`\Lambda_h = \lambda I + \sum_\tau \phi_\tau\phi_\tau^\top`), the
+reward moment :math:`\sum_\tau \phi_\tau r_\tau` and the next-state moment matrix
+:math:`M_h[:, s'] = \sum_{\tau: s'_\tau = s'} \phi_\tau`. Because the state space is finite,
+:math:`\sum_\tau \phi_\tau V_{h+1}(s'_\tau) = M_h V_{h+1}`, so the regression target costs
+``O(d S)`` per stage and episode instead of ``O(k d)``: the least-squares weights are exactly
+those of the paper's sum over all past episodes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from algorithms.exploration._kernels import evaluate_deterministic, uniform
+
+
+@nb.njit(cache=True)
+def _sample(cdf_row, u):
+    n = cdf_row.shape[0]
+    for j in range(n):
+        if u < cdf_row[j]:
+            return j
+    return n - 1
+
+
+@nb.njit(cache=True, parallel=True)
+def run_batch(seeds, phi, P_cdf, p_indptr, p_indices, p_probs, R, rho, rho_cdf, K, lam, beta, cap,
+              values, returns, optimistic, policies, states, actions):
+    r"""``seeds.shape[0]`` runs of LSVI-UCB for ``K`` episodes.
+
+    ``phi`` ``(S, A, d)``; ``P_cdf`` ``(H, S, A, S)`` running sums of the true kernel (sampling);
+    the CSR triple (exact evaluation, stage-dependent layout ``(h * S + s) * A + a``); ``R``
+    ``(H, S, A)`` known rewards. Per episode: backward pass
+    :math:`w_h = \Lambda_h^{-1}(\sum\phi r + M_h V_{h+1})`,
+    :math:`Q_h = \min(\phi^\top w_h + \beta\|\phi\|_{\Lambda_h^{-1}}, \mathrm{cap})`, greedy policy
+    (first maximiser), then one episode. Writes the exact value of the played policy, the realised
+    return, the plan's own optimistic value :math:`\rho^\top V_0`, and (when the arrays have room)
+    the policies, the visited states and the actions.
+    """
+    S, A, d = phi.shape
+    H = R.shape[0]
+    keep_pol = policies.shape[1] == K
+    keep_traj = states.shape[1] == K
+    for i in nb.prange(seeds.shape[0]):
+        state = np.empty(1, dtype=np.uint64)
+        state[0] = seeds[i]
+        Linv = np.zeros((H, d, d))
+        for h in range(H):
+            for p in range(d):
+                Linv[h, p, p] = 1.0 / lam
+        racc = np.zeros((H, d))
+        M = np.zeros((H, d, S))
+        pi = np.zeros((H, S), dtype=np.int64)
+        Vn = np.zeros(S)
+        Vh = np.zeros(S)
+        work = np.zeros((H + 1, S))
+        for k in range(K):
+            for s in range(S):
+                Vn[s] = 0.0
+            for h in range(H - 1, -1, -1):
+                target = racc[h] + M[h] @ Vn
+                w = Linv[h] @ target
+                for s in range(S):
+                    best = -np.inf
+                    ab = 0
+                    for a in range(A):
+                        f = phi[s, a]
+                        z = Linv[h] @ f
+                        q = f @ w + beta * math.sqrt(max(f @ z, 0.0))
+                        if q > cap:
+                            q = cap
+                        if q > best:
+                            best = q
+                            ab = a
+                    Vh[s] = best
+                    pi[h, s] = ab
+                for s in range(S):
+                    Vn[s] = Vh[s]
+            opt = 0.0
+            for s in range(S):
+                opt += rho[s] * Vn[s]
+            optimistic[i, k] = opt
+            values[i, k] = evaluate_deterministic(p_indptr, p_indices, p_probs, H, R, pi, rho, work)
+            s = _sample(rho_cdf, uniform(state))
+            if keep_traj:
+                states[i, k, 0] = s
+            ret = 0.0
+            for h in range(H):
+                a = pi[h, s]
+                r = R[h, s, a]
+                ret += r
+                s2 = _sample(P_cdf[h, s, a], uniform(state))
+                f = phi[s, a]
+                z = Linv[h] @ f
+                den = 1.0 + f @ z
+                for p in range(d):
+                    for q in range(d):
+                        Linv[h, p, q] -= z[p] * z[q] / den
+                    racc[h, p] += f[p] * r
+                    M[h, p, s2] += f[p]
+                if keep_traj:
+                    actions[i, k, h] = a
+                    states[i, k, h + 1] = s2
+                s = s2
+            returns[i, k] = ret
+            if keep_pol:
+                for h in range(H):
+                    for s in range(S):
+                        policies[i, k, h, s] = pi[h, s]
