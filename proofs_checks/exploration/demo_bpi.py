@@ -192,7 +192,8 @@ def _sc_plot(result):
     reference_line(ax, float(ctrl.mean()), label="unregularised control (same seeds)")
     fit = result.extras.get("fit") if result.extras else None
     if fit:
-        ax.plot([], [], " ", label=f"fitted slope {fit['estimate']:.2f} (reported)")
+        ax.plot(ns, np.exp(fit["intercept"]) * ns ** fit["estimate"], color=PALETTE[1], linestyle=":", linewidth=1.0,
+                label=f"log-log least-squares fit, slope {fit['estimate']:.2f} (reported)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"demonstrations $N_E$")
@@ -217,7 +218,9 @@ sample_complexity = register(Check(
 N_BC = 100
 RLHF_LAM = 1.0
 RIDGE = 1.0
-LAM_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+#: the reported lam sweep (suboptimality V* - V^{pi_hat} at N_RM = N_U)
+LAM_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+N_U = 300
 
 
 def _reference(mdp):
@@ -249,11 +252,15 @@ def _rlhf_run(config, rng):
 def _rlhf_frame(ctx) -> pd.DataFrame:
     ns = np.unique(np.rint(np.geomspace(30, ctx.pick(10_000, 30_000), ctx.pick(8, 12))).astype(int))
     rate = labkit.expand_grid(lams=[str(RLHF_LAM)], ns=[",".join(map(str, ns))])
-    return ctx.sweep(_rlhf_run, rate, n_seeds=ctx.pick(40, 160))
+    frame = ctx.sweep(_rlhf_run, rate, n_seeds=ctx.pick(40, 160))
+    # reported only: suboptimality against lam at one N_RM (the U-shape: reward error vs bias)
+    lams = labkit.expand_grid(lams=[",".join(map(str, LAM_GRID))], ns=[str(N_U)])
+    ushape = ctx.sweep(_rlhf_run, lams, n_seeds=ctx.pick(12, 48), experiment="demo_regularized.rlhf_rate.lam_sweep")
+    return pd.concat([frame.assign(sweep="rate"), ushape.assign(sweep="lam")], ignore_index=True)
 
 
 def _rlhf_fits(frame, seed):
-    g = frame[frame.lam == RLHF_LAM]
+    g = frame[(frame.sweep == "rate") & (frame.lam == RLHF_LAM)]
     fits = {}
     for col in ("excess", "reg_gap"):
         Y = g.pivot(index="replicate", columns="N", values=col)
@@ -266,6 +273,7 @@ def _rlhf_measure(ctx) -> Outcome:
     frame = _rlhf_frame(ctx)
     fits = _rlhf_fits(frame, ctx.seed)
     fit, reg = fits["excess"], fits["reg_gap"]
+    u = frame[frame.sweep == "lam"].groupby("lam").subopt.mean()
     return Outcome(
         measured=fit.estimate, ci=fit.ci, expected=-0.5, relation="<=", tol=0.1, data=frame,
         interval=f"{fit.confidence:.0%} bootstrap CI over seeds",
@@ -275,25 +283,31 @@ def _rlhf_measure(ctx) -> Outcome:
                 f"beyond the fixed lam-bias (lam = {RLHF_LAM}, ridge {RIDGE}, reference = clone of {N_BC} expert "
                 f"trajectories); exact evaluation here. Reported: regularised gap J(pi*_lam) - J(pi_hat) = "
                 f"lam KL(pi_hat || pi*_lam) slope {reg.estimate:.2f} [{reg.ci_low:.2f}, {reg.ci_high:.2f}] "
-                f"(second order: -1 expected); largest fit certificate |grad| {frame.grad_norm.max():.1e}.",
+                f"(second order: -1 expected); largest fit certificate |grad| {frame.grad_norm.max():.1e}. "
+                f"Reported: mean V* - V^(pi_hat) at N_RM = {N_U} against lam: "
+                + ", ".join(f"{lam:g}: {v:.3f}" for lam, v in u.items()) + ".",
     )
 
 
 def _rlhf_plot(result):
-    from labkit.figures import BAND_CI, MARKERS, PALETTE, legend, subplots, theory_line
+    from labkit.figures import BAND_CI, MARKERS, PALETTE, figure_legend, subplots, theory_line
 
     frame = result.data
-    g = frame[frame.lam == RLHF_LAM]
-    fig, axes = subplots()
+    g = frame[(frame.sweep == "rate") & (frame.lam == RLHF_LAM)]
+    fig, axes = subplots(1, 2)
     ax = axes[0, 0]
     gen = np.random.default_rng(0)
+
+    def band(M):
+        boot = M[gen.integers(0, M.shape[0], size=(2000, M.shape[0]))].mean(axis=1)
+        return np.quantile(boot, [0.05, 0.95], axis=0)
+
     for i, (col, lab, slope) in enumerate((("excess", r"$|V^{\pi^*_\lambda} - V^{\hat\pi}|$", -0.5),
                                           ("reg_gap", r"$J_\lambda(\pi^*_\lambda) - J_\lambda(\hat\pi)$", -1.0))):
         Y = g.pivot(index="replicate", columns="N", values=col)
         ns = Y.columns.to_numpy(dtype=float)
         M = Y.to_numpy()
-        boot = M[gen.integers(0, M.shape[0], size=(2000, M.shape[0]))].mean(axis=1)
-        lo, hi = np.quantile(boot, [0.05, 0.95], axis=0)
+        lo, hi = band(M)
         mean = M.mean(axis=0)
         ax.fill_between(ns, lo, hi, color=PALETTE[i], alpha=0.25, linewidth=0, label=BAND_CI if i == 0 else "_band")
         ax.plot(ns, mean, marker=MARKERS[i], color=PALETTE[i], linewidth=1.0, markersize=3, label=lab)
@@ -303,8 +317,28 @@ def _rlhf_plot(result):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"preference pairs $N^{RM}$")
-    ax.set_ylabel("error of the final policy")
-    legend(ax, outside=True, ncols=2)
+    ax.set_ylabel(rf"error of the final policy ($\lambda={RLHF_LAM:g}$)")
+    ax = axes[0, 1]
+    u = frame[frame.sweep == "lam"]
+    if len(u):
+        Y = u.pivot(index="replicate", columns="lam", values="subopt")
+        lams = Y.columns.to_numpy(dtype=float)
+        M = Y.to_numpy()
+        lo, hi = band(M)
+        ax.fill_between(lams, lo, hi, color=PALETTE[2], alpha=0.25, linewidth=0, label="_band_u")
+        ax.plot(lams, M.mean(axis=0), marker=MARKERS[2], color=PALETTE[2], linewidth=1.0, markersize=3,
+                label=rf"$V^* - V^{{\hat\pi}}$, $N^{{RM}}={N_U}$")
+        mdp = build()
+        ref = _reference(mdp)
+        v_star = float(mdp.rho @ mdps.backward_induction(mdp).V[0])
+        grid = np.geomspace(lams[0], lams[-1], 40)
+        bias = [v_star - float(exact_values(mdp, exploration.kl_regularized_optimum(mdp, ref, lam).policy))
+                for lam in grid]
+        theory_line(ax, grid, bias, label=r"exact bias $V^* - V^{\pi^*_\lambda}$")
+        ax.set_xscale("log")
+        ax.set_xlabel(r"regularisation $\lambda$")
+        ax.set_ylabel("suboptimality (true reward)")
+    figure_legend(fig, axes)
     return fig
 
 
