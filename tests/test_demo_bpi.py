@@ -213,3 +213,14 @@ def test_other_bad_arguments():
         ex.demo_regularized_rlhf(m, ref, 0.1, n_pairs=5, ridge=0.0)
     with pytest.raises(ValueError, match="y"):
         ex.fit_trajectory_reward(np.zeros((2, 2)), [0.0, 0.5], (1, 1, 2))
+
+
+def test_recommended_policy_is_the_stopping_episodes_policy():
+    """Without a bonus the gap is 0 for the control at once (Vbar and Vlow both evaluate the greedy
+    plan on P^), so it stops at episode 0; with only the last episode kept, the recommended policy
+    comes from the replay path and must equal episode 0's policy kept directly."""
+    m, _ = _instance()
+    ctrl = ex.unregularized_bpi(m, epsilon=1e-9, n_episodes=50, bonus="none", checkpoints=[49], rng=3)
+    assert ctrl.stop_episode == 0
+    direct = ex.unregularized_bpi(m, epsilon=1e-9, n_episodes=50, bonus="none", checkpoints=[0], rng=3)
+    assert np.array_equal(ctrl.recommended, direct.policies[0])
