@@ -224,3 +224,26 @@ def test_recommended_policy_is_the_stopping_episodes_policy():
     assert ctrl.stop_episode == 0
     direct = ex.unregularized_bpi(m, epsilon=1e-9, n_episodes=50, bonus="none", checkpoints=[0], rng=3)
     assert np.array_equal(ctrl.recommended, direct.policies[0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), S=st.integers(1, 4), A=st.integers(1, 3), H=st.integers(1, 4),
+       lam=st.sampled_from([0.0, 0.01, 0.3, 2.0]))
+def test_pessimistic_evaluation_without_bonus_on_the_true_model_is_exact(seed, S, A, H, lam):
+    """With b = 0 and P^ = P the pessimistic kernel is the exact regularised evaluation of the policy,
+    J_lam(pi) = V^pi(rho) - lam KL(P^pi || P^ref) (the floor never binds: it lower-bounds the exact
+    value), for any Markov policy."""
+    from algorithms.exploration import _demo_kernels as dk
+
+    m = mdps.random_finite_horizon(S, A, H, rng=seed)
+    gen = np.random.default_rng(seed)
+    ref = mdps.softmax(gen.normal(size=(H, S, A)), axis=-1)
+    pol = mdps.softmax(2 * gen.normal(size=(H, S, A)), axis=-1)
+    P = np.ascontiguousarray(np.broadcast_to(m.P, (H, S, A, S)))
+    succ = np.ascontiguousarray(np.broadcast_to(np.arange(S, dtype=np.int64), (H, S, A, S)))
+    Vlow = np.zeros((H + 1, S))
+    dk.pessimistic_soft_evaluation(P, succ, np.full((H, S, A), S, dtype=np.int64), np.ones((H, S, A)), False,
+                                   np.ascontiguousarray(np.broadcast_to(m.R, (H, S, A))), np.log(ref), lam,
+                                   np.zeros((H, S, A)), pol, Vlow)
+    exact = float(m.rho @ mdps.evaluate(m, pol)[0]) - lam * mdps.trajectory_kl(m, pol, ref)
+    assert float(m.rho @ Vlow[0]) == pytest.approx(exact, abs=1e-10)

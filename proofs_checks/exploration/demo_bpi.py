@@ -66,7 +66,7 @@ def build() -> mdps.TabularMDP:
 
 
 def kl_hat(S, A, H, n_demos) -> float:
-    r""":math:`\widehat{KL} = S A H \log(SAH/\delta) / N^E`, the tabular bound the theory note uses to set :math:`\lambda`."""
+    r""":math:`\widehat{KL} = S A H \log(SAH/\delta) / N^E`, the tabular bound used to set :math:`\lambda`."""
     return S * A * H * np.log(S * A * H / KL_DELTA) / n_demos
 
 
@@ -161,17 +161,18 @@ def _sc_measure(ctx) -> Outcome:
     return worst_case(
         [fit.ci_high, float(ratio_lo.max()) - 1.0, frac_censored], "<=", 0.0, 0.0, frame,
         f"largest of (i) the upper 90% bootstrap CI end of the log-log slope of mean T_eps in N_E over N_E in "
-        f"{[int(n) for n in ns]} (slope {fit.estimate:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}]: reported, the paper's "
-        f"-1 is not asserted) and (ii) max over N_E of the one-sided {1 - FAMILY_LEVEL / len(ns):.3f} paired-bootstrap "
-        f"lower bound of mean T_reg / mean T_control, minus 1 (ratios "
+        f"{[int(n) for n in ns]} (slope {fit.estimate:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}]: reported, the "
+        f"paper's -1 is not asserted) and (ii) max over N_E of the one-sided {1 - FAMILY_LEVEL / len(ns):.3f} "
+        f"paired-bootstrap lower bound of mean T_reg / mean T_control, minus 1 (ratios "
         + ", ".join(f"{int(n)}: {r:.2f} (lo {lo:.2f})" for n, r, lo in zip(ns, ratio, ratio_lo))
         + f") and (iii) the fraction of runs (regularised or control) never eps-optimal to the end (censored, "
-        f"no T_eps: {frac_censored:.3f}); all must be <= 0. T_eps = episodes until every later kept policy is eps-optimal in the true MDP "
-        f"(exact evaluation here), eps = {EPS}, K = {K}, mean T: control {ctrl.mean():.0f}, regularised "
+        f"no T_eps: {frac_censored:.3f}); all must be <= 0. T_eps = episodes until every later kept policy is "
+        f"eps-optimal in the true MDP (exact evaluation here), eps = {EPS}, K = {K}, mean T: control "
+        f"{ctrl.mean():.0f}, regularised "
         + ", ".join(f"{t:.0f}" for t in T.mean(axis=0))
-        + f". lam = eps/(2 KL-hat): "
+        + ". lam = eps/(2 KL-hat): "
         + ", ".join(f"{v:.3g}" for v in lam.to_numpy())
-        + f"; exact bias V* - V^(pi*_lam) at most {bias.max():.3f} (< eps). {T.shape[0]} seeds.",
+        + f"; exact bias V* - V^(pi*_lam) at most {bias.max():.3f} (eps = {EPS}). {T.shape[0]} seeds.",
         fit=fit.as_dict(), ratio=ratio.tolist(), ratio_lo=ratio_lo.tolist(),
     )
 
@@ -190,7 +191,8 @@ def _sc_plot(result):
     fig, axes = subplots()
     ax = axes[0, 0]
     ax.fill_between(ns, lo, hi, color=PALETTE[0], alpha=0.25, linewidth=0, label=BAND_CI)
-    ax.plot(ns, T.mean(axis=0), marker=MARKERS[0], color=PALETTE[0], label=r"regularised BPI, $\lambda=\epsilon/(2\widehat{KL})$")
+    ax.plot(ns, T.mean(axis=0), marker=MARKERS[0], color=PALETTE[0],
+            label=r"regularised BPI, $\lambda=\epsilon/(2\widehat{KL})$")
     reference_line(ax, float(ctrl.mean()), label="unregularised control (same seeds)")
     fit = result.extras.get("fit") if result.extras else None
     if fit:
