@@ -115,7 +115,7 @@ def test_episodes_to_eps_reads_the_last_violation():
     ck = np.array([0, 4, 9, 19])
     assert episodes_to_eps([0.5, 0.0, 0.2, 0.0], ck, 0.1, 20) == 20
     assert episodes_to_eps([0.0, 0.0, 0.0, 0.0], ck, 0.1, 20) == 1
-    assert episodes_to_eps([0.5, 0.0, 0.0, 0.3], ck, 0.1, 20) == 40
+    assert episodes_to_eps([0.5, 0.0, 0.0, 0.3], ck, 0.1, 20) == 21
 
 
 # -------------------------------------------------------------------------------------- RLHF

@@ -9,15 +9,16 @@ derivations and instances: docs/theory/exploration.md.
   :math:`\tilde O(\mathrm{Poly}/(\epsilon^2 N^E))` episodes) **with [U] details**: on a random
   episodic MDP with a near-optimal soft expert, for ``N_E`` demonstrations, the clone
   :math:`\pi^{BC}` and :math:`\lambda = \epsilon / (2\widehat{KL})`, :math:`\widehat{KL} = S A H
-  \log(SAH/\delta)/N^E` (the theory note's default), the check measures *for itself* (exact
+  \log(SAH/\delta)/N^E` (the lab's default), the check measures *for itself* (exact
   backward evaluation on the true model of the kept policies) the oracle time :math:`T_\epsilon`:
   the first kept episode from which every later recommended policy is :math:`\epsilon`-optimal
-  (censored at ``2K`` when the last one is not). It asserts (i) the fitted log-log slope of the
-  mean :math:`T_\epsilon` in ``N_E`` (90% bootstrap CI over seeds) lies below 0, and (ii) at no
-  ``N_E`` do the same seeds show the regularised run slower than the unregularised control
+  (censored, recorded as the lower bound ``K + 1``, when the last one is not). It asserts (i) the
+  fitted log-log slope of the mean :math:`T_\epsilon` in ``N_E`` (90% bootstrap CI over seeds) lies
+  below 0, (ii) at no ``N_E`` do the same seeds show the regularised run slower than the unregularised control
   (paired bootstrap lower bound of mean-ratio, one-sided, Bonferroni 10% family-wise, not above
-  1), and every run, regularised or control, reaches a sustained epsilon-optimal policy within
-  ``K`` episodes (a censored run has no :math:`T_\epsilon`, so the comparison would be void).
+  1; a censored control enters at its lower bound, which is conservative), and (iii) every
+  regularised run reaches a sustained epsilon-optimal policy within ``K`` episodes (for a censored
+  regularised run the lower bound would be anti-conservative).
   The slope itself is **reported, not asserted**: the paper's :math:`1/N^E` is stated for its own
   algorithm and stopping statistic, which the lab does not reproduce. The bias identity
   is ``demo_regularized.bias_bound``'s.
@@ -86,12 +87,13 @@ def exact_values(mdp, policies) -> np.ndarray:
 
 def episodes_to_eps(gaps, ckpt, eps, K) -> int:
     """Oracle time: episodes (1-based) until the first kept policy from which every later kept one
-    has true gap ``<= eps``; ``2 K`` when the last kept policy is not ``eps``-optimal."""
+    has true gap ``<= eps``; ``K + 1`` (censored: a lower bound, ``T > K``) when the last kept policy
+    is not ``eps``-optimal."""
     bad = np.flatnonzero(np.asarray(gaps) > eps)
     if bad.size == 0:
         return int(ckpt[0]) + 1
     if bad[-1] + 1 >= len(ckpt):
-        return 2 * K
+        return K + 1
     return int(ckpt[bad[-1] + 1]) + 1
 
 
@@ -154,20 +156,25 @@ def _sc_measure(ctx) -> Outcome:
     frame = _sc_frame(ctx)
     fit, ns, T, ctrl, ratio, ratio_lo = _sc_stats(frame, ctx.seed)
     K = int(ctx.pick(1500, 10000))
-    censored = int((T >= 2 * K).sum() + (ctrl >= 2 * K).sum())
-    frac_censored = censored / (T.size + ctrl.size)
+    # a censored run records the lower bound K + 1: conservative for the control in (ii), not for a
+    # regularised run, so a censored regularised run is itself a violation (iii)
+    frac_censored = float((T > K).mean())
+    ctrl_censored = int((ctrl > K).sum())
     lam = frame[frame.N_E > 0].groupby("N_E").lam.first()
     bias = frame[frame.N_E > 0].groupby("N_E").bias.max()
     return worst_case(
-        [fit.ci_high, float(ratio_lo.max()) - 1.0, frac_censored], "<=", 0.0, 0.0, frame,
+        # (iii) enters only when violated, so that the figure shown is the closer of (i) and (ii)
+        [fit.ci_high, float(ratio_lo.max()) - 1.0] + ([frac_censored] if frac_censored > 0 else []),
+        "<=", 0.0, 0.0, frame,
         f"largest of (i) the upper 90% bootstrap CI end of the log-log slope of mean T_eps in N_E over N_E in "
         f"{[int(n) for n in ns]} (slope {fit.estimate:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}]: reported, the "
         f"paper's -1 is not asserted) and (ii) max over N_E of the one-sided {1 - FAMILY_LEVEL / len(ns):.3f} "
         f"paired-bootstrap lower bound of mean T_reg / mean T_control, minus 1 (ratios "
         + ", ".join(f"{int(n)}: {r:.2f} (lo {lo:.2f})" for n, r, lo in zip(ns, ratio, ratio_lo))
-        + f") and (iii) the fraction of runs (regularised or control) never eps-optimal to the end (censored, "
-        f"no T_eps: {frac_censored:.3f}); all must be <= 0. T_eps = episodes until every later kept policy is "
-        f"eps-optimal in the true MDP (exact evaluation here), eps = {EPS}, K = {K}, mean T: control "
+        + f") and (iii) the fraction of regularised runs never eps-optimal to the end (censored: "
+        f"{frac_censored:.3f}); all must be <= 0 (control runs censored, recorded at the lower bound K + 1: "
+        f"{ctrl_censored}). T_eps = episodes until every later kept policy is eps-optimal in the true MDP "
+        f"(exact evaluation here), eps = {EPS}, K = {K}, mean T: control "
         f"{ctrl.mean():.0f}, regularised "
         + ", ".join(f"{t:.0f}" for t in T.mean(axis=0))
         + ". lam = eps/(2 KL-hat): "
