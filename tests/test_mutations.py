@@ -445,6 +445,24 @@ MUTANTS = [
            "the optimistic Q is clipped at H - 1 instead of H",
            "algorithms.linear.lsvi:lsvi_ucb",
            (("float(H), values, returns", "float(H - 1), values, returns"),)),
+    # -- exploration: demonstration-regularised BPI and RLHF --
+    Mutant("regularizes_towards_uniform", "demo_regularized.sample_complexity",
+           "the regularised backup uses the uniform policy as reference instead of the clone",
+           "algorithms.exploration.demo_bpi:_bpi",
+           (("log_ref = np.log(ref)", "log_ref = np.log(np.full_like(ref, 1.0 / ref.shape[-1]))"),)),
+    Mutant("regularized_bonus_sign_flipped", "demo_regularized.sample_complexity",
+           "the optimistic regularised backup subtracts the bonus (pessimistic planning: optimism dropped)",
+           "algorithms.exploration._demo_kernels:run_demo_batch",
+           (("cache=True, parallel=True", "cache=False, parallel=True"),
+            ("log_ref, lam, bonus, coef, L, Vbar", "log_ref, lam, bonus, -coef, L, Vbar"))),
+    Mutant("preference_label_flipped", "demo_regularized.rlhf_rate",
+           "the Bradley-Terry label is flipped (the losing trajectory is recorded as preferred)",
+           "algorithms.exploration.demo_bpi:demo_regularized_rlhf",
+           (("y = (gen.random(n) < 0.5", "y = (gen.random(n) >= 0.5"),)),
+    Mutant("reward_fit_stops_after_one_newton_step", "demo_regularized.rlhf_rate",
+           "the reward fit stops after one Newton step (max_iter = 1) without a certificate",
+           "algorithms.exploration.demo_bpi:demo_regularized_rlhf",
+           (("ridge=ridge)", "ridge=ridge, max_iter=1)"),)),
 ]
 
 

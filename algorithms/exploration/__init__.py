@@ -20,6 +20,13 @@ demonstrations.
                                    ``bc_kl_leading_term`` its ``1/N_E`` leading term
 :func:`kl_regularized_optimum`     soft backward induction towards a reference policy
                                    (record :class:`RegularizedSolution`)
+:func:`demo_regularized_bpi`      optimistic KL-regularised BPI towards a clone (phase 2 of
+                                   demonstration-regularised RL, lab reconstruction [U]);
+                                   control :func:`unregularized_bpi`; records
+                                   :class:`RegularizedBPIRun` / ``RegularizedBPIBatch``
+:func:`demo_regularized_rlhf`      the RLHF pipeline: Bradley-Terry pairs from the clone,
+                                   ridge logistic reward fit (:func:`fit_trajectory_reward`),
+                                   exact regularised optimum (:class:`RLHFResult`)
 :func:`stepmix`, :func:`epsmix`    conservative exploration under the episode-wise constraint
                                    ``V^{pi_k} >= (1 - kappa) V^b`` (Li, Huang, Shen, Yang
                                    2023, arXiv:2306.06265); record :class:`ConservativeRun`;
@@ -40,10 +47,14 @@ _DEMONSTRATIONS = ("behaviour_cloning", "demonstration_counts", "soft_expert", "
                    "bc_kl_leading_term", "kl_regularized_optimum", "RegularizedSolution")
 _CONSERVATIVE = ("stepmix", "epsmix", "baseline_with_quality", "mixture_policy", "pessimistic_log_term",
                  "ConservativeRun", "ConservativeBatch", "ConservativeSettings")
+_DEMO_BPI = ("demo_regularized_bpi", "unregularized_bpi", "regularized_backup", "RegularizedBPIRun",
+             "RegularizedBPIBatch", "RegularizedBPISettings", "demo_regularized_rlhf", "fit_trajectory_reward",
+             "trajectory_features", "RewardFit", "RLHFResult")
 _HOME = {**{n: "algorithms.exploration.conservative" for n in _CONSERVATIVE},**{n: "algorithms.exploration.engine" for n in _ENGINE},
-         **{n: "algorithms.exploration.demonstrations" for n in _DEMONSTRATIONS}}
+         **{n: "algorithms.exploration.demonstrations" for n in _DEMONSTRATIONS},
+         **{n: "algorithms.exploration.demo_bpi" for n in _DEMO_BPI}}
 
-__all__ = list(_ENGINE + _DEMONSTRATIONS + _CONSERVATIVE)
+__all__ = list(_ENGINE + _DEMONSTRATIONS + _CONSERVATIVE + _DEMO_BPI)
 
 
 def __getattr__(name):

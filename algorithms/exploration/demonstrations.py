@@ -97,8 +97,11 @@ cancellation as above). Hence :math:`\rho\cdot V_0 = \max_\pi J_\lambda(\pi)`, a
 :math:`V^* - V^{\pi^\lambda} \le (V^* - V^{\pi^E}) + \lambda \mathrm{KL}(\pi^E \| \tilde\pi)`.
 
 Departure from the paper: phase 2's learning algorithm (optimistic regularised BPI, UCBVI-Ent+)
-is not implemented here; :func:`kl_regularized_optimum` is its exact planning oracle on a known
-model. Theory page: docs/theory/exploration.md.
+is not in this module; :func:`kl_regularized_optimum` is its exact planning oracle on a known
+model. The lab's reconstruction of the learning algorithm (optimistic soft backups with a
+pessimistic regularised evaluation and the gap stopping rule, plus the unregularised control) and
+of the RLHF variant is :mod:`algorithms.exploration.demo_bpi` (provenance [U]). Theory page:
+docs/theory/exploration.md.
 """
 
 from __future__ import annotations
