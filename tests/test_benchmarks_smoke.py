@@ -88,3 +88,14 @@ def test_submodular_benchmark_smoke(capsys):
     out = capsys.readouterr().out
     assert "SubPO" in out and "sampling" in out
     assert all(math.isfinite(v) and v > 0 for v in rows.values())
+
+
+def test_linear_benchmark_smoke(capsys):
+    from benchmarks import bench_linear
+
+    rows = bench_linear.main(["--tiny", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "## a. One step of the ridge statistics" in out and "## b. Public runs" in out
+    for d, n, t1, t2, diff in rows["steps"]:
+        assert t1 > 0 and t2 > 0 and diff < 1e-10
+    assert {r[0] for r in rows["public"]} == {"lsvi_ucb", "linucb"}

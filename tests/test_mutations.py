@@ -435,7 +435,7 @@ MUTANTS = [
            "LSVI-UCB drops the elliptical bonus (greedy least-squares value iteration)",
            "algorithms.linear._lsvi_kernels:run_batch",
            (("cache=True, parallel=True", "cache=False, parallel=True"),
-            ("q = f @ w + beta * math.sqrt(", "q = f @ w + 0.0 * beta * math.sqrt("))),
+            ("q = phi[s, a] @ w + beta * math.sqrt(", "q = phi[s, a] @ w + 0.0 * beta * math.sqrt("))),
     Mutant("lsvi_next_state_moment_at_current_state", "lsvi_ucb.tabular_identity",
            "the next-state moment is credited to the current state instead of the successor",
            "algorithms.linear._lsvi_kernels:run_batch",

@@ -5,7 +5,11 @@ linear MDP, one run per ``prange`` step, each with its own SplitMix64 stream
 (:mod:`algorithms.exploration._kernels`), so a run is the same bit for bit whatever the batch.
 
 Statistics of a run, per stage ``h``: the inverse Gram matrix :math:`\Lambda_h^{-1}` (rank-one
-Sherman-Morrison updates; :math:`\Lambda_h = \lambda I + \sum_\tau \phi_\tau\phi_\tau^\top`), the
+Sherman-Morrison updates; :math:`\Lambda_h = \lambda I + \sum_\tau \phi_\tau\phi_\tau^\top`, kept too,
+so that at every :math:`2^j`-th update of a stage the inverse is recomputed exactly and round-off
+cannot accumulate), the squared width :math:`\|\phi(s,a)\|^2_{\Lambda_h^{-1}}` of every pair, which
+the same correction updates in ``O(S A d)`` per step
+(:math:`\|q\|^2 \mathrel{-}= (q^\top z)^2 / (1 + \phi^\top z)`, :math:`z = \Lambda_h^{-1}\phi`), the
 reward moment :math:`\sum_\tau \phi_\tau r_\tau` and the next-state moment matrix
 :math:`M_h[:, s'] = \sum_{\tau: s'_\tau = s'} \phi_\tau`. Because the state space is finite,
 :math:`\sum_\tau \phi_\tau V_{h+1}(s'_\tau) = M_h V_{h+1}`, so the regression target costs
@@ -30,6 +34,18 @@ def _sample(cdf_row, u):
         if u < cdf_row[j]:
             return j
     return n - 1
+
+
+@nb.njit(cache=True)
+def _quad(M, x):
+    """``x^T M x`` without temporaries (the width of one feature vector)."""
+    acc = 0.0
+    for p in range(x.shape[0]):
+        row = 0.0
+        for q in range(x.shape[0]):
+            row += M[p, q] * x[q]
+        acc += x[p] * row
+    return acc
 
 
 @nb.njit(cache=True, parallel=True)
@@ -57,6 +73,15 @@ def run_batch(seeds, phi, P_cdf, p_indptr, p_indices, p_probs, R, rho, rho_cdf, 
         for h in range(H):
             for p in range(d):
                 Linv[h, p, p] = 1.0 / lam
+        Lam = np.zeros((H, d, d))
+        W2 = np.empty((H, S, A))  # squared widths ||phi(s, a)||^2 of every pair, per stage
+        n_upd = np.zeros(H, dtype=np.int64)
+        for h in range(H):
+            for p in range(d):
+                Lam[h, p, p] = lam
+            for s in range(S):
+                for a in range(A):
+                    W2[h, s, a] = _quad(Linv[h], phi[s, a])
         racc = np.zeros((H, d))
         M = np.zeros((H, d, S))
         pi = np.zeros((H, S), dtype=np.int64)
@@ -73,9 +98,7 @@ def run_batch(seeds, phi, P_cdf, p_indptr, p_indices, p_probs, R, rho, rho_cdf, 
                     best = -np.inf
                     ab = 0
                     for a in range(A):
-                        f = phi[s, a]
-                        z = Linv[h] @ f
-                        q = f @ w + beta * math.sqrt(max(f @ z, 0.0))
+                        q = phi[s, a] @ w + beta * math.sqrt(max(W2[h, s, a], 0.0))
                         if q > cap:
                             q = cap
                         if q > best:
@@ -105,8 +128,20 @@ def run_batch(seeds, phi, P_cdf, p_indptr, p_indices, p_probs, R, rho, rho_cdf, 
                 for p in range(d):
                     for q in range(d):
                         Linv[h, p, q] -= z[p] * z[q] / den
+                        Lam[h, p, q] += f[p] * f[q]
                     racc[h, p] += f[p] * r
                     M[h, p, s2] += f[p]
+                n_upd[h] += 1
+                if n_upd[h] & (n_upd[h] - 1) == 0:  # at 2^j updates: exact inverse and widths (no drift)
+                    Linv[h] = np.linalg.inv(Lam[h])
+                    for s3 in range(S):
+                        for a3 in range(A):
+                            W2[h, s3, a3] = _quad(Linv[h], phi[s3, a3])
+                else:  # the same rank-one correction for every pair: O(S A d)
+                    for s3 in range(S):
+                        for a3 in range(A):
+                            qz = phi[s3, a3] @ z
+                            W2[h, s3, a3] -= qz * qz / den
                 if keep_traj:
                     actions[i, k, h] = a
                     states[i, k, h + 1] = s2

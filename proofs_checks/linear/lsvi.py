@@ -9,9 +9,11 @@ Approximation*, COLT, arXiv:1907.05388 (Algorithm 1, Theorem 3.1).
   LSVI-UCB's optimistic value must equal, episode by episode, the tabular recursion
   :math:`Q_h(s,a) = \min\{(\sum r + \sum_{s'} n_h(s,a,s') V_{h+1}(s'))/(N_h(s,a)+\lambda) +
   \beta/\sqrt{N_h(s,a)+\lambda}, H\}` that the check computes itself from the counts of the
-  trajectories the run returned (same ridge, bonus mapping, clipping at ``H``, first-maximiser
-  ties). Measured: the largest difference of the optimistic values ``rho . V_0`` over episodes and
-  runs, and the number of episodes whose played policy differs; expected 0 (to ``1e-9``).
+  trajectories the run returned (same ridge, bonus mapping, clipping at ``H``). Measured: the
+  largest difference of the optimistic values ``rho . V_0`` over episodes and runs, and the number of
+  episodes in which a played action is not a maximiser of the replay's Q to ``1e-9`` (exact ties
+  are broken by round-off, which the incremental widths and the replay's direct formula need not
+  share); expected 0 (to ``1e-9``).
 * ``lsvi_ucb.regret_tail_slope`` **[U]** (rate; the theorem's constant is not explicit): on the
   one-hot RiverSwim(4, H = 6), the tail slope (last decade, 90% bootstrap CI over runs) of the mean
   cumulative regret, recomputed from the played policies' exact values, is at most 1/2 plus
@@ -32,7 +34,7 @@ from algorithms import linear
 from labkit.check import Check, Outcome, register
 from labkit.rates import fit_power_law
 
-__all__ = ["tabular_replay", "tabular_identity", "regret_tail_slope"]
+__all__ = ["tabular_replay", "greedy_mismatches", "tabular_identity", "regret_tail_slope"]
 
 JYWJ20 = ("C. Jin, Z. Yang, Z. Wang, M. I. Jordan, Provably Efficient Reinforcement Learning with Linear Function "
           "Approximation, COLT 2020, arXiv:1907.05388 (Algorithm 1, Theorem 3.1)")
@@ -45,8 +47,8 @@ def _instance():
 
 
 def tabular_replay(mdp, states, actions, lam: float, beta: float):
-    """The tabular optimistic values ``rho . V_0`` and greedy policies of every episode, from the
-    counts of the episodes before it (independent of :mod:`algorithms.linear`)."""
+    """The tabular optimistic values ``rho . V_0``, greedy policies and Q tables ``(K, H, S, A)`` of
+    every episode, from the counts of the episodes before it (independent of :mod:`algorithms.linear`)."""
     K, H = actions.shape
     S, A = mdp.n_states, mdp.n_actions
     R = np.broadcast_to(mdp.R, (H, S, A))
@@ -54,11 +56,13 @@ def tabular_replay(mdp, states, actions, lam: float, beta: float):
     Rsum = np.zeros((H, S, A))
     Nsas = np.zeros((H, S, A, S))
     values, policies = np.empty(K), np.empty((K, H, S), dtype=np.int64)
+    Qs = np.empty((K, H, S, A))
     for k in range(K):
         V = np.zeros(S)
         for h in range(H - 1, -1, -1):
             Q = (Rsum[h] + Nsas[h] @ V) / (N[h] + lam) + beta / np.sqrt(N[h] + lam)
             Q = np.minimum(Q, float(H))
+            Qs[k, h] = Q
             policies[k, h] = Q.argmax(axis=1)
             V = Q.max(axis=1)
         values[k] = float(mdp.rho @ V)
@@ -67,7 +71,15 @@ def tabular_replay(mdp, states, actions, lam: float, beta: float):
             N[h, s, a] += 1
             Rsum[h, s, a] += R[h, s, a]
             Nsas[h, s, a, s2] += 1
-    return values, policies
+    return values, policies, Qs
+
+
+def greedy_mismatches(Qs, policies, tol: float = 1e-9) -> int:
+    """Episodes in which a played action is not a maximiser of the replay's Q (to ``tol``): exact
+    ties may be broken either way by round-off, a worse action may not."""
+    K, H, S, A = Qs.shape
+    played = np.take_along_axis(Qs, policies.astype(np.int64)[..., None], axis=-1)[..., 0]
+    return int((played < Qs.max(axis=-1) - tol).any(axis=(1, 2)).sum())
 
 
 def _identity_run(config, rng):
@@ -76,9 +88,9 @@ def _identity_run(config, rng):
     K = config["n_episodes"]
     run = linear.lsvi_ucb(lin, n_episodes=K, bonus_scale=config["bonus_scale"], keep_policies=True,
                           keep_trajectories=True, rng=int(rng.integers(2**63)))
-    values, policies = tabular_replay(mdp, run.states, run.actions, run.settings.lam, run.settings.beta)
+    values, _, Qs = tabular_replay(mdp, run.states, run.actions, run.settings.lam, run.settings.beta)
     return {"value_gap": float(np.abs(values - run.optimistic_values).max()),
-            "policy_mismatches": int((policies != run.policies).any(axis=(1, 2)).sum())}
+            "policy_mismatches": greedy_mismatches(Qs, run.policies)}
 
 
 def _identity_measure(ctx) -> Outcome:
@@ -93,8 +105,8 @@ def _identity_measure(ctx) -> Outcome:
         interval="exact",
         details=f"one-hot RiverSwim(4, H = 6), lambda = 1, bonus scales {', '.join(f'{c:g}' for c in sorted(frame.bonus_scale.unique()))}, "
                 f"K = {K}, {len(frame)} runs: largest |LSVI-UCB's optimistic value - the tabular replay's| over "
-                f"episodes {gap:.2e}; episodes whose played policy differs from the replay's greedy policy: {mism} "
-                "(0 required).",
+                f"episodes {gap:.2e}; episodes in which a played action is not a maximiser (to 1e-9) of the replay's Q: "
+                f"{mism} (0 required; exact ties may fall either way by round-off).",
         extras={"policy_mismatches": mism},
     )
 
