@@ -149,10 +149,10 @@ def _check_radius(radius, S: int, A: int) -> np.ndarray:
                          f"sets, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise ValueError(f"radius{list(idx)} = {arr[idx]!r}, expected a finite radius")
+        raise ValueError(f"radius{list(idx)} = {float(arr[idx])!r}, expected a finite radius")
     if (arr < 0).any():
         idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
-        raise ValueError(f"radius{list(idx)} = {arr[idx]!r} is negative, expected radius >= 0")
+        raise ValueError(f"radius{list(idx)} = {float(arr[idx])!r} is negative, expected radius >= 0")
     return arr.copy()
 
 
@@ -166,10 +166,10 @@ def _check_radius_s(radius, S: int) -> np.ndarray:
                          f"(one budget per state), got shape {arr.shape}")
     if not np.isfinite(arr).all():
         i = int(np.argwhere(~np.isfinite(arr))[0, 0])
-        raise ValueError(f"radius[{i}] = {arr[i]!r}, expected a finite radius")
+        raise ValueError(f"radius[{i}] = {float(arr[i])!r}, expected a finite radius")
     if (arr < 0).any():
         i = int(np.argwhere(arr < 0)[0, 0])
-        raise ValueError(f"radius[{i}] = {arr[i]!r} is negative, expected radius >= 0")
+        raise ValueError(f"radius[{i}] = {float(arr[i])!r} is negative, expected radius >= 0")
     return arr.copy()
 
 
@@ -242,7 +242,7 @@ class RobustMDP:
 
     def __init__(self, mdp, kind: str = "l1", radius=0.0, rectangularity: str = "sa"):
         object.__setattr__(self, "_frozen", False)
-        mdp = check_mdp(mdp, criterion="discounted")
+        mdp = check_mdp(mdp, criterion=("discounted", "finite_horizon"))
         rect = check_choice(rectangularity, "rectangularity", ("sa", "s"))
         if sp.issparse(mdp.P):
             raise ValueError("RobustMDP needs a dense nominal model; mdp.P is sparse (CSR). Densify it "
@@ -268,7 +268,8 @@ class RobustMDP:
     kind = property(lambda self: self._kind, doc="the ball")
     radius = property(lambda self: self._radius, doc="radius per pair, (S, A), or per state, (S,) for "
                                                      "rectangularity 's'; read-only")
-    gamma = property(lambda self: self._mdp.gamma)
+    gamma = property(lambda self: self._mdp.gamma, doc="the discount (None for a finite-horizon nominal model)")
+    horizon = property(lambda self: self._mdp.horizon, doc="H for a finite-horizon nominal model, else None")
     n_states = property(lambda self: self._mdp.n_states)
     n_actions = property(lambda self: self._mdp.n_actions)
     rectangularity = property(lambda self: self._rect)
@@ -284,13 +285,22 @@ class RobustMDP:
     def __repr__(self):
         r = self._radius
         rad = f"{r.flat[0]:g}" if (r == r.flat[0]).all() else f"per-pair in [{r.min():g}, {r.max():g}]"
+        crit = f"gamma={self.gamma:g}" if self.horizon is None else f"horizon={self.horizon}"
         return (f"RobustMDP(kind={self._kind!r}, radius={rad}, rectangularity={self._rect!r}, "
-                f"S={self.n_states}, A={self.n_actions}, gamma={self.gamma:g})")
+                f"S={self.n_states}, A={self.n_actions}, {crit})")
 
 
-def _check_robust(rmdp) -> RobustMDP:
+def _check_robust(rmdp, criterion: str = "discounted") -> RobustMDP:
+    """``rmdp`` itself if it is a RobustMDP of the wanted criterion (``"discounted"`` for the stationary solvers
+    and operators, ``"finite_horizon"`` for :func:`mdps.robust_backward_induction`)."""
     if not isinstance(rmdp, RobustMDP):
         raise TypeError(f"rmdp must be a RobustMDP, got {type(rmdp).__name__}")
+    have = rmdp.mdp.criterion
+    if have != criterion:
+        hint = ("use mdps.robust_backward_induction(rmdp) (or mdps.solve(rmdp))" if have == "finite_horizon"
+                else "the discounted solvers (robust_value_iteration, robust_policy_iteration) apply")
+        raise ValueError(f"rmdp must have a {criterion.replace('_', '-')} nominal model here, but rmdp.mdp is "
+                         f"{have.replace('_', '-')} (gamma={rmdp.gamma!r}, horizon={rmdp.horizon!r}); {hint}")
     return rmdp
 
 
@@ -499,11 +509,13 @@ def _nominal_q(rmdp, V):
     return m.R + rmdp.gamma * (m.P_matrix() @ V).reshape(rmdp.n_states, rmdp.n_actions)
 
 
-def _srect_optimal(rmdp, V):
-    """``(T_U V, greedy policy (S, A))`` for the relaxed s-rectangular ball (closed forms, :func:`srect_bellman`)."""
+def _srect_optimal(rmdp, V, Qn=None, gamma=None):
+    """``(T_U V, greedy policy (S, A))`` for the relaxed s-rectangular ball (closed forms, :func:`srect_bellman`).
+    ``Qn`` (S, A) and ``gamma`` default to the discounted nominal ``R + gamma P V``; the finite-horizon backup
+    passes ``Qn = R_h + P_h V`` and ``gamma = 1``."""
     S, A = rmdp.n_states, rmdp.n_actions
-    Qn = _nominal_q(rmdp, V)
-    c = rmdp.gamma * rmdp._radius * _kappa(V, rmdp.kind)
+    Qn = _nominal_q(rmdp, V) if Qn is None else Qn
+    c = (rmdp.gamma if gamma is None else gamma) * rmdp._radius * _kappa(V, rmdp.kind)
     pol = np.zeros((S, A))
     if rmdp.kind == "linf":  # ||pi||_1 = 1: the penalty does not depend on pi; greedy is deterministic
         a = Qn.argmax(axis=1)
@@ -524,11 +536,12 @@ def _srect_policy(rmdp, V, pol):
     return np.einsum("sa,sa->s", pol, Qn) - rmdp.gamma * rmdp._radius * _kappa(V, rmdp.kind) * norm
 
 
-def _srect_worst(rmdp, V, pol):
+def _srect_worst(rmdp, V, pol, h=0):
     """A minimiser ``P = Phat + D`` (S, A, S) of ``sum_a pi(a|s) <P_{s,a}, V>`` over the relaxed ball at every
-    state. Its rows sum to 1 but may have negative entries where the relaxation differs from the simplex."""
+    state (around the nominal kernel of stage ``h``). Its rows sum to 1 but may have negative entries where the
+    relaxation differs from the simplex."""
     S, A = rmdp.n_states, rmdp.n_actions
-    P = np.array(rmdp._mdp.P_matrix(), dtype=float).reshape(S, A, S)
+    P = np.array(rmdp._mdp.P_matrix(h), dtype=float).reshape(S, A, S)
     r = rmdp._radius
     order = np.argsort(V, kind="stable")
     if rmdp.kind == "l1":
