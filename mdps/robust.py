@@ -295,11 +295,11 @@ def _check_robust(rmdp, criterion: str = "discounted") -> RobustMDP:
     and operators, ``"finite_horizon"`` for :func:`mdps.robust_backward_induction`)."""
     if not isinstance(rmdp, RobustMDP):
         raise TypeError(f"rmdp must be a RobustMDP, got {type(rmdp).__name__}")
-    have = rmdp.mdp.criterion
+    have = rmdp._mdp.criterion
     if have != criterion:
         hint = ("use mdps.robust_backward_induction(rmdp) (or mdps.solve(rmdp))" if have == "finite_horizon"
                 else "the discounted solvers (robust_value_iteration, robust_policy_iteration) apply")
-        raise ValueError(f"rmdp must have a {criterion.replace('_', '-')} nominal model here, but rmdp.mdp is "
+        raise ValueError(f"rmdp must have a {criterion.replace('_', '-')} nominal model here, but its nominal model is "
                          f"{have.replace('_', '-')} (gamma={rmdp.gamma!r}, horizon={rmdp.horizon!r}); {hint}")
     return rmdp
 

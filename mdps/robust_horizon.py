@@ -97,7 +97,7 @@ def robust_backward_induction(rmdp: RobustMDP) -> RobustSolution:
     ((4, 5), (4, 5, 2), (4, 5, 2, 5))
     """
     rmdp = _check_robust(rmdp, criterion="finite_horizon")
-    mdp = rmdp.mdp
+    mdp = rmdp._mdp  # the nominal model
     H, S, A = mdp.horizon, rmdp.n_states, rmdp.n_actions
     V = np.empty((H, S))
     Q = np.empty((H, S, A))

@@ -406,6 +406,12 @@ MUTANTS = [
            "the SubPO estimator weighs each score by the gains up to its step (modular objective)",
            "algorithms.submodular.subrl:_estimate",
            (("G = np.cumsum(gains[:, ::-1], axis=1)[:, ::-1]", "G = np.cumsum(gains, axis=1)"),)),
+    # -- robust: finite-horizon robust DP --
+    Mutant("robust_fh_stage_zero_kernel", "robust_fh.worst_case_consistency",
+           "robust backward induction uses the stage-0 nominal kernel at every stage (a stationary-model "
+           "assumption on a stage-dependent model)",
+           "mdps.robust_horizon:robust_backward_induction",
+           (("P2 = np.ascontiguousarray(mdp.P_matrix(h))", "P2 = np.ascontiguousarray(mdp.P_matrix(0))"),)),
 ]
 
 
