@@ -36,6 +36,7 @@ _LAZY = {
     "span_contraction_coefficient": "average_reward", "recurrent_classes": "average_reward",
     "is_communicating": "average_reward", "GainBias": "average_reward",
     "multichain_gain": "average_reward", "diameter": "average_reward", "ConvergenceWarning": "results",
+    "GainCertificateWarning": "results", "policy_gain": "average_reward",
     # occupancy measures
     "occupancy_measure": "occupancy", "stationary_distribution": "occupancy",
     "policy_from_occupancy": "occupancy", "trajectory_kl": "occupancy",
