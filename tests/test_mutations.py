@@ -412,6 +412,12 @@ MUTANTS = [
            "assumption on a stage-dependent model)",
            "mdps.robust_horizon:robust_backward_induction",
            (("P2 = np.ascontiguousarray(mdp.P_matrix(h))", "P2 = np.ascontiguousarray(mdp.P_matrix(0))"),)),
+    # -- average reward: RVI's Odoni certificate --
+    Mutant("rvi_threshold_tol_over_tau", "rvi.odoni_certificate",
+           "RVI's stopping threshold in the transformed scale is tol / tau instead of tol * tau (a scale confusion): "
+           "it stops with an Odoni bracket up to 1/tau^2 times wider than tol",
+           "mdps.average_reward:relative_value_iteration",
+           (("threshold = tol * t", "threshold = tol / t"),)),
 ]
 
 
