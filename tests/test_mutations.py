@@ -356,7 +356,7 @@ MUTANTS = [
     Mutant("span_truncation_dropped", "ucrl.diameter_vs_span",
            "the span-bounded agent forgets its span bound (EVI iterates are not truncated)",
            "algorithms.average_reward.ucrl:_run",
-           (("s0, T, d, c, t,", "s0, T, d, np.inf, t,"),)),
+           (("rho_cdf, T, d, c, t,", "rho_cdf, T, d, np.inf, t,"),)),
     # -- exploration: optimism --
     Mutant("ucbvi_no_clip", "ucbvi.optimism",
            "the optimistic backup drops the clip at H - h (Q = r + P^ V + b, unbounded)",
