@@ -74,3 +74,10 @@ def test_batch_shapes_padding_and_regret():
     # the default single run is the first uint64 of SeedSequence(rng) itself, as before batches existed
     single = ar.ucrl2(mdp, n_steps=T, rng=1)
     assert single.seed == int(np.random.SeedSequence(1).generate_state(1, np.uint64)[0])
+
+
+def test_bench_average_reward_tiny():
+    from benchmarks import bench_average_reward
+
+    rows = bench_average_reward.main(["--tiny", "--repeats", "1"])
+    assert rows and rows[0]["batch1_s"] > 0 and rows[0]["speedup2"] > 0
