@@ -460,7 +460,7 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
         ``min/max (T u - u)``, original scale, containing ``g*(s)`` for every state in any finite MDP),
         ``width``, ``policy_gain`` (S,) the exact per-state gain of the returned ``policy``
         (:func:`policy_gain`), ``slack`` and ``holds``: width ``< tol``, ``gain`` inside the bracket and
-        ``policy_gain >= gain_lower`` (up to ``slack``). When ``holds`` the gain and the policy's gain
+        ``gain_lower <= policy_gain <= gain_upper`` (up to ``slack``). When ``holds`` the gain and the policy's gain
         are within ``tol`` of the optimal gain of every state.
 
     Raises
@@ -581,7 +581,7 @@ def _odoni_certificate(P2, R, u, policy, gain, tol, S, A) -> dict:
     optimal gain from ``s``, :math:`\lim_n T^n u / n`), and the greedy policy :math:`\pi_u`, for which
     :math:`T_{\pi_u} u = Tu \ge u + L`, has :math:`g^{\pi_u}(s) \ge L` everywhere. So if ``U - L < tol``
     the returned gain (a value of ``Tu - u``) and the greedy policy's gain are both within ``tol`` of every
-    ``g*(s)``. ``holds``: ``U - L < tol``, ``L <= gain <= U`` and ``min_s g^{pi_u}(s) >= L`` (the policy's gain
+    ``g*(s)``. ``holds``: ``U - L < tol``, ``L <= gain <= U`` and ``L <= g^{pi_u}(s) <= U`` at every ``s`` (the policy's gain
     computed exactly by :func:`policy_gain`'s linear algebra, up to ``_CERT_RTOL (1 + sp(R))``).
     """
     Tu = np.empty(S)
@@ -594,7 +594,8 @@ def _odoni_certificate(P2, R, u, policy, gain, tol, S, A) -> dict:
         pol[np.arange(S), policy] = 1.0
         pg = _chain_gain(_chains.policy_kernel(P2, pol, S, A), R[np.arange(S), policy])
     slack = _CERT_RTOL * (1.0 + span(R))
-    holds = bool(hi - lo < tol and lo <= gain <= hi and float(pg.min()) >= lo - slack)
+    # g^pi(s) <= g*(s) <= U too: the policy's gain must lie in [L, U] (within the bracket width of its lower end)
+    holds = bool(hi - lo < tol and lo <= gain <= hi and float(pg.min()) >= lo - slack and float(pg.max()) <= hi + slack)
     return {"gain_lower": lo, "gain_upper": hi, "width": hi - lo, "policy_gain": pg, "holds": holds,
             "slack": slack}
 
