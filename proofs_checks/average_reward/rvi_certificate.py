@@ -20,12 +20,17 @@ Dobrushin coefficient :math:`\delta` of :math:`\tilde P`,
   ``True``; (iii) the greedy policy's gain at every state, by the multichain LP on the one-action model
   ``(P_pi, r_pi)`` (independent of :func:`mdps.policy_gain`'s linear algebra), equals the certificate's
   ``policy_gain`` and lies in ``[L, g*]``; (iv) the sweep count is at most the contraction-rate bound above
-  (where :math:`\delta < 1`). Measured: the largest violation in units of its tolerance, expected ``<= 1``.
+  (where :math:`\delta < 1`). Negative control: on a model with one set closed under every policy (so RVI's
+  multichain refusal lets it through) but state-dependent :math:`g^*(s)`, run for ``TRAP_SWEEPS`` sweeps, every
+  :math:`g^*(s)` (multichain LP) stays inside every bracket and the certificate fails *with* a
+  :class:`mdps.GainCertificateWarning` (never a silently wrong gain). Measured: the largest violation in units of
+  its tolerance, expected ``<= 1``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -42,6 +47,8 @@ TOL = 1e-9  # RVI's gain accuracy
 BRACKET_TOL = 1e-12
 #: HiGHS's LP tolerances (primal/dual feasibility 1e-7) on rewards in [0, 1]
 LP_TOL = 1e-7
+#: sweeps given to RVI on the instance with no single optimal gain (its bracket never shrinks)
+TRAP_SWEEPS = 300
 INSTANCES = ("garnet_full", "garnet_full_tau1", "garnet_sparse", "river_swim", "jao", "two_cycle", "transient")
 
 
@@ -72,8 +79,46 @@ def _dobrushin(P, tau):
     return float(1.0 - np.minimum(rows[:, None, :], rows[None, :, :]).sum(axis=-1).min())
 
 
+def _trap():
+    """Not weakly communicating, yet only one set ({S-1}) is closed under every policy, so RVI's multichain
+    refusal lets it through: state ``s < S-1`` can stay (reward 1 - s / S) or move right (reward 0); the last
+    state is absorbing with reward 0. ``g*(s) = 1 - s / S`` for ``s < S-1`` and ``g*(S-1) = 0``."""
+    S = 4
+    P = np.zeros((S, 2, S))
+    R = np.zeros((S, 2))
+    for s in range(S - 1):
+        P[s, 0, s] = 1.0
+        P[s, 1, s + 1] = 1.0
+        R[s, 0] = 1.0 - s / S
+    P[S - 1, :, S - 1] = 1.0
+    return mdps.TabularMDP(P, R)
+
+
+def _trap_run():
+    """The negative control: the certificate must fail, and say so (GainCertificateWarning)."""
+    mdp = _trap()
+    g_all = mdps.multichain_gain(mdp)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sol = mdps.relative_value_iteration(mdp, tol=TOL, max_iter=TRAP_SWEEPS, keep_iterates=True)
+    warned = any(issubclass(w.category, mdps.GainCertificateWarning) for w in caught)
+    U = np.asarray(sol.trace["iterates"])
+    diffs = (mdp.R[None] + np.einsum("sat,kt->ksa", mdp.P, U)).max(axis=2) - U
+    lo, hi = diffs.min(axis=1), diffs.max(axis=1)
+    run = {c: -np.inf for c in COLUMNS}
+    run.update({"tau": 0.5, "delta": _dobrushin(mdp.P, 0.5), "g_star": float("nan"), "n_iter": int(sol.n_iter),
+                "sweep_bound": -1,
+                # every g*(s) lies in every bracket (Odoni holds in any finite MDP) ...
+                "bracket_misses_gstar": float(max((lo - g_all.min()).max(), (g_all.max() - hi).max())) / BRACKET_TOL,
+                # ... but no single gain is right: the certificate must fail, with a GainCertificateWarning
+                "silent_wrong_gain": 0.0 if (warned and not sol.certificate["holds"]) else np.inf})
+    return [dict(run, k=k, lower=float("nan"), upper=float("nan"), width=float(hi[k] - lo[k])) for k in range(len(lo))]
+
+
 def _run(config, rng):
     name = config["instance"]
+    if name == "trap":
+        return _trap_run()
     tau = 1.0 if name.endswith("tau1") else 0.5
     mdp = _instance(name, config, rng)
     P, R = np.asarray(mdp.P), mdp.R
@@ -108,18 +153,19 @@ def _run(config, rng):
         "policy_gain_mismatch": float(np.abs(np.asarray(cert["policy_gain"]) - g_pi).max()) / LP_TOL,
         "policy_gain_outside": float(max((cert["gain_lower"] - g_pi).max(), (g_pi - g_star).max())) / LP_TOL,
         "sweeps_over_bound": (sol.n_iter / bound) if bound is not None else -np.inf,
+        "silent_wrong_gain": -np.inf,
     }
     return [dict(run, k=k, lower=float(lo[k] - g_star), upper=float(hi[k] - g_star), width=float(hi[k] - lo[k]))
             for k in range(len(lo))]
 
 
 COLUMNS = ("bracket_misses_gstar", "multichain_not_constant", "certificate_mismatch", "width_over_tol",
-           "not_holding", "policy_gain_mismatch", "policy_gain_outside", "sweeps_over_bound")
+           "not_holding", "policy_gain_mismatch", "policy_gain_outside", "sweeps_over_bound", "silent_wrong_gain")
 
 
 def _measure(ctx) -> Outcome:
     grid = [{"instance": i, "S": s} for i in INSTANCES for s in ctx.pick([6, 12], [6, 12, 30, 60])
-            if not (i in ("jao", "two_cycle") and s != 6)]
+            if not (i in ("jao", "two_cycle") and s != 6)] + [{"instance": "trap", "S": 4}]
     frame = ctx.sweep(_run, grid, n_seeds=ctx.pick(2, 10))
     last = frame.groupby("run_key").tail(1)
     units = last[list(COLUMNS)].max(axis=1).to_numpy()
@@ -134,7 +180,10 @@ def _measure(ctx) -> Outcome:
         f"False (inf if so), the certificate's policy_gain vs the multichain LP on (P_pi, r_pi) "
         f"({top.policy_gain_mismatch:.2g}), that gain outside [L, g*] ({top.policy_gain_outside:.2g}), and sweeps / "
         f"the contraction-rate bound 1 + ceil(log(tol tau / r_0) / log delta) ({top.sweeps_over_bound:.2g}; "
-        f"delta in [{last.delta.min():.3f}, {last.delta.max():.3f}], the bound only where delta < 1).",
+        f"delta in [{last.delta.min():.3f}, {last.delta.max():.3f}], the bound only where delta < 1); negative "
+        f"control (a model with one closed set but g*(s) = 1 - s/4 or 0, {TRAP_SWEEPS} sweeps): every g*(s) stays in "
+        f"the bracket and the certificate fails with a GainCertificateWarning "
+        f"({'yes' if (last[last.instance == 'trap'].silent_wrong_gain <= 0).all() else 'NO: silent'}).",
     )
 
 
@@ -170,7 +219,8 @@ odoni_certificate = register(Check(
     paper=ODONI,
     claim="RVI's Odoni bracket min(Tu - u) <= g* <= max(Tu - u) contains the exact optimal gain at every sweep, shrinks "
           "at the span-contraction rate, and its returned certificate (bracket at the final bias, the greedy "
-          "policy's exact gain >= its lower end) holds (Odoni 1969; Puterman Thm 8.5.5).",
+          "policy's exact gain in it) holds, and fails with a GainCertificateWarning where no single optimal gain "
+          "exists (Odoni 1969; Puterman Thm 8.5.5).",
     tag="R", family="average_reward", cost=(4, 40),
     measure=_measure, plot=_plot,
 ))
