@@ -36,6 +36,7 @@ _LAZY = {
     "span_contraction_coefficient": "average_reward", "recurrent_classes": "average_reward",
     "is_communicating": "average_reward", "GainBias": "average_reward",
     "multichain_gain": "average_reward", "diameter": "average_reward", "ConvergenceWarning": "results",
+    "GainCertificateWarning": "results", "policy_gain": "average_reward",
     # occupancy measures
     "occupancy_measure": "occupancy", "stationary_distribution": "occupancy",
     "policy_from_occupancy": "occupancy", "trajectory_kl": "occupancy",
@@ -61,7 +62,7 @@ _LAZY = {
     "RobustMDP": "robust", "RobustSolution": "robust", "robust_inner": "robust", "robust_argmin": "robust",
     "robust_q_values": "robust", "robust_bellman_operator": "robust", "worst_case_model": "robust",
     "robust_value_iteration": "robust", "robust_evaluate": "robust", "robust_policy_iteration": "robust",
-    "srect_bellman": "robust", "S_KINDS": "robust",
+    "srect_bellman": "robust", "S_KINDS": "robust", "robust_backward_induction": "robust_horizon",
     # submodular trajectory objectives
     "coverage_objective": "submodular", "facility_location_objective": "submodular",
     "logdet_objective": "submodular", "modular_objective": "submodular", "set_function": "submodular",

@@ -82,8 +82,11 @@ Conventions of :func:`relative_value_iteration` (read before comparing numbers):
   ``len == n_iter``; the returned ``u`` is the iterate whose sweep met the stopping test.
 * it refuses (``ValueError``) an mdp with two or more sets of states closed under every
   policy -- multichain, where the optimal gain may depend on the start state and one gain is
-  wrong -- and it warns (:class:`~mdps.results.ConvergenceWarning`) whenever it stops at
-  ``max_iter`` without meeting the stopping test (``converged=False``).
+  wrong -- and it warns (:class:`~mdps.results.GainCertificateWarning`, a
+  :class:`~mdps.results.ConvergenceWarning`) whenever its Odoni certificate fails: it stops at
+  ``max_iter`` without meeting the stopping test (``converged=False``), or the bracket at the
+  returned ``u`` or the exact gain of the greedy policy contradict the answer. ``certificate``
+  carries the bracket, the greedy policy's exact per-state gain (:func:`policy_gain`) and ``holds``.
 
 Ground truth (:func:`average_reward_lp`): the LP over stationary state-action frequencies
 (Manne 1960; Puterman §8.8, §9.3),
@@ -141,7 +144,7 @@ from mdps import _chains
 from mdps._backup import apply_P, bellman_max
 from mdps.numerics import binary_exponent, span
 from mdps.occupancy import recurrent_classes
-from mdps.results import ConvergenceWarning, Solution
+from mdps.results import ConvergenceWarning, GainCertificateWarning, Solution
 from mdps.tabular import TabularMDP
 from mdps.validation import (
     as_stochastic_policy,
@@ -153,7 +156,7 @@ from mdps.validation import (
     check_real,
 )
 
-__all__ = ["relative_value_iteration", "average_reward_lp", "multichain_gain", "gain_bias",
+__all__ = ["relative_value_iteration", "average_reward_lp", "multichain_gain", "gain_bias", "policy_gain",
            "GainBias", "aperiodic_transform", "span_contraction_coefficient", "recurrent_classes",
            "is_communicating", "diameter"]
 
@@ -161,6 +164,10 @@ __all__ = ["relative_value_iteration", "average_reward_lp", "multichain_gain", "
 #: one only if it raises ``R + P u`` by more than this (relative to ``1 + sp(R)``); below it the
 #: difference is linear-solve round-off (~1e-13 for S <= 1e3), not an improvement.
 _IMPROVE_RTOL = 1e-10
+#: slack of RVI's certificate test ``policy_gain >= gain_lower``, relative to ``1 + sp(R)``: the policy's gain comes
+#: from linear solves (stationary distributions, absorption), accurate to ~1e-13 for S <= 1e3; the bracket ends are
+#: differences of iterates of size sp(u) * (1 + sp(R)) at most ~1e-14 off
+_CERT_RTOL = 1e-9
 
 
 def _check_average(mdp) -> TabularMDP:
@@ -267,6 +274,63 @@ def gain_bias(mdp: TabularMDP, pi) -> GainBias:
         gb = _gain_bias_chain(P_pi, r_pi, "pi")
     _require_finite(mdp.R, (np.array([gb.gain]), gb.bias), "gain_bias")
     return gb
+
+
+def _chain_gain(P_pi, r_pi: np.ndarray) -> np.ndarray:
+    """Per-state gain ``P* r_pi`` of the chain ``P_pi`` (any number of recurrent classes)."""
+    S = r_pi.shape[0]
+    g = np.zeros(S)
+    rec = np.zeros(S, dtype=bool)
+    for C in _chains.recurrent_classes(P_pi):
+        g[C] = _chains.stationary_on_class(P_pi, C)[C] @ r_pi[C]
+        rec[C] = True
+    T = np.flatnonzero(~rec)
+    if T.size:
+        M = sp.csr_array(P_pi) if sp.issparse(P_pi) else np.asarray(P_pi)
+        MT = M[T]
+        MTT = MT[:, T]
+        eye = sp.identity(T.size, format="csr") if sp.issparse(M) else np.eye(T.size)
+        g[T] = _chains.linear_solve(eye - MTT, MT[:, np.flatnonzero(rec)] @ g[rec])
+    return g
+
+
+def policy_gain(mdp: TabularMDP, pi) -> np.ndarray:
+    r"""The exact gain of every state under a stationary policy, multichain policies included.
+
+    The gain is :math:`g^\pi = P^*_\pi r_\pi` with the Cesàro limit :math:`P^*_\pi = \lim_N \frac1N
+    \sum_{t<N} P_\pi^t` (Puterman 1994, §8.2, Thm A.7). On a recurrent class ``C`` of :math:`P_\pi` it is the
+    constant :math:`\mu_C^\top r_\pi` (:math:`\mu_C` the stationary distribution on ``C``). On the transient
+    states ``T``, :math:`P_\pi P^*_\pi = P^*_\pi` gives :math:`g_T = P_{TT} g_T + P_{T,\mathrm{rec}}\, g_\mathrm{rec}`,
+    a linear system whose matrix :math:`I - P_{TT}` is nonsingular (from a transient state the chain leaves
+    ``T`` almost surely, so :math:`P_{TT}^n \to 0`). Unlike :func:`gain_bias`, any number of recurrent
+    classes is allowed; for a unichain policy every entry equals ``gain_bias(mdp, pi).gain``.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Average-reward instance, dense or sparse.
+    pi : array_like
+        Stochastic ``(S, A)`` or deterministic int ``(S,)``.
+
+    Returns
+    -------
+    g : ndarray, shape (S,)
+
+    Examples
+    --------
+    >>> import numpy as np, mdps
+    >>> P = np.zeros((3, 1, 3)); P[0, 0] = [0.0, 0.5, 0.5]; P[1, 0, 1] = P[2, 0, 2] = 1.0
+    >>> policy_gain(mdps.TabularMDP(P, np.array([[0.0], [1.0], [3.0]])), np.zeros(3, dtype=int)).tolist()
+    [2.0, 1.0, 3.0]
+    """
+    _check_average(mdp)
+    S, A = mdp.n_states, mdp.n_actions
+    pol = as_stochastic_policy(check_policy(pi, S, A), A)
+    P_pi = _chains.policy_kernel(mdp.P_matrix(), pol, S, A)
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = _chain_gain(P_pi, np.einsum("sa,sa->s", pol, mdp.R))
+    _require_finite(mdp.R, (g,), "policy_gain")
+    return g
 
 
 def aperiodic_transform(mdp: TabularMDP, tau: float = 0.5) -> TabularMDP:
@@ -391,7 +455,13 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
         (empty without ``gain_star``), ``trace`` with ``"gain"`` (``g_k``), ``"gain_lower"``,
         ``"gain_upper"`` (Odoni bracket ``min/max (T u_k - u_k)``), all in the original scale
         and of length ``n_iter``. ``converged`` is False if ``max_iter`` sweeps did not meet
-        the stopping test; a :class:`~mdps.results.ConvergenceWarning` then says so.
+        the stopping test. ``certificate`` (recomputed at the returned ``bias``, see
+        :func:`_odoni_certificate`): ``gain_lower`` and ``gain_upper`` (the Odoni bracket
+        ``min/max (T u - u)``, original scale, containing ``g*(s)`` for every state in any finite MDP),
+        ``width``, ``policy_gain`` (S,) the exact per-state gain of the returned ``policy``
+        (:func:`policy_gain`), ``slack`` and ``holds``: width ``< tol``, ``gain`` inside the bracket and
+        ``gain_lower <= policy_gain <= gain_upper`` (up to ``slack``). When ``holds`` the gain and the policy's gain
+        are within ``tol`` of the optimal gain of every state.
 
     Raises
     ------
@@ -403,9 +473,13 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
 
     Warns
     -----
-    ConvergenceWarning
-        When ``converged`` is False: the gain is not certified within ``tol`` (periodic chains
-        with ``tau = 1``, too small ``max_iter``, or a model that is not weakly communicating).
+    GainCertificateWarning
+        (a :class:`~mdps.results.ConvergenceWarning`) whenever ``certificate["holds"]`` is False:
+        ``converged`` is False (periodic chains with ``tau = 1``, too small ``max_iter``, or a model
+        that is not weakly communicating, where the optimal gain differs between states and no single
+        gain is right -- a model with one set closed under every policy passes the multichain refusal
+        below yet can be such a model), or the certificate failed despite the stopping test (a bug or
+        round-off beyond ``slack``). The returned gain is then never certified.
 
     Examples
     --------
@@ -471,14 +545,22 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     policy = Q.argmax(axis=1).astype(np.int64)
     gains_a = np.array(gains)
     errors = np.abs(gains_a - g_star) if g_star is not None else np.empty(0)
-    if not converged:
-        warnings.warn(
-            f"relative_value_iteration did not converge in max_iter={max_iter} sweeps: the last span "
-            f"sp(T u - u) = {res[-1] / t:.3g} >= tol = {tol:g}, so the gain {gain:.6g} is only known "
-            f"to lie in the Odoni bracket [{lo[-1]:.6g}, {hi[-1]:.6g}] (periodic chains need tau < 1; "
-            f"average_reward_lp is exact)",
-            ConvergenceWarning, stacklevel=2,
-        )
+    certificate = _odoni_certificate(P2, R, bias, policy, gain, tol, S, A)
+    if not certificate["holds"]:
+        c = certificate
+        if not converged:
+            why = (f"relative_value_iteration did not converge in max_iter={max_iter} sweeps: the last span "
+                   f"sp(T u - u) = {res[-1] / t:.3g} >= tol = {tol:g}, so the gain {gain:.6g} is only known "
+                   f"to lie in the Odoni bracket [{lo[-1]:.6g}, {hi[-1]:.6g}] (periodic chains need tau < 1; "
+                   f"a model that is not weakly communicating has no single optimal gain: multichain_gain gives "
+                   f"g*(s) per state; average_reward_lp is exact for weakly communicating ones)")
+        else:
+            why = (f"relative_value_iteration's Odoni certificate failed although the stopping test passed: at "
+                   f"the returned bias the bracket is [{c['gain_lower']:.6g}, {c['gain_upper']:.6g}] (width "
+                   f"{c['width']:.3g}, tol = {tol:g}) and the greedy policy's exact gain ranges over "
+                   f"[{float(c['policy_gain'].min()):.6g}, {float(c['policy_gain'].max()):.6g}]; the gain "
+                   f"{gain:.6g} is not certified")
+        warnings.warn(why + f"; certificate: {_describe_certificate(c)}", GainCertificateWarning, stacklevel=2)
     return Solution(
         V=bias.copy(), Q=Q, policy=policy, n_iter=len(res), method="rvi", errors=errors,
         residuals=np.array(res), converged=converged, gain=gain, bias=bias,
@@ -486,7 +568,41 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
                **({} if iterates is None else {"iterates": np.array(iterates)})},
         settings={"tol": tol, "max_iter": max_iter, "s_ref": s_ref, "tau": t,
                   "gain_star": g_star},
+        certificate=certificate,
     )
+
+
+def _odoni_certificate(P2, R, u, policy, gain, tol, S, A) -> dict:
+    r"""The Odoni certificate of a relative value vector ``u`` and its greedy ``policy``.
+
+    For any ``u`` and any finite MDP (Odoni 1969; Puterman §8.5.3, Thm 8.5.5): with
+    :math:`L = \min_s (Tu - u)(s)` and :math:`U = \max_s (Tu - u)(s)`, monotonicity of ``T`` gives
+    :math:`u + nL \le T^n u \le u + nU`, hence :math:`L \le g^*(s) \le U` for every ``s`` (``g*(s)`` the
+    optimal gain from ``s``, :math:`\lim_n T^n u / n`), and the greedy policy :math:`\pi_u`, for which
+    :math:`T_{\pi_u} u = Tu \ge u + L`, has :math:`g^{\pi_u}(s) \ge L` everywhere. So if ``U - L < tol``
+    the returned gain (a value of ``Tu - u``) and the greedy policy's gain are both within ``tol`` of every
+    ``g*(s)``. ``holds``: ``U - L < tol``, ``L <= gain <= U`` and ``L <= g^{pi_u}(s) <= U`` at every ``s`` (the policy's gain
+    computed exactly by :func:`policy_gain`'s linear algebra, up to ``_CERT_RTOL (1 + sp(R))``).
+    """
+    Tu = np.empty(S)
+    sigma = np.empty(S, dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bellman_max(P2, R, u, 1.0, Tu, sigma, None if sp.issparse(P2) else np.empty(S * A))
+        diff = Tu - u
+        lo, hi = float(diff.min()), float(diff.max())
+        pol = np.zeros((S, A))
+        pol[np.arange(S), policy] = 1.0
+        pg = _chain_gain(_chains.policy_kernel(P2, pol, S, A), R[np.arange(S), policy])
+    slack = _CERT_RTOL * (1.0 + span(R))
+    # g^pi(s) <= g*(s) <= U too: the policy's gain must lie in [L, U] (within the bracket width of its lower end)
+    holds = bool(hi - lo < tol and lo <= gain <= hi and float(pg.min()) >= lo - slack and float(pg.max()) <= hi + slack)
+    return {"gain_lower": lo, "gain_upper": hi, "width": hi - lo, "policy_gain": pg, "holds": holds,
+            "slack": slack}
+
+
+def _describe_certificate(c) -> str:
+    return (f"gain_lower={c['gain_lower']:.6g}, gain_upper={c['gain_upper']:.6g}, width={c['width']:.3g}, "
+            f"min policy_gain={float(c['policy_gain'].min()):.6g}, holds={c['holds']}")
 
 
 def _resolve_gain_star(mdp, gain_star):

@@ -14,12 +14,20 @@ import numpy as np
 
 from mdps.validation import readonly
 
-__all__ = ["Solution", "ConvergenceWarning"]
+__all__ = ["Solution", "ConvergenceWarning", "GainCertificateWarning"]
 
 
 class ConvergenceWarning(RuntimeWarning):
     """An iterative solver stopped at its iteration cap without meeting its stopping rule, so
     its answer carries no certified accuracy (the record's ``converged`` is ``False``)."""
+
+
+class GainCertificateWarning(ConvergenceWarning):
+    """Relative value iteration's Odoni certificate failed: the gain bracket
+    ``[min(Tu - u), max(Tu - u)]`` at the returned ``u`` is not narrower than ``tol``, or the exact
+    gain of the returned greedy policy falls below its lower end, so the returned gain is not
+    certified (``Solution.certificate["holds"]`` is ``False``). A :class:`ConvergenceWarning`, so
+    filters for that class catch it too."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +67,11 @@ class Solution:
         ``"gain_lower"``/``"gain_upper"``), read-only; empty when the solver has none.
     settings : mapping
         The settings used (``tol``, ``max_iter``, ...), read-only.
+    certificate : mapping
+        What the solver proved about its answer, read-only; empty when it certifies nothing beyond
+        ``converged``. Relative value iteration: the Odoni bracket at the returned bias
+        (``gain_lower``, ``gain_upper``, ``width``), the exact per-state gain of the returned
+        policy (``policy_gain`` (S,)) and ``holds`` (see :func:`mdps.relative_value_iteration`).
     """
 
     V: np.ndarray
@@ -73,14 +86,17 @@ class Solution:
     bias: np.ndarray | None = None
     trace: Mapping[str, np.ndarray] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    certificate: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         for name in ("V", "Q", "policy", "errors", "residuals", "bias"):
             readonly(getattr(self, name))
-        for arr in self.trace.values():
-            readonly(arr)
+        for arr in (*self.trace.values(), *self.certificate.values()):
+            if isinstance(arr, np.ndarray):
+                readonly(arr)
         object.__setattr__(self, "trace", MappingProxyType(dict(self.trace)))
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+        object.__setattr__(self, "certificate", MappingProxyType(dict(self.certificate)))
 
     def __repr__(self) -> str:
         extra = f", gain={self.gain:.6g}" if self.gain is not None else ""

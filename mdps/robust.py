@@ -64,12 +64,14 @@ check) and against cvxpy (``robust.inner_cvxpy``).
 
 Scope
 -----
-Discounted, dense nominal models (sparse CSR models are refused, not silently densified).
+Dense nominal models (sparse CSR models are refused, not silently densified).
 (s,a)-rectangular: every ball; robust VI, robust evaluation, robust policy iteration
 (:func:`robust_policy_iteration`, ``solve(method="pi")``). ``rectangularity="s"``: L1 and L-infinity
 balls over the stacked ``(A, S)`` block, on Kumar, Wang, Levy and Mannor's (ICML 2024) *relaxed* set
-without ``P >= 0`` (:func:`srect_bellman`: closed forms, randomised optimal policies); robust VI and
-evaluation only. Where ``P >= 0`` binds the relaxed value is strictly below the true s-rectangular
+without ``P >= 0`` (:func:`srect_bellman`: closed forms, randomised optimal policies); robust VI,
+evaluation and policy iteration (:func:`_srect_policy_iteration`: closed-form improvement, evaluation by
+the adversary's piecewise-affine policy iteration). A finite-horizon nominal model is accepted too and solved by
+:func:`mdps.robust_backward_induction` (:mod:`mdps.robust_horizon`); the discounted solvers refuse it. Where ``P >= 0`` binds the relaxed value is strictly below the true s-rectangular
 robust value; :func:`mdps._robust_reference.srect_bellman_cvxpy` (``relaxed=False``) computes the
 simplex-constrained operator exactly with cvxpy for small instances.
 
@@ -149,10 +151,10 @@ def _check_radius(radius, S: int, A: int) -> np.ndarray:
                          f"sets, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise ValueError(f"radius{list(idx)} = {arr[idx]!r}, expected a finite radius")
+        raise ValueError(f"radius{list(idx)} = {float(arr[idx])!r}, expected a finite radius")
     if (arr < 0).any():
         idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
-        raise ValueError(f"radius{list(idx)} = {arr[idx]!r} is negative, expected radius >= 0")
+        raise ValueError(f"radius{list(idx)} = {float(arr[idx])!r} is negative, expected radius >= 0")
     return arr.copy()
 
 
@@ -166,10 +168,10 @@ def _check_radius_s(radius, S: int) -> np.ndarray:
                          f"(one budget per state), got shape {arr.shape}")
     if not np.isfinite(arr).all():
         i = int(np.argwhere(~np.isfinite(arr))[0, 0])
-        raise ValueError(f"radius[{i}] = {arr[i]!r}, expected a finite radius")
+        raise ValueError(f"radius[{i}] = {float(arr[i])!r}, expected a finite radius")
     if (arr < 0).any():
         i = int(np.argwhere(arr < 0)[0, 0])
-        raise ValueError(f"radius[{i}] = {arr[i]!r} is negative, expected radius >= 0")
+        raise ValueError(f"radius[{i}] = {float(arr[i])!r} is negative, expected radius >= 0")
     return arr.copy()
 
 
@@ -242,7 +244,7 @@ class RobustMDP:
 
     def __init__(self, mdp, kind: str = "l1", radius=0.0, rectangularity: str = "sa"):
         object.__setattr__(self, "_frozen", False)
-        mdp = check_mdp(mdp, criterion="discounted")
+        mdp = check_mdp(mdp, criterion=("discounted", "finite_horizon"))
         rect = check_choice(rectangularity, "rectangularity", ("sa", "s"))
         if sp.issparse(mdp.P):
             raise ValueError("RobustMDP needs a dense nominal model; mdp.P is sparse (CSR). Densify it "
@@ -268,7 +270,8 @@ class RobustMDP:
     kind = property(lambda self: self._kind, doc="the ball")
     radius = property(lambda self: self._radius, doc="radius per pair, (S, A), or per state, (S,) for "
                                                      "rectangularity 's'; read-only")
-    gamma = property(lambda self: self._mdp.gamma)
+    gamma = property(lambda self: self._mdp.gamma, doc="the discount (None for a finite-horizon nominal model)")
+    horizon = property(lambda self: self._mdp.horizon, doc="H for a finite-horizon nominal model, else None")
     n_states = property(lambda self: self._mdp.n_states)
     n_actions = property(lambda self: self._mdp.n_actions)
     rectangularity = property(lambda self: self._rect)
@@ -284,13 +287,22 @@ class RobustMDP:
     def __repr__(self):
         r = self._radius
         rad = f"{r.flat[0]:g}" if (r == r.flat[0]).all() else f"per-pair in [{r.min():g}, {r.max():g}]"
+        crit = f"gamma={self.gamma:g}" if self.horizon is None else f"horizon={self.horizon}"
         return (f"RobustMDP(kind={self._kind!r}, radius={rad}, rectangularity={self._rect!r}, "
-                f"S={self.n_states}, A={self.n_actions}, gamma={self.gamma:g})")
+                f"S={self.n_states}, A={self.n_actions}, {crit})")
 
 
-def _check_robust(rmdp) -> RobustMDP:
+def _check_robust(rmdp, criterion: str = "discounted") -> RobustMDP:
+    """``rmdp`` itself if it is a RobustMDP of the wanted criterion (``"discounted"`` for the stationary solvers
+    and operators, ``"finite_horizon"`` for :func:`mdps.robust_backward_induction`)."""
     if not isinstance(rmdp, RobustMDP):
         raise TypeError(f"rmdp must be a RobustMDP, got {type(rmdp).__name__}")
+    have = rmdp._mdp.criterion
+    if have != criterion:
+        hint = ("use mdps.robust_backward_induction(rmdp) (or mdps.solve(rmdp))" if have == "finite_horizon"
+                else "the discounted solvers (robust_value_iteration, robust_policy_iteration) apply")
+        raise ValueError(f"rmdp must have a {criterion.replace('_', '-')} nominal model here, but its nominal model is "
+                         f"{have.replace('_', '-')} (gamma={rmdp.gamma!r}, horizon={rmdp.horizon!r}); {hint}")
     return rmdp
 
 
@@ -369,8 +381,9 @@ class RobustSolution:
         Whether ``gamma / (1 - gamma) * residual <= tol`` was seen before ``max_iter`` (VI,
         evaluation), or whether robust PI stopped with a certified ``tol``.
     settings : mapping
-    policy_history : ndarray (n_iter, S), int
-        Robust PI only: the deterministic policy evaluated at each iteration (empty otherwise).
+    policy_history : ndarray (n_iter, S), int, or (n_iter, S, A), float
+        Robust PI only: the policy evaluated at each iteration, deterministic ((s,a)-rectangular) or
+        randomised (``rectangularity="s"``); empty otherwise.
     """
 
     V: np.ndarray
@@ -499,11 +512,13 @@ def _nominal_q(rmdp, V):
     return m.R + rmdp.gamma * (m.P_matrix() @ V).reshape(rmdp.n_states, rmdp.n_actions)
 
 
-def _srect_optimal(rmdp, V):
-    """``(T_U V, greedy policy (S, A))`` for the relaxed s-rectangular ball (closed forms, :func:`srect_bellman`)."""
+def _srect_optimal(rmdp, V, Qn=None, gamma=None):
+    """``(T_U V, greedy policy (S, A))`` for the relaxed s-rectangular ball (closed forms, :func:`srect_bellman`).
+    ``Qn`` (S, A) and ``gamma`` default to the discounted nominal ``R + gamma P V``; the finite-horizon backup
+    passes ``Qn = R_h + P_h V`` and ``gamma = 1``."""
     S, A = rmdp.n_states, rmdp.n_actions
-    Qn = _nominal_q(rmdp, V)
-    c = rmdp.gamma * rmdp._radius * _kappa(V, rmdp.kind)
+    Qn = _nominal_q(rmdp, V) if Qn is None else Qn
+    c = (rmdp.gamma if gamma is None else gamma) * rmdp._radius * _kappa(V, rmdp.kind)
     pol = np.zeros((S, A))
     if rmdp.kind == "linf":  # ||pi||_1 = 1: the penalty does not depend on pi; greedy is deterministic
         a = Qn.argmax(axis=1)
@@ -524,11 +539,12 @@ def _srect_policy(rmdp, V, pol):
     return np.einsum("sa,sa->s", pol, Qn) - rmdp.gamma * rmdp._radius * _kappa(V, rmdp.kind) * norm
 
 
-def _srect_worst(rmdp, V, pol):
+def _srect_worst(rmdp, V, pol, h=0):
     """A minimiser ``P = Phat + D`` (S, A, S) of ``sum_a pi(a|s) <P_{s,a}, V>`` over the relaxed ball at every
-    state. Its rows sum to 1 but may have negative entries where the relaxation differs from the simplex."""
+    state (around the nominal kernel of stage ``h``). Its rows sum to 1 but may have negative entries where the
+    relaxation differs from the simplex."""
     S, A = rmdp.n_states, rmdp.n_actions
-    P = np.array(rmdp._mdp.P_matrix(), dtype=float).reshape(S, A, S)
+    P = np.array(rmdp._mdp.P_matrix(h), dtype=float).reshape(S, A, S)
     r = rmdp._radius
     order = np.argsort(V, kind="stable")
     if rmdp.kind == "l1":
@@ -641,16 +657,21 @@ def robust_policy_iteration(rmdp: RobustMDP, *, tol: float = 1e-10, max_iter: in
     :math:`\|T_U V - V\|_\infty \le \theta + \epsilon = \tfrac34 (1-\gamma)\mathrm{tol}` and
     :math:`\|V - V^*_U\|_\infty \le \|T_U V - V\|_\infty / (1-\gamma) \le \tfrac34` ``tol``.
 
+    s-rectangular sets (``rectangularity="s"``, the relaxed L1 / L-infinity balls): see
+    :func:`_srect_policy_iteration` (randomised policies, closed-form improvement).
+
     Returns a :class:`RobustSolution` with ``method="robust_pi"``, ``n_iter`` the number of policies
     evaluated (improvement steps + 1), ``policy_history`` (n_iter, S), ``residuals`` the robust Bellman
     residual of each evaluated value, and ``settings["eval_steps"]`` the adversary's PI steps per evaluation.
     """
     rmdp = _check_robust(rmdp)
-    if rmdp.rectangularity != "sa":
-        raise NotImplementedError("robust policy iteration is implemented for (s,a)-rectangular sets only; "
-                                  "use method='vi' for rectangularity='s'")
     tol = check_positive(tol, "tol")
     max_iter = check_int(max_iter, "max_iter", low=1)
+    if rmdp.rectangularity == "s":
+        if pi0 is not None:
+            raise ValueError("pi0 is not used for rectangularity='s' (robust PI starts from the s-rectangular greedy "
+                             "policy at V = 0); got pi0 != None")
+        return _srect_policy_iteration(rmdp, tol, max_iter)
     g = rmdp.gamma
     S = rmdp.n_states
     eps = (1.0 - g) * tol / 4.0  # residual target: ||V - V^pi_U|| <= tol / 4
@@ -682,3 +703,101 @@ def robust_policy_iteration(rmdp: RobustMDP, *, tol: float = 1e-10, max_iter: in
                           settings={"tol": tol, "max_iter": max_iter, "kind": rmdp.kind, "eval_steps": tuple(steps),
                                     "stopping": "no state improves by more than (1-gamma) tol / 2"},
                           policy_history=np.array(history, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------------------------------
+# robust policy iteration, s-rectangular (relaxed L1 / L-infinity balls)
+# ---------------------------------------------------------------------------------------------
+
+def _srect_modulus(rmdp) -> float:
+    """The Lipschitz bound ``L`` of the relaxed s-rectangular operators (:func:`srect_bellman`)."""
+    return rmdp.gamma * (1.0 + float(rmdp._radius.max()) * (1.0 if rmdp.kind == "l1" else rmdp.n_states))
+
+
+def _srect_evaluate(rmdp, pol, V, eps, max_steps=500):
+    r"""The fixed point of :math:`T^\pi_U V = \langle \pi_s, \hat Q_s(V)\rangle - \gamma r_s \kappa_q(V)
+    \|\pi_s\|_q` for a randomised ``pol`` (S, A) on the relaxed s-rectangular ball.
+
+    :math:`T^\pi_U` is piecewise affine in ``V``: on each region where the adversary's minimiser
+    ``P_w = _srect_worst(V, pi)`` is fixed (for L1: which states are the arg max / arg min of ``V``; for
+    L-infinity: the order of ``V`` around its median) it equals the affine map :math:`r_\pi + \gamma P_{w,\pi} V`.
+    So: solve :math:`V = r_\pi + \gamma P_{w,\pi} V` (a linear solve) for the region of the current ``V``; if the
+    solution lies in the same region it is the exact fixed point (residual at round-off), otherwise repeat from
+    it (the adversary's policy iteration). When a solve does not lower the residual :math:`\|T^\pi_U V - V\|`
+    (regions can alternate, and the relaxed ``P_w`` may have negative entries, so monotonicity is not
+    guaranteed), 20 steps of :math:`V \leftarrow T^\pi_U V` follow (a contraction when ``L < 1``). Stops when the
+    residual is ``<= eps``. Returns ``(V, steps, residual)``."""
+    S = rmdp.n_states
+    g = rmdp.gamma
+    R = rmdp._mdp.R
+    r_pi = np.einsum("sa,sa->s", pol, R)
+    eye = np.eye(S)
+    best = np.inf
+    res = float(np.abs(_srect_policy(rmdp, V, pol) - V).max())
+    for step in range(1, max_steps + 1):
+        if res <= eps:
+            return V, step - 1, res
+        P_pi = np.einsum("sa,sat->st", pol, _srect_worst(rmdp, V, pol))
+        try:
+            W = np.linalg.solve(eye - g * P_pi, r_pi)
+            w_res = float(np.abs(_srect_policy(rmdp, W, pol) - W).max())
+        except np.linalg.LinAlgError:
+            w_res = np.inf
+        if w_res < min(res, best):
+            V, res = W, w_res
+        else:
+            for _ in range(20):
+                V = _srect_policy(rmdp, V, pol)
+            res = float(np.abs(_srect_policy(rmdp, V, pol) - V).max())
+        best = min(best, res)
+    return V, max_steps, res
+
+
+def _srect_policy_iteration(rmdp, tol, max_iter):
+    r"""Robust policy iteration on the relaxed s-rectangular L1 / L-infinity balls (Kumar, Levy, Wang and Mannor,
+    "Efficient policy iteration for robust Markov decision processes via regularization", 2022, arXiv:2205.14327,
+    Alg. 1 with the closed forms of :func:`srect_bellman`) **[R]** for the operators; convergence on the relaxed
+    set **[U]** (see below).
+
+    ``pi_0`` = the s-rectangular greedy policy at ``V = 0``; at iteration ``k``: evaluate
+    :math:`V_k \approx V^{\pi_k}_U` (:func:`_srect_evaluate`, residual :math:`\le \epsilon = (1 - L)\,\mathrm{tol}/4`
+    with ``L`` the modulus bound of :func:`srect_bellman`, or :math:`(1-\gamma)\,\mathrm{tol}/4` when ``L >= 1``);
+    improve by the closed-form greedy policy :math:`\pi'` of :func:`srect_bellman` at :math:`V_k` (uniform on the
+    top-``k`` actions for L1, deterministic for L-infinity), switching :math:`\pi_k(\cdot|s)` to :math:`\pi'(\cdot|s)`
+    only where :math:`(T_U V_k)(s) > (T^{\pi_k}_U V_k)(s) + \theta`, :math:`\theta = (1 - L)\,\mathrm{tol}/2`; stop
+    when no state switches. Certificate: then :math:`\|T_U V - V\|_\infty \le \theta + \epsilon`, so for ``L < 1``
+    :math:`\|V - V^*_U\|_\infty \le (\theta + \epsilon)/(1 - L) \le \tfrac34` ``tol`` (``settings["certified"]``).
+    Monotone improvement (exact for sets of stochastic kernels, Iyengar 2005) is not guaranteed on the relaxed set,
+    whose minimisers may have negative entries; the loop stops at ``max_iter`` (``converged=False``) if it cycles.
+    """
+    g = rmdp.gamma
+    S, A = rmdp.n_states, rmdp.n_actions
+    L = _srect_modulus(rmdp)
+    margin = (1.0 - L) if L < 1.0 else (1.0 - g)
+    eps = margin * tol / 4.0
+    theta = margin * tol / 2.0
+    V = np.zeros(S)
+    pol = _srect_optimal(rmdp, V)[1]
+    history, res, steps = [], [], []
+    converged = False
+    for _ in range(max_iter):
+        V, n, _r = _srect_evaluate(rmdp, pol, V, eps)
+        history.append(pol.copy())
+        steps.append(n)
+        TV, greedy = _srect_optimal(rmdp, V)
+        cur = _srect_policy(rmdp, V, pol)
+        res.append(float(np.abs(TV - V).max()))
+        switch = TV > cur + theta
+        if not switch.any():
+            converged = _r <= eps
+            break
+        pol = np.where(switch[:, None], greedy, pol)
+    P_worst = _srect_worst(rmdp, V, pol)
+    Q = rmdp._mdp.R + g * np.einsum("sat,t->sa", P_worst, V)
+    return RobustSolution(V=V, Q=Q, policy=pol, P_worst=P_worst, n_iter=len(history), method="robust_pi",
+                          residuals=np.array(res), converged=converged,
+                          settings={"tol": tol, "max_iter": max_iter, "kind": rmdp.kind, "eval_steps": tuple(steps),
+                                    "modulus_bound": L, "certified": bool(converged and L < 1.0),
+                                    "stopping": "no state improves by more than (1-L) tol / 2 (L the modulus bound; "
+                                                "1-gamma when L >= 1)"},
+                          policy_history=np.array(history))

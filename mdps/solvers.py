@@ -6,11 +6,14 @@ criterion          ``method``                                           solver
 discounted         ``"vi"``, ``"pi"`` (default), ``"mpi"``, ``"lp"``    :mod:`mdps.discounted`
 finite horizon     ``"backward_induction"`` (default; the only one)     :mod:`mdps.finite_horizon`
 average reward     ``"rvi"``, ``"lp"`` (default)                        :mod:`mdps.average_reward`
-robust             ``"vi"`` (default; the only one)                     :mod:`mdps.robust`
+robust             ``"vi"`` (default), ``"pi"``                         :mod:`mdps.robust`
+robust, horizon    robust backward induction (exact)                    :mod:`mdps.robust_horizon`
 =================  ===================================================  =========================
 
 A :class:`mdps.RobustMDP` is solved by robust value iteration and returns a
-:class:`mdps.RobustSolution` (policy as ``(S, A)`` one-hot rows, the worst-case model with it).
+:class:`mdps.RobustSolution` (policy as ``(S, A)`` one-hot rows, the worst-case model with it). A
+RobustMDP around a finite-horizon nominal model is solved by robust backward induction
+(:func:`mdps.robust_backward_induction`; ``V`` (H, S), ``policy`` (H, S, A), ``P_worst`` (H, S, A, S)).
 
 Extra keyword arguments go to the solver (``tol``, ``max_iter``, ``v_star``, ``m``, ``tau``, ...);
 one the chosen solver does not take is refused with a ValueError naming the keyword, the
@@ -93,6 +96,16 @@ def _solve_robust(rmdp, method, kwargs):
 
     if not isinstance(rmdp, RobustMDP):
         raise TypeError(f"mdp must be a TabularMDP or a RobustMDP, got {type(rmdp).__name__}")
+    if rmdp.horizon is not None:  # finite-horizon nominal model: robust backward induction (exact)
+        from mdps.robust_horizon import robust_backward_induction
+
+        if method not in (None, "vi", "pi", "backward_induction"):
+            raise ValueError(f"method must be one of ['backward_induction', 'pi', 'vi'] for a finite-horizon "
+                             f"RobustMDP (all mean robust backward induction), got {method!r}")
+        if kwargs:
+            raise ValueError(f"solve(...) on a finite-horizon RobustMDP runs robust_backward_induction, which "
+                             f"takes no keyword {next(iter(kwargs))!r}")
+        return robust_backward_induction(rmdp)
     if method is None:
         method = "vi"
     funcs = {"vi": robust_value_iteration, "pi": robust_policy_iteration}

@@ -356,7 +356,7 @@ MUTANTS = [
     Mutant("span_truncation_dropped", "ucrl.diameter_vs_span",
            "the span-bounded agent forgets its span bound (EVI iterates are not truncated)",
            "algorithms.average_reward.ucrl:_run",
-           (("s0, T, d, c, t,", "s0, T, d, np.inf, t,"),)),
+           (("rho_cdf, T, d, c, t,", "rho_cdf, T, d, np.inf, t,"),)),
     # -- exploration: optimism --
     Mutant("ucbvi_no_clip", "ucbvi.optimism",
            "the optimistic backup drops the clip at H - h (Q = r + P^ V + b, unbounded)",
@@ -463,6 +463,18 @@ MUTANTS = [
            "the reward fit stops after one Newton step (max_iter = 1) without a certificate",
            "algorithms.exploration.demo_bpi:demo_regularized_rlhf",
            (("ridge=ridge)", "ridge=ridge, max_iter=1)"),)),
+    # -- robust: finite-horizon robust DP --
+    Mutant("robust_fh_stage_zero_kernel", "robust_fh.worst_case_consistency",
+           "robust backward induction uses the stage-0 nominal kernel at every stage (a stationary-model "
+           "assumption on a stage-dependent model)",
+           "mdps.robust_horizon:robust_backward_induction",
+           (("P2 = np.ascontiguousarray(mdp.P_matrix(h))", "P2 = np.ascontiguousarray(mdp.P_matrix(0))"),)),
+    # -- average reward: RVI's Odoni certificate --
+    Mutant("rvi_threshold_tol_over_tau", "rvi.odoni_certificate",
+           "RVI's stopping threshold in the transformed scale is tol / tau instead of tol * tau (a scale confusion): "
+           "it stops with an Odoni bracket up to 1/tau^2 times wider than tol",
+           "mdps.average_reward:relative_value_iteration",
+           (("threshold = tol * t", "threshold = tol / t"),)),
 ]
 
 

@@ -191,8 +191,10 @@ def test_bad_input():
         mdps.RobustMDP(mdp, kind="wasserstein")
     with pytest.raises(NotImplementedError, match="rectangularity"):
         mdps.RobustMDP(mdp, kind="kl", rectangularity="s")
-    with pytest.raises(ValueError, match="criterion|discounted"):
-        mdps.RobustMDP(mdps.river_swim(4, horizon=3))
+    with pytest.raises(ValueError, match="criterion|discounted"):  # average reward: no robust solver
+        mdps.RobustMDP(mdps.river_swim(4))
+    with pytest.raises(ValueError, match="robust_backward_induction"):  # finite horizon: its own solver
+        mdps.robust_value_iteration(mdps.RobustMDP(mdps.river_swim(4, horizon=3)))
     csr = sp.csr_array(mdp.P.reshape(8, 4))
     with pytest.raises(ValueError, match="sparse"):
         mdps.RobustMDP(mdps.TabularMDP(csr, mdp.R, gamma=0.9))

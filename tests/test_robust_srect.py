@@ -148,8 +148,8 @@ def test_srect_bad_input():
         mdps.RobustMDP(mdp, kind="l1", radius=0.1, rectangularity="sas")
     rs = mdps.RobustMDP(mdp, kind="l1", radius=0.1, rectangularity="s")
     assert rs.radius.shape == (4,) and rs.rectangularity == "s"
-    with pytest.raises(NotImplementedError, match="s-rectangular|rectangular"):
-        mdps.solve(rs, method="pi")
+    with pytest.raises(ValueError, match="pi0"):  # s-rectangular robust PI exists (tests/test_robust_srect_pi.py)
+        mdps.solve(rs, method="pi", pi0=np.zeros(4, dtype=np.int64))
     with pytest.raises(ValueError, match="s-rectangular"):
         mdps.robust_q_values(rs, np.zeros(4))
     with pytest.raises(ValueError, match="rectangularity='s'"):

@@ -9,6 +9,7 @@
 :func:`ucrl2_regret_bound`         ``34 D S sqrt(A T log(T / delta))`` (JOA 2010, Theorem 2)
 :func:`extended_value_iteration`   EVI on L1 confidence sets, optional span truncation
 :class:`AverageRewardRun`          one run: ``regret`` (pseudo), ``realised_regret``, path
+:class:`AverageRewardBatch`        ``n_runs`` parallel runs (``n_runs=``), ``.run(i)``
 =================================  ==========================================================
 
 Every name loads its module on first attribute access, so ``from algorithms import
@@ -20,7 +21,7 @@ from __future__ import annotations
 import importlib
 
 _UCRL = ("ucrl2", "span_bounded_ucrl", "ucrl2_regret_bound", "extended_value_iteration", "AverageRewardRun",
-         "EVIResult")
+         "AverageRewardBatch", "EVIResult")
 _HOME = {n: "algorithms.average_reward.ucrl" for n in _UCRL}
 
 __all__ = list(_UCRL)

@@ -151,3 +151,23 @@ def run_ucrl(state, p_indptr, p_indices, p_cdf, R, s0, T, delta, span_c, tau, ep
             s = nxt
             t += 1
     return k
+
+
+@nb.njit(cache=True, parallel=True)
+def run_ucrl_batch(seeds, p_indptr, p_indices, p_cdf, R, rho_cdf, T, delta, span_c, tau, eps_scale, max_iter,
+                   bernoulli, p_scale, r_scale, states, actions, rewards, ep_start, ep_hi, ep_lo, ep_iter, ep_conv,
+                   n_episodes):
+    """``seeds.shape[0]`` independent runs of :func:`run_ucrl`, one per ``prange`` iteration.
+
+    Run ``i`` owns the SplitMix64 stream seeded by ``seeds[i]``: its first uniform draws the start state
+    (inverse CDF on ``rho_cdf``), the rest drive :func:`run_ucrl`, which allocates the run's statistics; it
+    writes only row ``i`` of the outputs (``states, actions, rewards`` (n, T), the per-episode arrays
+    (n, cap), ``n_episodes[i]``). No state is shared between runs, so row ``i`` is the same bit for bit
+    whatever the batch size, the thread count or the scheduling."""
+    for i in nb.prange(seeds.shape[0]):
+        state = np.empty(1, dtype=np.uint64)
+        state[0] = seeds[i]
+        s0 = np.searchsorted(rho_cdf, uniform(state), side="right")
+        n_episodes[i] = run_ucrl(state, p_indptr, p_indices, p_cdf, R, s0, T, delta, span_c, tau, eps_scale,
+                                 max_iter, bernoulli, p_scale, r_scale, states[i], actions[i], rewards[i],
+                                 ep_start[i], ep_hi[i], ep_lo[i], ep_iter[i], ep_conv[i])

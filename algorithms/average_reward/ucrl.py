@@ -53,7 +53,11 @@ whose EVI hit the cap says so (``evi_converged`` and a :class:`mdps.ConvergenceW
 
 Reproducibility: ``rng`` (int, ``SeedSequence`` or ``Generator``) seeds a SplitMix64 stream as in
 :mod:`algorithms.exploration.engine` (its first ``uint64`` of ``SeedSequence(rng)``), so a run is a
-deterministic function of ``(mdp, arguments, rng)``.
+deterministic function of ``(mdp, arguments, rng)``. Batches (``n_runs=n``) follow the engine: run ``i``
+uses the child ``SeedSequence(rng).spawn(n)[i]``, the runs execute in parallel (one per ``prange``
+iteration of :func:`algorithms.average_reward._kernels.run_ucrl_batch`, sharing nothing), and
+``ucrl2(mdp, rng=child_i)`` equals ``ucrl2(mdp, n_runs=n, rng=rng).run(i)`` bit for bit, whatever ``n``
+and the thread count. A single run goes through the same kernel with one seed.
 """
 
 from __future__ import annotations
@@ -66,11 +70,11 @@ import numpy as np
 
 import mdps
 from algorithms.average_reward import _kernels as _k
-from algorithms.exploration.engine import _single_seed
+from algorithms.exploration.engine import _single_seed, run_seeds
 from mdps.validation import check_choice, check_int, check_mdp, check_real
 
 __all__ = ["ucrl2", "span_bounded_ucrl", "ucrl2_regret_bound", "extended_value_iteration", "AverageRewardRun",
-           "EVIResult"]
+           "AverageRewardBatch", "EVIResult"]
 
 #: the gap allowed between a span bound and sp(u*) before the bound is refused as too small
 SPAN_RTOL = 1e-9
@@ -125,6 +129,65 @@ class AverageRewardRun:
     @property
     def n_episodes(self) -> int:
         return int(self.episode_starts.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class AverageRewardBatch:
+    """``n_runs`` independent runs of ``T`` steps (``n_runs=`` of :func:`ucrl2` / :func:`span_bounded_ucrl`).
+
+    Attributes
+    ----------
+    regret, realised_regret, rewards : ndarray (n_runs, T)
+    states, actions : ndarray (n_runs, T) int64
+    gain_star : float
+    n_episodes : ndarray (n_runs,) int64
+        Episodes of each run; the per-episode arrays below are padded beyond it (``episode_starts``
+        with 0, ``optimistic_gain`` and ``optimistic_gain_lower`` with NaN, ``evi_iterations`` with 0,
+        ``evi_converged`` with True).
+    episode_starts, optimistic_gain, optimistic_gain_lower, evi_iterations, evi_converged : ndarray (n_runs, cap)
+    settings : dict
+    seeds : ndarray (n_runs,) uint64
+        Each run's stream seed (the first ``uint64`` of its child ``SeedSequence``).
+
+    ``run(i)`` is run ``i`` as an :class:`AverageRewardRun`, equal bit for bit to the single run with
+    ``rng = SeedSequence(rng).spawn(n_runs)[i]``.
+    """
+
+    regret: np.ndarray
+    realised_regret: np.ndarray
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    gain_star: float
+    n_episodes: np.ndarray
+    episode_starts: np.ndarray
+    optimistic_gain: np.ndarray
+    optimistic_gain_lower: np.ndarray
+    evi_iterations: np.ndarray
+    evi_converged: np.ndarray
+    settings: dict
+    seeds: np.ndarray
+
+    def __post_init__(self):
+        for name in ("regret", "realised_regret", "states", "actions", "rewards", "n_episodes", "episode_starts",
+                     "optimistic_gain", "optimistic_gain_lower", "evi_iterations", "evi_converged", "seeds"):
+            getattr(self, name).setflags(write=False)
+
+    @property
+    def n_runs(self) -> int:
+        return int(self.seeds.shape[0])
+
+    def run(self, i: int) -> AverageRewardRun:
+        i = check_int(i, "i", low=0, high=self.n_runs - 1)
+        k = int(self.n_episodes[i])
+        return AverageRewardRun(
+            regret=self.regret[i].copy(), realised_regret=self.realised_regret[i].copy(),
+            states=self.states[i].copy(), actions=self.actions[i].copy(), rewards=self.rewards[i].copy(),
+            gain_star=self.gain_star, episode_starts=self.episode_starts[i, :k].copy(),
+            optimistic_gain=self.optimistic_gain[i, :k].copy(),
+            optimistic_gain_lower=self.optimistic_gain_lower[i, :k].copy(),
+            evi_iterations=self.evi_iterations[i, :k].copy(), evi_converged=self.evi_converged[i, :k].copy(),
+            settings=dict(self.settings), seed=int(self.seeds[i]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,7 +269,8 @@ def _csr_tables(mdp):
     return indptr, indices, cdf
 
 
-def _run(mdp, *, n_steps, delta, span, tau, rewards, eps_scale, evi_max_iter, width_scale, rng, algorithm):
+def _run(mdp, *, n_steps, delta, span, tau, rewards, eps_scale, evi_max_iter, width_scale, rng, algorithm,
+         n_runs=None):
     _check_learning_mdp(mdp)
     T = check_int(n_steps, "n_steps", low=1)
     d = check_real(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True)
@@ -226,39 +290,40 @@ def _run(mdp, *, n_steps, delta, span, tau, rewards, eps_scale, evi_max_iter, wi
             raise ValueError(f"span={c!r} is below sp(u*) = {bias_span:.6g} (the bias span of the optimal policy "
                              f"from mdps.average_reward_lp): the span-bounded agent needs span >= sp(u*), otherwise "
                              f"its confidence set excludes the true model and its regret may be linear")
-    seed = _single_seed(rng)
-    state = seed.copy()
+    seeds = _single_seed(rng) if n_runs is None else run_seeds(rng, check_int(n_runs, "n_runs", low=1))
+    n = seeds.shape[0]
     indptr, indices, cdf = _csr_tables(mdp)
     rho_cdf = np.cumsum(mdp.rho)
     rho_cdf[np.flatnonzero(mdp.rho > 0)[-1]:] = 2.0  # the last state of positive mass takes round-off
-    s0 = int(np.searchsorted(rho_cdf, _k.uniform(state), side="right"))
     S, A = mdp.n_states, mdp.n_actions
-    cap = S * A * (int(math.log2(max(2, T))) + 4) + 1
-    states = np.empty(T, dtype=np.int64)
-    actions = np.empty(T, dtype=np.int64)
-    paid = np.empty(T)
-    ep = (np.empty(cap, dtype=np.int64), np.empty(cap), np.empty(cap), np.empty(cap, dtype=np.int64),
-          np.empty(cap, dtype=np.bool_))
+    cap = S * A * (int(math.log2(max(2, T))) + 4) + 1  # > the episode bound S A log2(8 T / (S A)) (JOA Prop. 18)
+    states = np.empty((n, T), dtype=np.int64)
+    actions = np.empty((n, T), dtype=np.int64)
+    paid = np.empty((n, T))
+    ep = (np.zeros((n, cap), dtype=np.int64), np.full((n, cap), np.nan), np.full((n, cap), np.nan),
+          np.zeros((n, cap), dtype=np.int64), np.ones((n, cap), dtype=np.bool_))
+    n_eps = np.empty(n, dtype=np.int64)
     R = np.ascontiguousarray(mdp.R, dtype=np.float64)
-    k = _k.run_ucrl(state, indptr, indices, cdf, R, s0, T, d, c, t, eps_scale, max_iter, rewards == "bernoulli",
-                    width_scale, width_scale, states, actions, paid, *ep)
-    k = min(k, cap)
-    starts, hi, lo, iters, conv = (a[:k].copy() for a in ep)
+    _k.run_ucrl_batch(seeds, indptr, indices, cdf, R, rho_cdf, T, d, c, t, eps_scale, max_iter,
+                      rewards == "bernoulli", width_scale, width_scale, states, actions, paid, *ep, n_eps)
+    n_eps = np.minimum(n_eps, cap)
+    conv = ep[4]
     if not conv.all():
         warnings.warn(f"{algorithm}: extended value iteration hit evi_max_iter={max_iter} in "
-                      f"{int((~conv).sum())} of {k} episodes; those policies are not certified "
+                      f"{int((~conv).sum())} of {int(n_eps.sum())} episodes; those policies are not certified "
                       f"1/sqrt(t_k)-optimal for the optimistic model", mdps.ConvergenceWarning, stacklevel=3)
     expected = R[states, actions]
     settings = {"algorithm": algorithm, "n_steps": T, "delta": d, "span": None if span is None else c, "tau": t,
                 "rewards": rewards, "eps_scale": eps_scale, "evi_max_iter": max_iter, "width_scale": width_scale}
-    return AverageRewardRun(regret=g_star - expected, realised_regret=g_star - paid, states=states, actions=actions,
-                            rewards=paid, gain_star=g_star, episode_starts=starts, optimistic_gain=hi,
-                            optimistic_gain_lower=lo, evi_iterations=iters, evi_converged=conv, settings=settings,
-                            seed=int(seed[0]))
+    batch = AverageRewardBatch(regret=g_star - expected, realised_regret=g_star - paid, states=states,
+                               actions=actions, rewards=paid, gain_star=g_star, n_episodes=n_eps,
+                               episode_starts=ep[0], optimistic_gain=ep[1], optimistic_gain_lower=ep[2],
+                               evi_iterations=ep[3], evi_converged=conv, settings=settings, seeds=seeds)
+    return batch.run(0) if n_runs is None else batch
 
 
 def ucrl2(mdp, *, n_steps, delta=0.05, tau=1.0, rewards="bernoulli", eps_scale=1.0, evi_max_iter=100_000,
-          width_scale=1.0, rng=0) -> AverageRewardRun:
+          width_scale=1.0, n_runs=None, rng=0):
     """UCRL2 (Jaksch, Ortner, Auer 2010) for ``n_steps`` steps; see the module docstring.
 
     Parameters
@@ -279,16 +344,23 @@ def ucrl2(mdp, *, n_steps, delta=0.05, tau=1.0, rewards="bernoulli", eps_scale=1
         Sweep cap per EVI.
     width_scale : float >= 0
         Multiplies both confidence widths (theory: 1; 0 is certainty equivalence).
+    n_runs : int >= 1, optional
+        Run a batch of independent runs in parallel (module docstring, Reproducibility).
     rng : int, SeedSequence or Generator
+
+    Returns
+    -------
+    AverageRewardRun (``n_runs=None``) or AverageRewardBatch (as :func:`algorithms.exploration.ucbvi`).
     """
     return _run(mdp, n_steps=n_steps, delta=delta, span=None, tau=tau, rewards=rewards, eps_scale=eps_scale,
-                evi_max_iter=evi_max_iter, width_scale=width_scale, rng=rng, algorithm="ucrl2")
+                evi_max_iter=evi_max_iter, width_scale=width_scale, rng=rng, algorithm="ucrl2", n_runs=n_runs)
 
 
 def span_bounded_ucrl(mdp, *, n_steps, span, delta=0.05, tau=0.5, rewards="bernoulli", eps_scale=1.0,
-                      evi_max_iter=100_000, width_scale=1.0, rng=0) -> AverageRewardRun:
+                      evi_max_iter=100_000, width_scale=1.0, n_runs=None, rng=0):
     """SCAL-style UCRL with a known span bound ``span >= sp(u*)`` (module docstring); other
     arguments as :func:`ucrl2`. ``span`` below the exact ``sp(u*)`` of :func:`mdps.average_reward_lp`'s
     optimal policy raises ValueError."""
     return _run(mdp, n_steps=n_steps, delta=delta, span=span, tau=tau, rewards=rewards, eps_scale=eps_scale,
-                evi_max_iter=evi_max_iter, width_scale=width_scale, rng=rng, algorithm="span_bounded_ucrl")
+                evi_max_iter=evi_max_iter, width_scale=width_scale, rng=rng, algorithm="span_bounded_ucrl",
+                n_runs=n_runs)

@@ -167,6 +167,9 @@ def iwocs(rmdp: RobustMDP, *, max_iter: int = 100, tol: float = 1e-8, eval_tol: 
     """
     if not isinstance(rmdp, RobustMDP):
         raise TypeError(f"rmdp must be a mdps.RobustMDP, got {type(rmdp).__name__}")
+    if rmdp.gamma is None:
+        raise ValueError(f"iwocs needs a discounted RobustMDP; rmdp has a finite-horizon nominal model "
+                         f"(horizon={rmdp.horizon}): use mdps.robust_backward_induction(rmdp)")
     max_iter = check_int(max_iter, "max_iter", low=1)
     tol = check_positive(tol, "tol")
     eval_tol = check_positive(eval_tol, "eval_tol")

@@ -5,4 +5,4 @@ One module per theorem group: :mod:`.ucrl`. Theorems, instances and tolerances:
 docs/theory/average_reward.md.
 """
 
-MODULES = tuple(f"{__name__}.{m}" for m in ("ucrl",))
+MODULES = tuple(f"{__name__}.{m}" for m in ("ucrl", "rvi_certificate"))

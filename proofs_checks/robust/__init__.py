@@ -9,4 +9,4 @@ tolerances: docs/theory/robust.md.
 """
 
 MODULES = tuple(f"{__name__}.{m}" for m in ("inner", "value_iteration", "s_rectangular", "policy_iteration",
-                                          "iwocs"))
+                                          "iwocs", "finite_horizon"))
