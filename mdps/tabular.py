@@ -134,6 +134,7 @@ class TabularMDP:
             s_idx, a_idx = np.nonzero(~self._feasible)
             P_arr[..., s_idx, a_idx, :] = 0.0
             P_arr[..., s_idx, a_idx, s_idx] = 1.0
+        self._check_rows(P_arr, atol)
         self._P = readonly(P_arr)
         self._set_R(R, S, A)
 
@@ -329,6 +330,8 @@ class TabularMDP:
 def _feasibility(R: np.ndarray, feasible):
     """``(R with finite placeholders, mask or None)`` from ``R`` (``-inf`` = infeasible) and the
     optional ``feasible`` argument; refuses a state without a feasible action."""
+    if R.size == 0 and feasible is None:  # no states or actions: the shape checks word the refusal
+        return R, None
     neg_inf = R == -np.inf
     if R.ndim == 3 and neg_inf.any():
         partial = neg_inf.any(axis=0) & ~neg_inf.all(axis=0)
