@@ -115,6 +115,7 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -439,6 +440,8 @@ def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarr
         errors.append(_kernels.sup_diff(a, ref))
     iterates = [a.copy()] if keep_iterates else None
     bellman_max, policy_backup, sup_diff = _backup.bellman_max, _backup.policy_backup, _kernels.sup_diff
+    if mask is not None:  # state-dependent action sets: every max runs over the feasible actions
+        bellman_max = functools.partial(bellman_max, feasible=mask)
     # sparse MPI: the m - 1 evaluation sweeps in one compiled call below the parallel threshold
     # (per-sweep Python calls dominated: hostile review D13), one parallel kernel call per sweep
     # above it (where a sweep costs far more than the call); both give the same bits
@@ -449,7 +452,7 @@ def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarr
         R_flat = R.reshape(-1)
     converged, n, shift = False, 0, 0.0
     for k in range(max_iter):
-        bellman_max(P2, R, a, gamma, b, sigma, work, mask)  # b = T v_k, sigma = G(v_k)
+        bellman_max(P2, R, a, gamma, b, sigma, work)  # b = T v_k, sigma = G(v_k)
         res, bound, shift = _stopping_statistic(b, a, coef, span_rule)
         if not math.isfinite(res):
             _require_finite(mdp, np.array([res]), f"the iterates (sweep {k + 1})")

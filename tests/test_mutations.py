@@ -406,6 +406,12 @@ MUTANTS = [
            "the SubPO estimator weighs each score by the gains up to its step (modular objective)",
            "algorithms.submodular.subrl:_estimate",
            (("G = np.cumsum(gains[:, ::-1], axis=1)[:, ::-1]", "G = np.cumsum(gains, axis=1)"),)),
+    # -- planning: infeasible actions --
+    Mutant("q_values_mask_dropped", "planning.infeasible_actions",
+           "the feasibility mask is dropped from Q = R + gamma P V: every Q-based max (backward induction, policy "
+           "improvement, greedy extraction) also sees the actions a state does not have",
+           "mdps._backup:q_values",
+           (("Q[~feasible] = -np.inf", "pass"),)),
 ]
 
 
