@@ -101,6 +101,17 @@ singular within HiGHS's feasibility tolerance (``1e-7``); the values lose digits
 ``1 - gamma < 1e-6`` is reported as out of range; both messages point to ``method="pi"``,
 whose linear solves stay accurate up to ``gamma = 1 - 1e-16``.
 
+Infeasible actions
+------------------
+With state-dependent action sets (:attr:`TabularMDP.feasible`; QuantEcon's ``-inf`` rewards)
+every max above runs over the feasible actions only: the compiled kernels and
+``_backup.q_values`` take the mask and set ``Q = -inf`` at infeasible pairs by assignment, never
+by ``-inf`` arithmetic; the LP keeps one constraint per feasible pair; policy iteration starts
+from the best feasible myopic action; evaluation refuses a policy that uses an infeasible
+action. The operator restricted to the feasible actions is still a ``gamma``-contraction, so
+every guarantee above holds unchanged. Instances without a mask run the unmasked code path,
+bit for bit as before.
+
 References
 ----------
 .. [1] M. L. Puterman, *Markov Decision Processes*, Wiley 1994, sections 6.2-6.5 and 6.9.
