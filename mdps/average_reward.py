@@ -107,6 +107,15 @@ The discounted approximation (Puterman §8.2 Laurent expansion; used as a test):
 :math:`|(1-\gamma) V^*_\gamma(s) - g^*| \le (1-\gamma)\,\mathrm{sp}(u^*)`, and
 :math:`\mathrm{sp}(u^*) \le D \cdot R_{\max}` with ``D`` the diameter (Bartlett & Tewari 2009).
 
+Infeasible actions
+------------------
+With state-dependent action sets (``mdp.feasible``) RVI's backup and policy take the max over
+feasible actions (masked kernels), the gain LP pins the frequency of an infeasible pair to 0,
+the multichain LP keeps the constraints of feasible pairs only, ``Q`` is ``-inf`` at infeasible
+pairs, and :func:`gain_bias` refuses a policy that uses an infeasible action. The rows of
+infeasible pairs are self-loops in the container, so closed classes, reachability and the
+diameter see no edge from an action that cannot be taken.
+
 References
 ----------
 .. [1] M. L. Puterman, *Markov Decision Processes*, Wiley, 1994, ch. 8 (§8.2, 8.4, 8.5, 8.8)
@@ -312,6 +321,8 @@ def span_contraction_coefficient(mdp: TabularMDP) -> float:
         \gamma' = 1 - \min_{(s,a),(s',a')} \sum_j \min\{P(j \mid s,a), P(j \mid s',a')\}
         \in [0, 1],
 
+    over the feasible pairs (``mdp.feasible``),
+
     so that :math:`\mathrm{sp}(Tu - Tv) \le \gamma'\,\mathrm{sp}(u - v)` (Puterman
     §6.6.1, §8.5). Computed densely over all ``(S*A)^2`` pairs in row blocks (memory
     ``O(block * S * A * S)``); meant for small and moderate ``S * A`` (sparse input is
@@ -330,6 +341,8 @@ def span_contraction_coefficient(mdp: TabularMDP) -> float:
     _check_average(mdp)
     P2 = mdp.P_matrix()
     P2 = P2.toarray() if sp.issparse(P2) else np.asarray(P2)
+    if mdp.action_mask is not None:  # the operator maxes over feasible pairs only
+        P2 = P2[mdp.action_mask.ravel()]
     n, S = P2.shape
     block = max(1, int(4_000_000 // max(1, n * S)))
     best = np.inf
