@@ -28,9 +28,10 @@ infeasible pair describes nothing: it may be given as any finite row (all zeros,
 state-action-pair form leaves it, or a distribution) and is stored as the self-loop
 ``P[s, a, :] = e_s``. So ``P`` stays a stochastic kernel for every routine that reads it, and
 the support graph (closed classes, reachability, diameter) gains no edge from an action that
-cannot be taken. Planners
-take the max over feasible actions only (explicit masks in the kernels, never ``-inf``
-arithmetic), and every routine that takes a policy refuses one that uses an infeasible action.
+cannot be taken. Planners take the max over feasible actions only (explicit masks in the
+kernels, never ``-inf`` arithmetic; ``Q`` is ``-inf`` at infeasible pairs), and every routine
+that takes a policy refuses one that uses an infeasible action (:attr:`TabularMDP.action_mask`
+is ``None`` when every action is feasible, and then the unmasked code runs, bit for bit).
 
 Validation happens here, once, and every message names the offending index and value.
 The arrays are copied and made read-only, so a validated instance cannot be corrupted later.
