@@ -26,14 +26,18 @@ def greedy_max(PV, R, gamma, V_out, sigma_out, feasible=None):
     """
     S, A = R.shape
     for s in range(S):
-        best = 0.0
-        arg = -1
-        for a in range(A):
+        a0 = 0
+        if feasible is not None:
+            while not feasible[s, a0]:  # the first feasible action (every state has one)
+                a0 += 1
+        best = R[s, a0] + gamma * PV[s * A + a0]
+        arg = a0
+        for a in range(a0 + 1, A):
             if feasible is not None:
                 if not feasible[s, a]:
                     continue
             q = R[s, a] + gamma * PV[s * A + a]
-            if arg < 0 or q > best:
+            if q > best:
                 best = q
                 arg = a
         V_out[s] = best
@@ -61,20 +65,18 @@ def csr_bellman_row(indptr, indices, data, R, V, gamma, s, feasible=None):
     over the actions with ``feasible[s, a]`` when a mask is given (as in :func:`greedy_max`)."""
     A = R.shape[1]
     best = -np.inf
-    arg = -1
-    first = -1
+    arg = 0
+    if feasible is not None:
+        while not feasible[s, arg]:  # default to the first feasible action (every state has one)
+            arg += 1
     for a in range(A):
         if feasible is not None:
             if not feasible[s, a]:
                 continue
-        if first < 0:
-            first = a
         q = R[s, a] + gamma * csr_row_dot(indptr, indices, data, s * A + a, V)
         if q > best:
             best = q
             arg = a
-    if arg < 0:  # no q above -inf (overflow, reported by the caller): the first candidate
-        arg = first
     return best, arg
 
 

@@ -248,6 +248,6 @@ infeasible_actions = register(Check(
     claim="With state-dependent action sets every planner (VI, PI, MPI, LP, dense and sparse; backward "
           "induction) returns V* of the MDP restricted to A(s), within its certified bound, a Bellman fixed "
           "point of the restricted operator, and a policy that never leaves A(s).",
-    tag="R", family="planning", cost=(6, 120),
+    tag="R", family="planning", cost=(3, 190),
     measure=_measure, plot=_plot,
 ))
