@@ -342,8 +342,7 @@ def _policy_users():
     calls = {
         "evaluate": lambda p: mdps.evaluate(m, p),
         "bellman_operator": lambda p: mdps.bellman_operator(m, np.zeros(4), p),
-        "policy_iteration pi0": lambda p: mdps.policy_iteration(m, pi0=p) if p.dtype.kind == "i" else
-        mdps.evaluate(m, p),
+        "policy_iteration pi0": lambda p: mdps.policy_iteration(m, pi0=p),
         "evaluate finite horizon": lambda p: mdps.evaluate(fh, p),
         "gain_bias": lambda p: mdps.gain_bias(avg, p),
         "occupancy_measure": lambda p: mdps.occupancy_measure(m, p),
@@ -356,6 +355,8 @@ def _policy_users():
 @pytest.mark.parametrize("form", ["deterministic", "stochastic"])
 def test_every_policy_taker_refuses_an_infeasible_action(user, form):
     calls, sigma, pi, s, a = _policy_users()
+    if user == "policy_iteration pi0" and form == "stochastic":
+        pytest.skip("pi0 is a deterministic policy")
     with pytest.raises(ValueError, match=rf"uses action {a}, which is infeasible in state {s}"):
         calls[user](sigma if form == "deterministic" else pi)
 
@@ -416,3 +417,57 @@ def test_from_quantecon_discrete_dp_alone():
         mdps.from_quantecon(ddp, np.full((2, 2, 2), 0.5), 0.9)
     with pytest.raises(TypeError, match="needs R, Q and beta"):
         mdps.from_quantecon(np.zeros((2, 2)))
+
+
+# ----------------------------------------------------------------------- smaller pieces
+@pytest.mark.parametrize("kwargs, exc, needle", [
+    (dict(capacity=0), ValueError, "capacity"),
+    (dict(demand=(0.5, 0.6)), ValueError, "demand must be a probability vector"),
+    (dict(demand=(-0.5, 1.5)), ValueError, "demand must be a probability vector"),
+    (dict(price="8"), TypeError, "price"),
+])
+def test_inventory_bad_input(kwargs, exc, needle):
+    with pytest.raises(exc, match=needle):
+        mdps.inventory(**kwargs)
+
+
+@pytest.mark.parametrize("M", [1, 2, 5])
+def test_inventory_action_sets_and_kernel(M):
+    m = mdps.inventory(M, gamma=0.9)
+    assert m.n_states == m.n_actions == M + 1
+    np.testing.assert_array_equal(m.feasible.sum(axis=1), M + 1 - np.arange(M + 1))
+    np.testing.assert_allclose(np.asarray(m.P).sum(axis=-1), 1.0, rtol=0, atol=1e-15)
+
+
+def test_validation_pieces():
+    from mdps.validation import as_float_array, check_policy
+
+    x = as_float_array([[0.0, -np.inf]], "R", allow_neg_inf=True)
+    assert x[0, 1] == -np.inf
+    for bad in (np.inf, np.nan):
+        with pytest.raises(ValueError, match=r"R\[0, 1\] is"):
+            as_float_array([[0.0, bad]], "R", allow_neg_inf=True)
+    with pytest.raises(ValueError, match=r"R\[0, 1\] is -inf, expected a finite number"):
+        as_float_array([[0.0, -np.inf]], "R")
+    mask = np.array([[True, False], [True, True]])
+    assert check_policy([0, 1], 2, 2, feasible=mask).tolist() == [0, 1]
+    with pytest.raises(ValueError, match=r"sigma\[0\] = 1 uses action 1, which is infeasible in state 0 .* "
+                                         r"feasible actions there: \[0\]"):
+        check_policy([1, 1], 2, 2, feasible=mask, name="sigma")
+    with pytest.raises(ValueError, match=r"pi\[1, 0, 1\] = 0.5 > 0 uses action 1, which is infeasible in state 0"):
+        check_policy(np.array([[[1.0, 0.0], [0.5, 0.5]], [[0.5, 0.5], [0.5, 0.5]]]), 2, 2, horizon=2, feasible=mask)
+
+
+def test_span_contraction_coefficient_uses_feasible_pairs_only():
+    P = np.zeros((2, 2, 2))
+    P[:, 0] = [0.5, 0.5]   # a feasible action that mixes perfectly: coefficient 0
+    P[0, 1] = [1.0, 0.0]
+    P[1, 1] = [0.0, 1.0]   # the other action would make the coefficient 1 ...
+    R = np.array([[0.0, -np.inf], [0.0, -np.inf]])  # ... but it is infeasible
+    assert mdps.span_contraction_coefficient(mdps.TabularMDP(P, R)) == 0.0
+    assert mdps.span_contraction_coefficient(mdps.TabularMDP(P, np.zeros((2, 2)))) == 1.0
+
+
+def test_robust_mdp_refuses_infeasible_actions():
+    with pytest.raises(ValueError, match=r"RobustMDP does not support infeasible actions yet: mdp.feasible\[1, 3\]"):
+        mdps.RobustMDP(mdps.inventory(gamma=0.9), radius=0.1)
