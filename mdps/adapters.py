@@ -29,6 +29,8 @@ Decisions (written down here because the peers disagree):
 * **Rewards (Gymnasium).** ``R[s, a] = sum_i p_i r_i`` over the listed transitions (duplicate
   ``s'`` are merged by adding their probabilities); when all rewards of a pair are equal, the
   common value is used as is, so ``from_gymnasium(to_gymnasium(m))`` is exact.
+* pymdptoolbox and Gymnasium's table have every action in every state: :func:`to_mdptoolbox`
+  and :func:`to_gymnasium` refuse an ``mdp`` with infeasible actions (ValueError naming one).
 * Round trips are exact (bitwise) for stationary instances: ``from_X(*to_X(m))`` has the same
   ``P``, ``R`` and criterion as ``m``.
 """
@@ -67,6 +69,16 @@ def _require_stationary(mdp, fn: str) -> None:
         raise ValueError(f"{fn}() needs stationary P and R; mdp is stage dependent ({mdp!r})")
 
 
+def _require_all_feasible(mdp, fn: str, peer: str) -> None:
+    """Refuse to export infeasible actions to a format that has every action in every state."""
+    if mdp.action_mask is not None:
+        s, a = (int(i) for i in np.argwhere(~mdp.action_mask)[0])
+        raise ValueError(
+            f"{fn}() cannot express infeasible actions: mdp.feasible[{s}, {a}] is False and {peer} has "
+            f"every action in every state; use to_quantecon(mdp) (reward -inf) instead"
+        )
+
+
 def _is_matrix(x) -> bool:
     """Whether ``x`` looks like one 2-d matrix (sparse, or array-like of ndim 2)."""
     if sp.issparse(x):
@@ -100,6 +112,7 @@ def to_mdptoolbox(mdp: TabularMDP):
     ((2, 4, 4), (4, 2))
     """
     _require_stationary(mdp, "to_mdptoolbox")
+    _require_all_feasible(mdp, "to_mdptoolbox", "pymdptoolbox")
     S, A = mdp.n_states, mdp.n_actions
     R = np.array(mdp.R)
     if mdp.is_sparse:
@@ -399,6 +412,7 @@ def to_gymnasium(mdp: TabularMDP) -> dict:
     [(1.0, 1, 1.0, False)]
     """
     _require_stationary(mdp, "to_gymnasium")
+    _require_all_feasible(mdp, "to_gymnasium", "Gymnasium's toy-text table")
     S, A = mdp.n_states, mdp.n_actions
     M = sp.csr_array(mdp.P_matrix())
     M.eliminate_zeros()

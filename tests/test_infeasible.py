@@ -471,3 +471,9 @@ def test_span_contraction_coefficient_uses_feasible_pairs_only():
 def test_robust_mdp_refuses_infeasible_actions():
     with pytest.raises(ValueError, match=r"RobustMDP does not support infeasible actions yet: mdp.feasible\[1, 3\]"):
         mdps.RobustMDP(mdps.inventory(gamma=0.9), radius=0.1)
+
+
+@pytest.mark.parametrize("fn", ["to_mdptoolbox", "to_gymnasium"])
+def test_exports_without_an_infeasibility_convention_refuse(fn):
+    with pytest.raises(ValueError, match=rf"{fn}\(\) cannot express infeasible actions: mdp.feasible\[1, 3\] is False"):
+        getattr(mdps, fn)(mdps.inventory(gamma=0.9))
