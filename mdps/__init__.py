@@ -44,7 +44,7 @@ _LAZY = {
     "garnet": "generators", "river_swim": "generators", "chain": "generators",
     "gridworld": "generators", "random_finite_horizon": "generators", "jao": "generators",
     "tight_vi_instance": "generators", "hard_episodic_tree": "generators",
-    "gridworld_states": "generators",
+    "gridworld_states": "generators", "inventory": "generators",
     # adapters
     "from_mdptoolbox": "adapters", "to_mdptoolbox": "adapters", "from_quantecon": "adapters",
     "to_quantecon": "adapters", "from_gymnasium": "adapters", "to_gymnasium": "adapters",

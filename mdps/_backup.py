@@ -37,16 +37,25 @@ def apply_P(P2, V: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def q_values(P2, R: np.ndarray, V: np.ndarray, gamma: float) -> np.ndarray:
-    """``Q[s, a] = R[s, a] + gamma * sum_s' P[s, a, s'] V[s']``, shape ``(S, A)``."""
+def q_values(P2, R: np.ndarray, V: np.ndarray, gamma: float, feasible=None) -> np.ndarray:
+    """``Q[s, a] = R[s, a] + gamma * sum_s' P[s, a, s'] V[s']``, shape ``(S, A)``.
+
+    With a mask ``feasible`` (bool ``(S, A)``), ``Q`` is set to ``-inf`` at the infeasible pairs
+    (an explicit assignment, never ``-inf`` arithmetic), so ``max``/``argmax`` see feasible
+    actions only.
+    """
     PV = apply_P(P2, V)
-    return R + gamma * PV.reshape(R.shape)
+    Q = R + gamma * PV.reshape(R.shape)
+    if feasible is not None:
+        Q[~feasible] = -np.inf
+    return Q
 
 
-def bellman_max(P2, R, V, gamma, V_out=None, sigma_out=None, work=None):
+def bellman_max(P2, R, V, gamma, V_out=None, sigma_out=None, work=None, feasible=None):
     """One Bellman optimality backup ``T V`` and its greedy policy (ties to the lowest action).
 
-    ``work`` is an optional ``(S*A,)`` scratch buffer for the dense product. Returns
+    ``work`` is an optional ``(S*A,)`` scratch buffer for the dense product; ``feasible`` an
+    optional bool ``(S, A)`` mask (the max runs over feasible actions). Returns
     ``(V_out, sigma_out)``.
     """
     S = R.shape[0]
@@ -56,10 +65,10 @@ def bellman_max(P2, R, V, gamma, V_out=None, sigma_out=None, work=None):
         sigma_out = np.empty(S, dtype=np.int64)
     if sp.issparse(P2):
         kernel = _kernels.csr_bellman_max if _parallel(P2) else _kernels.csr_bellman_max_serial
-        kernel(P2.indptr, P2.indices, P2.data, R, V, float(gamma), V_out, sigma_out)
+        kernel(P2.indptr, P2.indices, P2.data, R, V, float(gamma), V_out, sigma_out, feasible)
     else:
         PV = apply_P(P2, V, work)
-        _kernels.greedy_max(PV, R, float(gamma), V_out, sigma_out)
+        _kernels.greedy_max(PV, R, float(gamma), V_out, sigma_out, feasible)
     return V_out, sigma_out
 
 

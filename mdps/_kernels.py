@@ -16,14 +16,26 @@ import numpy as np
 
 
 @nb.njit(cache=True)
-def greedy_max(PV, R, gamma, V_out, sigma_out):
+def greedy_max(PV, R, gamma, V_out, sigma_out, feasible=None):
     """``Q = R + gamma * PV`` (PV the ``(S*A,)`` product ``P @ V``); write ``max_a Q`` and the
-    lowest maximising action into ``V_out`` and ``sigma_out``."""
+    lowest maximising action into ``V_out`` and ``sigma_out``.
+
+    ``feasible`` (bool ``(S, A)``, optional): the max runs over the feasible actions only (every
+    state has one); ``None`` compiles a specialisation without the test (Numba prunes the
+    ``is None`` branch), so the feasible-everywhere path is unchanged.
+    """
     S, A = R.shape
     for s in range(S):
-        best = R[s, 0] + gamma * PV[s * A]
-        arg = 0
-        for a in range(1, A):
+        a0 = 0
+        if feasible is not None:
+            while not feasible[s, a0]:  # the first feasible action (every state has one)
+                a0 += 1
+        best = R[s, a0] + gamma * PV[s * A + a0]
+        arg = a0
+        for a in range(a0 + 1, A):
+            if feasible is not None:
+                if not feasible[s, a]:
+                    continue
             q = R[s, a] + gamma * PV[s * A + a]
             if q > best:
                 best = q
@@ -48,12 +60,19 @@ def csr_row_dot(indptr, indices, data, r, V):
 
 
 @nb.njit(cache=True)
-def csr_bellman_row(indptr, indices, data, R, V, gamma, s):
-    """``(max_a Q[s, a], lowest maximiser)`` with ``Q[s, a] = R[s, a] + gamma * P[s, a, :] @ V``."""
+def csr_bellman_row(indptr, indices, data, R, V, gamma, s, feasible=None):
+    """``(max_a Q[s, a], lowest maximiser)`` with ``Q[s, a] = R[s, a] + gamma * P[s, a, :] @ V``,
+    over the actions with ``feasible[s, a]`` when a mask is given (as in :func:`greedy_max`)."""
     A = R.shape[1]
     best = -np.inf
     arg = 0
+    if feasible is not None:
+        while not feasible[s, arg]:  # default to the first feasible action (every state has one)
+            arg += 1
     for a in range(A):
+        if feasible is not None:
+            if not feasible[s, a]:
+                continue
         q = R[s, a] + gamma * csr_row_dot(indptr, indices, data, s * A + a, V)
         if q > best:
             best = q
@@ -76,17 +95,18 @@ def csr_matvec_serial(indptr, indices, data, V, out):
 
 
 @nb.njit(cache=True, parallel=True)
-def csr_bellman_max(indptr, indices, data, R, V, gamma, V_out, sigma_out):
-    """Fused sparse Bellman optimality backup: ``V_out[s] = max_a R[s,a] + gamma * P[s,a,:] @ V``."""
+def csr_bellman_max(indptr, indices, data, R, V, gamma, V_out, sigma_out, feasible=None):
+    """Fused sparse Bellman optimality backup: ``V_out[s] = max_a R[s,a] + gamma * P[s,a,:] @ V``
+    (max over ``feasible[s, :]`` when a mask is given)."""
     for s in nb.prange(R.shape[0]):
-        V_out[s], sigma_out[s] = csr_bellman_row(indptr, indices, data, R, V, gamma, s)
+        V_out[s], sigma_out[s] = csr_bellman_row(indptr, indices, data, R, V, gamma, s, feasible)
 
 
 @nb.njit(cache=True)
-def csr_bellman_max_serial(indptr, indices, data, R, V, gamma, V_out, sigma_out):
+def csr_bellman_max_serial(indptr, indices, data, R, V, gamma, V_out, sigma_out, feasible=None):
     """Serial twin of :func:`csr_bellman_max` (same bits)."""
     for s in range(R.shape[0]):
-        V_out[s], sigma_out[s] = csr_bellman_row(indptr, indices, data, R, V, gamma, s)
+        V_out[s], sigma_out[s] = csr_bellman_row(indptr, indices, data, R, V, gamma, s, feasible)
 
 
 @nb.njit(cache=True)

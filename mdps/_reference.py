@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def greedy_max(PV, R, gamma):
+def greedy_max(PV, R, gamma, feasible=None):
     Q = R + gamma * PV.reshape(R.shape)
+    if feasible is not None:
+        Q = np.where(feasible, Q, -np.inf)
     return Q.max(axis=1), Q.argmax(axis=1)
 
 
@@ -23,8 +25,8 @@ def csr_matvec(indptr, indices, data, V):
     return out
 
 
-def csr_bellman_max(indptr, indices, data, R, V, gamma):
-    return greedy_max(csr_matvec(indptr, indices, data, V), R, gamma)
+def csr_bellman_max(indptr, indices, data, R, V, gamma, feasible=None):
+    return greedy_max(csr_matvec(indptr, indices, data, V), R, gamma, feasible)
 
 
 def dense_policy_backup(P2, R, V, sigma, gamma):

@@ -6,7 +6,9 @@ library            layout                              functions
 pymdptoolbox       ``P (A, S, S)`` or A matrices,      :func:`to_mdptoolbox`,
                    ``R (S, A)``, ``(S,)``, ``(A,S,S)``  :func:`from_mdptoolbox`
 QuantEcon          product form ``R (n, m)``,          :func:`to_quantecon`,
-                   ``Q (n, m, n)``, ``beta``           :func:`from_quantecon`
+                   ``Q (n, m, n)``, ``beta``; or pair  :func:`from_quantecon`
+                   form ``R (L,)``, ``Q (L, n)``,
+                   ``s_indices``, ``a_indices``
 Gymnasium toy text ``P[s][a] = [(p, s', r, done)]``    :func:`to_gymnasium`,
                                                        :func:`from_gymnasium`
 =================  ==================================  =====================================
@@ -14,9 +16,10 @@ Gymnasium toy text ``P[s][a] = [(p, s', r, done)]``    :func:`to_gymnasium`,
 Decisions (written down here because the peers disagree):
 
 * **Infeasible actions (QuantEcon).** QuantEcon marks an infeasible action with reward
-  ``-inf``. A :class:`TabularMDP` has every action available in every state, and replacing
-  ``-inf`` by a large negative number would silently change the values of the problem, so
-  :func:`from_quantecon` raises :class:`ValueError` naming the first such entry.
+  ``-inf`` (product form) or leaves the pair out (state-action-pair form, ``s_indices``,
+  ``a_indices``). :func:`from_quantecon` maps both to ``TabularMDP.feasible`` (never to a
+  large negative number, which would change the problem); :func:`to_quantecon` writes ``-inf``
+  back (product form) or lists the feasible pairs only (``sa_pairs=True``).
 * **Terminal transitions (Gymnasium).** ``done=True`` marks an episode end, which a tabular
   MDP has no notion of. With ``terminal="absorbing"`` (default) every such transition is
   redirected to one extra absorbing, zero-reward state with index ``S`` (added only when some
@@ -26,6 +29,8 @@ Decisions (written down here because the peers disagree):
 * **Rewards (Gymnasium).** ``R[s, a] = sum_i p_i r_i`` over the listed transitions (duplicate
   ``s'`` are merged by adding their probabilities); when all rewards of a pair are equal, the
   common value is used as is, so ``from_gymnasium(to_gymnasium(m))`` is exact.
+* pymdptoolbox and Gymnasium's table have every action in every state: :func:`to_mdptoolbox`
+  and :func:`to_gymnasium` refuse an ``mdp`` with infeasible actions (ValueError naming one).
 * Round trips are exact (bitwise) for stationary instances: ``from_X(*to_X(m))`` has the same
   ``P``, ``R`` and criterion as ``m``.
 """
@@ -64,6 +69,16 @@ def _require_stationary(mdp, fn: str) -> None:
         raise ValueError(f"{fn}() needs stationary P and R; mdp is stage dependent ({mdp!r})")
 
 
+def _require_all_feasible(mdp, fn: str, peer: str) -> None:
+    """Refuse to export infeasible actions to a format that has every action in every state."""
+    if mdp.action_mask is not None:
+        s, a = (int(i) for i in np.argwhere(~mdp.action_mask)[0])
+        raise ValueError(
+            f"{fn}() cannot express infeasible actions: mdp.feasible[{s}, {a}] is False and {peer} has "
+            f"every action in every state; use to_quantecon(mdp) (reward -inf) instead"
+        )
+
+
 def _is_matrix(x) -> bool:
     """Whether ``x`` looks like one 2-d matrix (sparse, or array-like of ndim 2)."""
     if sp.issparse(x):
@@ -97,6 +112,7 @@ def to_mdptoolbox(mdp: TabularMDP):
     ((2, 4, 4), (4, 2))
     """
     _require_stationary(mdp, "to_mdptoolbox")
+    _require_all_feasible(mdp, "to_mdptoolbox", "pymdptoolbox")
     S, A = mdp.n_states, mdp.n_actions
     R = np.array(mdp.R)
     if mdp.is_sparse:
@@ -195,21 +211,27 @@ def from_mdptoolbox(P, R, *, gamma=None, horizon=None, rho=None) -> TabularMDP:
 
 
 # --------------------------------------------------------------------------------- QuantEcon
-def to_quantecon(mdp: TabularMDP):
-    """``(R, Q, beta)``: QuantEcon's ``DiscreteDP`` product form.
+def to_quantecon(mdp: TabularMDP, *, sa_pairs: bool = False):
+    """QuantEcon's ``DiscreteDP`` arguments: product form ``(R, Q, beta)`` or state-action-pair
+    form ``(R, Q, beta, s_indices, a_indices)``.
 
     Parameters
     ----------
     mdp : TabularMDP
         Stationary; discounted (``beta = gamma``) or finite horizon (``beta = 1.0``, for
-        QuantEcon's ``backward_induction``). A sparse ``mdp`` is densified (the product form
-        is dense).
+        QuantEcon's ``backward_induction``).
+    sa_pairs : bool
+        ``False`` (default): the product form, ``R (n, m)`` with ``-inf`` at the infeasible
+        pairs and dense ``Q (n, m, n)`` (a sparse ``mdp`` is densified). ``True``: the
+        state-action-pair form over the feasible pairs only, in ``(s, a)`` order: ``R (L,)``,
+        ``Q (L, n)`` (a ``scipy.sparse.csr_matrix`` for a sparse ``mdp``, dense otherwise),
+        ``s_indices``, ``a_indices`` (int ``(L,)``).
 
     Returns
     -------
-    R : ndarray, shape (n, m)
-    Q : ndarray, shape (n, m, n)
-    beta : float
+    tuple
+        ``(R, Q, beta)`` or ``(R, Q, beta, s_indices, a_indices)``;
+        ``DiscreteDP(*to_quantecon(mdp, ...))`` is the same problem.
 
     Examples
     --------
@@ -221,25 +243,109 @@ def to_quantecon(mdp: TabularMDP):
     _require_stationary(mdp, "to_quantecon")
     if mdp.criterion == "average":
         raise ValueError("to_quantecon() needs a discounted or finite-horizon mdp; mdp is average reward")
+    if not isinstance(sa_pairs, (bool, np.bool_)):
+        raise TypeError(f"sa_pairs must be a bool, got {sa_pairs!r}")
     beta = mdp.gamma if mdp.criterion == "discounted" else 1.0
-    return np.array(mdp.R), np.array(mdp.to_dense().P), beta
+    if not sa_pairs:
+        return mdp.R_masked, np.array(mdp.to_dense().P), beta
+    s_idx, a_idx = np.nonzero(mdp.feasible)  # row-major: (s, a) order
+    rows = s_idx * mdp.n_actions + a_idx
+    P2 = mdp.P_matrix()
+    Q = sp.csr_matrix(P2[rows]) if mdp.is_sparse else np.array(P2[rows])
+    return np.array(mdp.R[s_idx, a_idx]), Q, beta, s_idx.astype(np.int64), a_idx.astype(np.int64)
 
 
-def from_quantecon(R, Q, beta, *, horizon=None, rho=None) -> TabularMDP:
-    """A :class:`TabularMDP` from QuantEcon's product form ``(R, Q, beta)``.
+def _index_vector(x, name: str, n: int, bound: int | None) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iu" or arr.ndim != 1:
+        raise TypeError(f"{name} must be a 1-d integer array, got dtype {arr.dtype} and shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} must have length L = {n} (one entry per state-action pair), got {arr.shape[0]}")
+    hi = bound if bound is not None else None
+    bad = np.flatnonzero((arr < 0) | ((arr >= hi) if hi is not None else False))
+    if bad.size:
+        i = int(bad[0])
+        want = f"in [0, {hi - 1}]" if hi is not None else ">= 0"
+        raise ValueError(f"{name}[{i}] is {int(arr[i])}, expected {want}")
+    return arr.astype(np.int64)
+
+
+def _from_sa_pairs(R, Q, s_indices, a_indices, n_actions):
+    """``(P, R (S, A) with -inf at the missing pairs)`` from the state-action-pair form."""
+    R_L = as_float_array(R, "R", ndim=1, allow_neg_inf=True)
+    L = R_L.shape[0]
+    if sp.issparse(Q):
+        Q_L = check_sparse_matrix(Q, "Q")
+    else:
+        Q_L = as_float_array(Q, "Q", ndim=2)
+    if Q_L.shape[0] != L:
+        raise ValueError(f"in the state-action-pair form Q must have shape (L, n) = ({L}, n), got {Q_L.shape}")
+    S = Q_L.shape[1]
+    s_idx = _index_vector(s_indices, "s_indices", L, S)
+    a_idx = _index_vector(a_indices, "a_indices", L, None)
+    A = int(a_idx.max()) + 1 if L else 0
+    if n_actions is not None:
+        A_given = check_int(n_actions, "n_actions", low=1)
+        if A_given < A:
+            raise ValueError(f"n_actions = {A_given} but a_indices has action {A - 1}")
+        A = A_given
+    if S < 1 or A < 1:
+        raise ValueError(f"the state-action-pair form needs at least one pair and one state, got L={L}, n={S}")
+    flat = s_idx * A + a_idx
+    uniq, first, counts = np.unique(flat, return_index=True, return_counts=True)
+    if np.any(counts > 1):
+        dup = np.flatnonzero(flat == uniq[np.argmax(counts > 1)])
+        raise ValueError(
+            f"state-action pair (s={int(s_idx[dup[0]])}, a={int(a_idx[dup[0]])}) appears twice "
+            f"(positions {int(dup[0])} and {int(dup[1])} of s_indices/a_indices)"
+        )
+    R_full = np.full(S * A, -np.inf)
+    R_full[flat] = R_L
+    if sp.issparse(Q_L):
+        order = np.argsort(flat)
+        sel = sp.csr_array(Q_L)[order]
+        counts_row = np.zeros(S * A, dtype=np.int64)
+        counts_row[flat[order]] = np.diff(sel.indptr)
+        indptr = np.concatenate([[0], np.cumsum(counts_row)])
+        P = sp.csr_array((sel.data, sel.indices, indptr), shape=(S * A, S))
+    else:
+        P = np.zeros((S * A, S))
+        P[flat] = Q_L
+        P = P.reshape(S, A, S)
+    return P, R_full.reshape(S, A)
+
+
+def from_quantecon(R, Q=None, beta=None, s_indices=None, a_indices=None, *, horizon=None, rho=None,
+                   n_actions=None) -> TabularMDP:
+    """A :class:`TabularMDP` from QuantEcon's ``DiscreteDP`` (or its arguments).
 
     Parameters
     ----------
-    R : array_like, shape (n, m)
-        Rewards; ``-inf`` (QuantEcon's infeasible action) raises :class:`ValueError` naming
-        the entry, see the module notes.
-    Q : array_like, shape (n, m, n)
-        Transition probabilities.
+    R : array_like or quantecon.markov.DiscreteDP
+        Product form: rewards ``(n, m)``; ``-inf`` marks an infeasible action (QuantEcon's
+        convention), which becomes ``feasible[s, a] = False``. State-action-pair form: rewards
+        ``(L,)`` of the listed pairs. A ``DiscreteDP`` instance is unpacked (its ``R``, ``Q``,
+        ``beta`` and, in the pair form, ``s_indices``, ``a_indices``); ``Q`` and ``beta`` must
+        then be omitted.
+    Q : array_like or scipy.sparse matrix
+        Product form: ``(n, m, n)``. Pair form: ``(L, n)``, dense or sparse (a sparse ``Q``
+        gives a sparse ``TabularMDP``).
     beta : float
         Discount factor in ``[0, 1)``; with ``horizon`` it must be 1 (QuantEcon's convention
         for ``backward_induction``) and a finite-horizon instance is returned.
+    s_indices, a_indices : int array (L,), optional
+        The pair form: pair ``k`` is ``(s_indices[k], a_indices[k])``. Pairs not listed are
+        infeasible; every state needs one listed pair, and a pair may be listed once.
     horizon : int, optional
     rho : array_like, shape (n,), optional
+    n_actions : int, optional
+        Pair form only: the number of actions ``m`` (default ``max(a_indices) + 1``).
+
+    Returns
+    -------
+    TabularMDP
+        With ``feasible`` the listed / finite-reward pairs; the rows of the infeasible pairs are
+        self-loops (see :class:`mdps.TabularMDP`).
 
     Examples
     --------
@@ -247,28 +353,40 @@ def from_quantecon(R, Q, beta, *, horizon=None, rho=None) -> TabularMDP:
     >>> m = mdps.from_quantecon(np.array([[1.0]]), np.array([[[1.0]]]), 0.5)
     >>> m.gamma
     0.5
+    >>> m2 = mdps.from_quantecon([1.0, 0.0, 2.0], np.eye(2)[[0, 1, 0]], 0.9,
+    ...                          s_indices=[0, 0, 1], a_indices=[0, 1, 1])
+    >>> m2.feasible.tolist()
+    [[True, True], [False, True]]
     """
-    try:
-        raw = np.asarray(R) if not isinstance(R, np.ma.MaskedArray) else None
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"R must be a numeric array, got {type(R).__name__}: {exc}") from None
-    if raw is not None and raw.dtype.kind in "biuf" and raw.ndim == 2:
-        inf = np.argwhere(np.isneginf(raw))
-        if inf.size:
-            s, a = (int(i) for i in inf[0])
-            raise ValueError(
-                f"R[{s}, {a}] is -inf (QuantEcon's mark of an infeasible action); TabularMDP needs "
-                "every action feasible: remove the action or give it a finite reward"
-            )
-    if raw is not None and raw.dtype.kind in "US":
-        raise TypeError(f"R must be a numeric array, got strings (dtype {raw.dtype})")
-    R_arr = as_float_array(R, "R")
+    if all(hasattr(R, n) for n in ("R", "Q", "beta", "s_indices", "a_indices")):  # a DiscreteDP
+        if Q is not None or beta is not None or s_indices is not None or a_indices is not None:
+            raise TypeError("from_quantecon(ddp) takes a DiscreteDP alone: omit Q, beta, s_indices and a_indices")
+        ddp = R
+        R, Q, beta, s_indices, a_indices = ddp.R, ddp.Q, ddp.beta, ddp.s_indices, ddp.a_indices
+    if Q is None or beta is None:
+        raise TypeError("from_quantecon needs R, Q and beta (or a quantecon DiscreteDP as its only argument)")
+    if (s_indices is None) != (a_indices is None):
+        raise ValueError("give both s_indices and a_indices (the state-action-pair form), or neither")
+    kind = getattr(getattr(R, "dtype", None), "kind", None)
+    if kind is None and isinstance(R, (list, tuple)):
+        try:
+            kind = np.asarray(R).dtype.kind
+        except (TypeError, ValueError):  # ragged: as_float_array words the refusal
+            kind = None
+    if kind in ("U", "S"):
+        raise TypeError("R must be a numeric array, got strings")
+    if s_indices is not None:
+        P, R_arr = _from_sa_pairs(R, Q, s_indices, a_indices, n_actions)
+    else:
+        if n_actions is not None:
+            raise ValueError("n_actions applies to the state-action-pair form only (with s_indices, a_indices)")
+        P, R_arr = Q, as_float_array(R, "R", allow_neg_inf=True)
     if horizon is None:
-        return TabularMDP(Q, R_arr, gamma=check_gamma(beta, "beta"), rho=rho)
+        return TabularMDP(P, R_arr, gamma=check_gamma(beta, "beta"), rho=rho)
     H = check_int(horizon, "horizon", low=1)
     if check_real(beta, "beta") != 1.0:
         raise ValueError(f"with horizon given, beta must be 1 (undiscounted finite horizon), got {beta!r}")
-    return TabularMDP(Q, R_arr, horizon=H, rho=rho)
+    return TabularMDP(P, R_arr, horizon=H, rho=rho)
 
 
 # --------------------------------------------------------------------------------- Gymnasium
@@ -294,6 +412,7 @@ def to_gymnasium(mdp: TabularMDP) -> dict:
     [(1.0, 1, 1.0, False)]
     """
     _require_stationary(mdp, "to_gymnasium")
+    _require_all_feasible(mdp, "to_gymnasium", "Gymnasium's toy-text table")
     S, A = mdp.n_states, mdp.n_actions
     M = sp.csr_array(mdp.P_matrix())
     M.eliminate_zeros()

@@ -110,6 +110,15 @@ The discounted approximation (Puterman §8.2 Laurent expansion; used as a test):
 :math:`|(1-\gamma) V^*_\gamma(s) - g^*| \le (1-\gamma)\,\mathrm{sp}(u^*)`, and
 :math:`\mathrm{sp}(u^*) \le D \cdot R_{\max}` with ``D`` the diameter (Bartlett & Tewari 2009).
 
+Infeasible actions
+------------------
+With state-dependent action sets (``mdp.feasible``) RVI's backup and policy take the max over
+feasible actions (masked kernels), the gain LP pins the frequency of an infeasible pair to 0,
+the multichain LP keeps the constraints of feasible pairs only, ``Q`` is ``-inf`` at infeasible
+pairs, and :func:`gain_bias` refuses a policy that uses an infeasible action. The rows of
+infeasible pairs are self-loops in the container, so closed classes, reachability and the
+diameter see no edge from an action that cannot be taken.
+
 References
 ----------
 .. [1] M. L. Puterman, *Markov Decision Processes*, Wiley, 1994, ch. 8 (§8.2, 8.4, 8.5, 8.8)
@@ -154,6 +163,7 @@ from mdps.validation import (
     check_policy,
     check_positive,
     check_real,
+    feasible_entries,
 )
 
 __all__ = ["relative_value_iteration", "average_reward_lp", "multichain_gain", "gain_bias", "policy_gain",
@@ -267,7 +277,7 @@ def gain_bias(mdp: TabularMDP, pi) -> GainBias:
     """
     _check_average(mdp)
     S, A = mdp.n_states, mdp.n_actions
-    pol = as_stochastic_policy(check_policy(pi, S, A), A)
+    pol = as_stochastic_policy(check_policy(pi, S, A, feasible=mdp.action_mask), A)
     P_pi = _chains.policy_kernel(mdp.P_matrix(), pol, S, A)
     r_pi = np.einsum("sa,sa->s", pol, mdp.R)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -364,7 +374,7 @@ def aperiodic_transform(mdp: TabularMDP, tau: float = 0.5) -> TabularMDP:
         P_new = t * mdp.P_matrix()
         P_new[rows, cols] += 1.0 - t
         P_new = P_new.reshape(S, A, S)
-    return TabularMDP(P_new, t * mdp.R, rho=mdp.rho)
+    return TabularMDP(P_new, t * mdp.R, rho=mdp.rho, feasible=mdp.action_mask)
 
 
 def span_contraction_coefficient(mdp: TabularMDP) -> float:
@@ -374,6 +384,8 @@ def span_contraction_coefficient(mdp: TabularMDP) -> float:
 
         \gamma' = 1 - \min_{(s,a),(s',a')} \sum_j \min\{P(j \mid s,a), P(j \mid s',a')\}
         \in [0, 1],
+
+    over the feasible pairs (``mdp.feasible``),
 
     so that :math:`\mathrm{sp}(Tu - Tv) \le \gamma'\,\mathrm{sp}(u - v)` (Puterman
     §6.6.1, §8.5). Computed densely over all ``(S*A)^2`` pairs in row blocks (memory
@@ -393,6 +405,8 @@ def span_contraction_coefficient(mdp: TabularMDP) -> float:
     _check_average(mdp)
     P2 = mdp.P_matrix()
     P2 = P2.toarray() if sp.issparse(P2) else np.asarray(P2)
+    if mdp.action_mask is not None:  # the operator maxes over feasible pairs only
+        P2 = P2[mdp.action_mask.ravel()]
     n, S = P2.shape
     block = max(1, int(4_000_000 // max(1, n * S)))
     best = np.inf
@@ -506,7 +520,7 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
         )
     g_star = _resolve_gain_star(mdp, gain_star)
 
-    P2, R = mdp.P_matrix(), mdp.R
+    P2, R, mask = mdp.P_matrix(), mdp.R, mdp.action_mask
     u = np.zeros(S)
     Tu = np.empty(S)
     sigma = np.empty(S, dtype=np.int64)
@@ -521,7 +535,7 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
         if iterates is not None:
             iterates.append(u.copy())
         with np.errstate(over="ignore", invalid="ignore"):
-            bellman_max(P2, R, u, 1.0, Tu, sigma, work)
+            bellman_max(P2, R, u, 1.0, Tu, sigma, work, mask)
             diff = Tu - u                      # T u - u, original scale
         d_ref = diff[s_ref]
         dmin, dmax = float(diff.min()), float(diff.max())
@@ -542,6 +556,8 @@ def relative_value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     gain = gains[-1]
     bias = u.copy()
     Q = R + apply_P(P2, bias).reshape(S, A) - gain
+    if mask is not None:
+        Q[~mask] = -np.inf
     policy = Q.argmax(axis=1).astype(np.int64)
     gains_a = np.array(gains)
     errors = np.abs(gains_a - g_star) if g_star is not None else np.empty(0)
@@ -659,7 +675,10 @@ def average_reward_lp(mdp: TabularMDP) -> Solution:
     A_eq = sp.vstack([(E - PT)[: S - 1], sp.csr_array(np.ones((1, SA)))]).tocsr()
     b_eq = np.zeros(S)
     b_eq[S - 1] = 1.0
-    lp = linprog(-np.ldexp(R.ravel(), -e), A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    mask = mdp.action_mask
+    # an infeasible pair's frequency is pinned to 0
+    bounds = (0, None) if mask is None else [(0, None if f else 0) for f in mask.ravel()]
+    lp = linprog(-np.ldexp(R.ravel(), -e), A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
     if lp.status != 0:
         raise RuntimeError(
             f"average_reward_lp: HiGHS failed (status {lp.status}): {lp.message}; "
@@ -687,6 +706,8 @@ def average_reward_lp(mdp: TabularMDP) -> Solution:
         pol[np.arange(S), sigma] = 1.0
         gb = _gain_bias_chain(_chains.policy_kernel(P2, pol, S, A), R[np.arange(S), sigma], "the LP policy")
         Q = R + apply_P(P2, gb.bias).reshape(S, A)
+        if mask is not None:
+            Q[~mask] = -np.inf
         cur = Q[np.arange(S), sigma]
         better = Q.max(axis=1) > cur + _IMPROVE_RTOL * scale
         if not better.any() or steps >= 10 * S * A:  # Howard PI needs far fewer steps
@@ -696,7 +717,9 @@ def average_reward_lp(mdp: TabularMDP) -> Solution:
     bias = np.array(gb.bias)
     with np.errstate(over="ignore", invalid="ignore"):
         Qg = R + apply_P(P2, bias).reshape(S, A) - gb.gain
-    _require_finite(R, (bias, Qg), "average_reward_lp")
+    if mask is not None:
+        Qg[~mask] = -np.inf
+    _require_finite(R, (bias, feasible_entries(Qg, mask)), "average_reward_lp")
     return Solution(V=bias.copy(), Q=Qg, policy=sigma, n_iter=1, method="lp", gain=gb.gain,
                     bias=bias, converged=not better.any(),
                     settings={"refinement_steps": steps, "lp_objective": float(np.ldexp(-lp.fun, e)),
@@ -759,6 +782,9 @@ def multichain_gain(mdp: TabularMDP) -> np.ndarray:
     A_ub = sp.vstack([sp.hstack([Pm - E, zero]), sp.hstack([-E, Pm - E])]).tocsr()
     b_ub = np.concatenate([np.zeros(SA), -np.ldexp(mdp.R.ravel(), -e)])
     c = np.concatenate([np.full(S, 1.0 / S), np.zeros(S)])
+    if mdp.action_mask is not None:  # constraints for the feasible pairs only
+        rows = np.flatnonzero(np.tile(mdp.action_mask.ravel(), 2))
+        A_ub, b_ub = A_ub[rows], b_ub[rows]
     lp = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs")
     if lp.status != 0:
         raise RuntimeError(f"multichain_gain: HiGHS failed (status {lp.status}): {lp.message}")

@@ -28,6 +28,8 @@ entry                               family          known answer (source)
 ``river_swim_6_discounted``         discounted      always swim right (Strehl & Littman 2008)
 ``two_arms_horizon3``               finite_horizon  ``V = (2.1, 1.4, 0.7)`` (by hand)
 ``advance_chain_horizon``           finite_horizon  ``V_h(s) = max(0, H-h-(n-1-s))`` (closed form)
+``inventory_horizon3``              finite_horizon  ``V_0 = (67, 129, 194, 227)/16`` (Puterman 1994
+                                                    §4.6.1; state-dependent action sets)
 ``river_swim_6_average``            average         ``g* = 2401/5602``, always right (closed form)
 ``jao``                             average         ``g* = (delta+eps)/(2 delta+eps)`` (Jaksch,
                                                     Ortner & Auer 2010, §6)
@@ -297,6 +299,18 @@ def two_arms_horizon3() -> TabularMDP:
     return TabularMDP(P, np.array([[0.2, 0.7]]), horizon=3)
 
 
+def inventory_horizon3() -> TabularMDP:
+    r"""Puterman's inventory example (1994, sections 3.2.1 and 4.6.1): stock ``s in 0..3``, order
+    ``a <= 3 - s`` (the other actions infeasible), demand 0, 1, 2 w.p. 1/4, 1/2, 1/4, three
+    decision epochs. The book's backward induction: ``u*_3 = max_a r(s, a) = (0, 5, 6, 5)``,
+    ``u*_2 = (2, 25/4, 10, 21/2)``, ``u*_1 = (67/16, 129/16, 194/16, 227/16)``; orders
+    ``d*_1 = (3, 0, 0, 0)``, ``d*_2 = (2, 0, 0, 0)``, ``d*_3 = 0``. Built by
+    :func:`mdps.inventory`."""
+    from mdps.generators import inventory
+
+    return inventory(horizon=3)
+
+
 def advance_chain_horizon(n_states: int = 4, horizon: int = 6) -> TabularMDP:
     r"""The advance / reset chain :func:`mdps.chain` with horizon ``H``.
 
@@ -474,6 +488,11 @@ def _make_entries() -> tuple[Entry, ...]:
     add("advance_chain_horizon", "finite_horizon", functools.partial(advance_chain_horizon, n, H),
         "closed form: V_h(s) = max(0, H - h - (n - 1 - s)), derivation in catalogue.advance_chain_horizon",
         V=np.maximum(0.0, H - h - (n - 1 - s)).astype(np.float64))
+    add("inventory_horizon3", "finite_horizon", inventory_horizon3,
+        "Puterman 1994, section 4.6.1 (the inventory example, three decision epochs, zero terminal "
+        "reward); state-dependent action sets",
+        V=_arr([[67.0, 129.0, 194.0, 227.0], [32.0, 100.0, 160.0, 168.0], [0.0, 80.0, 96.0, 80.0]]) / 16.0,
+        policy=_arr([[3, 0, 0, 0], [2, 0, 0, 0], [0, 0, 0, 0]], np.int64))
     add("river_swim_6_average", "average", functools.partial(river_swim_average, 6),
         "closed form (birth-death chain) for the gain of 'always right', derivation in "
         "catalogue.river_swim_gain; optimality: Strehl & Littman 2008 and catalogue.river_swim_average",

@@ -101,6 +101,17 @@ singular within HiGHS's feasibility tolerance (``1e-7``); the values lose digits
 ``1 - gamma < 1e-6`` is reported as out of range; both messages point to ``method="pi"``,
 whose linear solves stay accurate up to ``gamma = 1 - 1e-16``.
 
+Infeasible actions
+------------------
+With state-dependent action sets (:attr:`TabularMDP.feasible`; QuantEcon's ``-inf`` rewards)
+every max above runs over the feasible actions only: the compiled kernels and
+``_backup.q_values`` take the mask and set ``Q = -inf`` at infeasible pairs by assignment, never
+by ``-inf`` arithmetic; the LP keeps one constraint per feasible pair; policy iteration starts
+from the best feasible myopic action; evaluation refuses a policy that uses an infeasible
+action. The operator restricted to the feasible actions is still a ``gamma``-contraction, so
+every guarantee above holds unchanged. Instances without a mask run the unmasked code path,
+bit for bit as before.
+
 References
 ----------
 .. [1] M. L. Puterman, *Markov Decision Processes*, Wiley 1994, sections 6.2-6.5 and 6.9.
@@ -115,6 +126,7 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -136,6 +148,7 @@ from mdps.validation import (
     check_policy,
     check_positive,
     check_value,
+    feasible_entries,
 )
 
 __all__ = [
@@ -194,8 +207,9 @@ def _require_finite(mdp: TabularMDP, arr, what: str):
 
 # -- operators --------------------------------------------------------------------------------
 def _operator_output(mdp: TabularMDP, V: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Refuse an operator value that overflowed (finite ``R`` and ``V`` near ``1e308``)."""
-    check_float64_range(out, "R + gamma * P V", R=mdp.R, detail=f", max |V| = {float(np.abs(V).max()):.3g}",
+    """Refuse an operator value that overflowed (finite ``R`` and ``V`` near ``1e308``); a ``Q``
+    of shape ``(S, A)`` is read at its feasible pairs (``-inf`` elsewhere by design)."""
+    check_float64_range(feasible_entries(out, mdp.action_mask) if out.ndim == 2 else out, "R + gamma * P V", R=mdp.R, detail=f", max |V| = {float(np.abs(V).max()):.3g}",
                         hint="rescale R and V")
     return out
 
@@ -213,12 +227,12 @@ def q_values(mdp: TabularMDP, V) -> np.ndarray:
     Returns
     -------
     Q : ndarray, shape (S, A)
-        ``Q[s, a] = R[s, a] + gamma * sum_s' P[s, a, s'] V[s']``.
+        ``Q[s, a] = R[s, a] + gamma * sum_s' P[s, a, s'] V[s']``; ``-inf`` at infeasible pairs.
     """
     mdp = _check_discounted(mdp)
     V = check_value(V, "V", mdp.n_states)
     with np.errstate(over="ignore", invalid="ignore"):
-        Q = _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma)
+        Q = _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma, mdp.action_mask)
     return _operator_output(mdp, V, Q)
 
 
@@ -243,15 +257,16 @@ def bellman_operator(mdp: TabularMDP, V, pi=None) -> np.ndarray:
     S, A = mdp.n_states, mdp.n_actions
     V = check_value(V, "V", S)
     P2 = mdp.P_matrix()
-    pol = None if pi is None else check_policy(pi, S, A)
+    mask = mdp.action_mask
+    pol = None if pi is None else check_policy(pi, S, A, feasible=mask)
     with np.errstate(over="ignore", invalid="ignore"):
         if pol is None:
-            out = _backup.bellman_max(P2, mdp.R, V, mdp.gamma)[0]
+            out = _backup.bellman_max(P2, mdp.R, V, mdp.gamma, feasible=mask)[0]
         elif pol.dtype.kind == "i":
             out = _backup.policy_backup(P2, mdp.R, V, pol, mdp.gamma)
         else:
             # sum over the policy's support only: 0 * inf would be NaN where pi puts no mass
-            Q = _backup.q_values(P2, mdp.R, V, mdp.gamma)
+            Q = _backup.q_values(P2, mdp.R, V, mdp.gamma, mask)
             out = np.einsum("sa,sa->s", pol, np.where(pol > 0, Q, 0.0))
     return _operator_output(mdp, V, out)
 
@@ -259,7 +274,7 @@ def bellman_operator(mdp: TabularMDP, V, pi=None) -> np.ndarray:
 def greedy_policy(mdp: TabularMDP, V) -> np.ndarray:
     r"""Greedy deterministic policy :math:`G(V)(s) = \arg\max_a [R + \gamma P V](s, a)`.
 
-    Ties go to the lowest action index.
+    Ties go to the lowest action index; infeasible actions are never chosen.
 
     Returns
     -------
@@ -330,7 +345,7 @@ def evaluate_policy(mdp: TabularMDP, pi) -> np.ndarray:
     array([2.])
     """
     mdp = _check_discounted(mdp)
-    return _solve_policy(mdp, check_policy(pi, mdp.n_states, mdp.n_actions))
+    return _solve_policy(mdp, check_policy(pi, mdp.n_states, mdp.n_actions, feasible=mdp.action_mask))
 
 
 # -- value iteration and modified policy iteration: one loop ----------------------------------
@@ -425,7 +440,7 @@ def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarr
     """
     S, gamma = mdp.n_states, mdp.gamma
     coef = gamma / (1.0 - gamma)
-    P2, R = mdp.P_matrix(), mdp.R
+    P2, R, mask = mdp.P_matrix(), mdp.R, mdp.action_mask
     sparse = sp.issparse(P2)
     a, b = v0.copy(), np.empty(S)
     sigma = np.empty(S, dtype=np.int64)
@@ -436,6 +451,8 @@ def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarr
         errors.append(_kernels.sup_diff(a, ref))
     iterates = [a.copy()] if keep_iterates else None
     bellman_max, policy_backup, sup_diff = _backup.bellman_max, _backup.policy_backup, _kernels.sup_diff
+    if mask is not None:  # state-dependent action sets: every max runs over the feasible actions
+        bellman_max = functools.partial(bellman_max, feasible=mask)
     # sparse MPI: the m - 1 evaluation sweeps in one compiled call below the parallel threshold
     # (per-sweep Python calls dominated: hostile review D13), one parallel kernel call per sweep
     # above it (where a sweep costs far more than the call); both give the same bits
@@ -488,8 +505,8 @@ def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarr
 def _finish(mdp, V, **kwargs) -> Solution:
     _require_finite(mdp, V, "the values")
     with np.errstate(over="ignore", invalid="ignore"):
-        Q = _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma)
-    _require_finite(mdp, Q, "the state-action values Q")
+        Q = _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma, mdp.action_mask)
+    _require_finite(mdp, feasible_entries(Q, mdp.action_mask), "the state-action values Q")
     return Solution(V=V, Q=Q, policy=Q.argmax(axis=1).astype(np.int64), **kwargs)
 
 
@@ -646,10 +663,11 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int | None = None, pi0=None) 
     bound = pi_iteration_bound(S, A, gamma)
     if max_iter is None:
         max_iter = bound + 2
+    mask = mdp.action_mask
     if pi0 is None:
-        sigma = mdp.R.argmax(axis=1).astype(np.int64)
+        sigma = (mdp.R if mask is None else mdp.R_masked).argmax(axis=1).astype(np.int64)
     else:
-        sigma = check_policy(pi0, S, A, name="pi0", kind="deterministic")
+        sigma = check_policy(pi0, S, A, name="pi0", kind="deterministic", feasible=mask)
     P2, R = mdp.P_matrix(), mdp.R
     states = np.arange(S)
     values = [_solve_policy(mdp, sigma)]
@@ -658,8 +676,8 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int | None = None, pi0=None) 
     for _ in range(max_iter):
         V = values[-1]
         with np.errstate(over="ignore", invalid="ignore"):
-            Q = _backup.q_values(P2, R, V, gamma)
-        _require_finite(mdp, Q, "the state-action values Q")
+            Q = _backup.q_values(P2, R, V, gamma, mask)
+        _require_finite(mdp, feasible_entries(Q, mask), "the state-action values Q")
         best = Q.max(axis=1)
         tie = PI_TIE_RTOL * max(1.0, float(np.abs(V).max()))
         keep = Q[states, sigma] >= best - tie
@@ -674,7 +692,7 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int | None = None, pi0=None) 
         values.append(_solve_policy(mdp, sigma))
     V = values[-1]
     errors = np.array([_kernels.sup_diff(v, V) for v in values])
-    Q = _backup.q_values(P2, R, V, gamma)
+    Q = _backup.q_values(P2, R, V, gamma, mask)
     return Solution(
         V=V, Q=Q, policy=sigma, n_iter=len(changes), method="pi", errors=errors,
         residuals=np.array(changes, dtype=np.float64), converged=converged,
@@ -795,6 +813,9 @@ def linear_programming(mdp: TabularMDP, *, solver: str = "highs") -> Solution:
         A_ub = sp.csr_array(gamma * P2 - E)
     else:
         A_ub = gamma * P2 - E.toarray()
+    if mdp.action_mask is not None:  # one constraint per feasible pair only
+        rows = np.flatnonzero(mdp.action_mask.ravel())
+        A_ub, b_ub = A_ub[rows], b_ub[rows]
     res = linprog(c=rho, A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method=solver)
     if res.status != 0 or res.x is None:
         if 1.0 - gamma < 1e-6:

@@ -134,6 +134,10 @@ class TabularEnv(_Base):
         if not 0 <= a < self.mdp.n_actions:
             raise ValueError(f"action must be an integer in [0, {self.mdp.n_actions - 1}], got {a}")
         s = self.state
+        mask = self.mdp.action_mask
+        if mask is not None and not mask[s, a]:
+            raise ValueError(f"action {a} is infeasible in state {s} (mdp.feasible[{s}, {a}] is False); "
+                             f"feasible actions there: {np.flatnonzero(mask[s]).tolist()}")
         reward = float(self.mdp.R_stage(self.t)[s, a])
         self.state = self._next_state(s, a)
         self.t += 1

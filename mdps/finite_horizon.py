@@ -42,7 +42,13 @@ import numpy as np
 from mdps._backup import q_values
 from mdps.results import Solution
 from mdps.tabular import TabularMDP
-from mdps.validation import as_stochastic_policy, check_float64_range, check_mdp, check_policy
+from mdps.validation import (
+    as_stochastic_policy,
+    check_float64_range,
+    check_mdp,
+    check_policy,
+    feasible_entries,
+)
 
 __all__ = ["backward_induction", "evaluate_finite_horizon"]
 
@@ -68,8 +74,8 @@ def backward_induction(mdp: TabularMDP) -> Solution:
     Solution
         ``method="backward_induction"``, ``V`` of shape ``(H, S)`` (``V[h]`` for
         ``h = 0..H-1``; ``V_H = 0`` is implicit), ``Q`` of shape ``(H, S, A)`` with
-        ``Q[h] = R_h + P_h V[h+1]``, ``policy`` int ``(H, S)`` greedy with ties to the lowest
-        action, ``n_iter = H``, ``converged=True``, empty ``errors``/``residuals`` (the answer
+        ``Q[h] = R_h + P_h V[h+1]`` (``-inf`` at infeasible pairs), ``policy`` int ``(H, S)``
+        greedy over the feasible actions with ties to the lowest action, ``n_iter = H``, ``converged=True``, empty ``errors``/``residuals`` (the answer
         is exact).
 
     Examples
@@ -86,13 +92,14 @@ def backward_induction(mdp: TabularMDP) -> Solution:
     Q = np.empty((H, S, A))
     policy = np.empty((H, S), dtype=np.int64)
     V_next = np.zeros(S)
+    mask = mdp.action_mask
     with np.errstate(over="ignore", invalid="ignore"):
         for h in range(H - 1, -1, -1):
-            Q[h] = q_values(mdp.P_matrix(h), mdp.R_stage(h), V_next, 1.0)
+            Q[h] = q_values(mdp.P_matrix(h), mdp.R_stage(h), V_next, 1.0, mask)
             policy[h] = Q[h].argmax(axis=1)
             V[h] = Q[h].max(axis=1)
             V_next = V[h]
-    _require_finite(mdp, Q)
+    _require_finite(mdp, feasible_entries(Q, mask))
     return Solution(V=V, Q=Q, policy=policy, n_iter=H, method="backward_induction",
                     converged=True, settings={"horizon": H})
 
@@ -121,7 +128,7 @@ def evaluate_finite_horizon(mdp: TabularMDP, pi) -> np.ndarray:
     """
     check_mdp(mdp, criterion="finite_horizon")
     H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
-    pol = as_stochastic_policy(check_policy(pi, S, A, horizon=H), A)
+    pol = as_stochastic_policy(check_policy(pi, S, A, horizon=H, feasible=mdp.action_mask), A)
     V = np.empty((H, S))
     V_next = np.zeros(S)
     with np.errstate(over="ignore", invalid="ignore"):

@@ -19,6 +19,7 @@ Catalogue (each generator's docstring states its exact construction):
 ``jao``                   Jaksch-Ortner-Auer two-state lower-bound instance [5]_
 ``tight_vi_instance``     one state, one action: VI's ``gamma^k/(1-gamma)`` bound is tight
 ``hard_episodic_tree``    Domingues et al. 2021 minimax lower-bound tree [6]_
+``inventory``             Puterman's inventory model: order-size sets shrink with the stock [7]_
 ========================  ===================================================================
 
 References
@@ -37,6 +38,8 @@ References
    JMLR 11 (2010), section 6 (lower bound).
 .. [6] O. D. Domingues, P. Menard, E. Kaufmann, M. Valko, "Episodic reinforcement learning in
    finite MDPs: minimax lower bounds revisited", ALT 2021, arXiv:2010.03531.
+.. [7] M. L. Puterman, *Markov Decision Processes*, Wiley 1994, section 3.2.1 (model) and
+   section 4.6.1 (its numerical example, solved by backward induction).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ __all__ = [
     "jao",
     "tight_vi_instance",
     "hard_episodic_tree",
+    "inventory",
 ]
 
 #: The grid actions of :func:`gridworld` as (dx, dy) moves: 0 up, 1 right, 2 down, 3 left, 4 stay.
@@ -602,3 +606,70 @@ def hard_episodic_tree(n_actions, horizon, depth, epsilon, *, wait=None, rng=Non
     R = np.zeros((S, A))
     R[good, :] = 1.0
     return TabularMDP(P, R, horizon=H, rho=_e0(S))
+
+
+# -------------------------------------------------------------------------------- inventory
+def inventory(capacity=3, *, demand=(0.25, 0.5, 0.25), fixed_cost=4.0, unit_cost=2.0,
+              holding_cost=1.0, price=8.0, gamma=None, horizon=None) -> TabularMDP:
+    r"""Puterman's single-product inventory model [7]_: state-dependent action sets.
+
+    The state ``s in {0..M}`` is the stock (``M = capacity``); action ``a`` orders ``a`` units,
+    feasible only when ``s + a <= M`` (so state ``s`` has the ``M - s + 1`` actions
+    ``0..M-s``; the others have reward ``-inf`` and ``mdp.feasible[s, a] = False``). Demand
+    ``D`` has law ``demand[j] = Pr(D = j)``; sales are ``min(D, s + a)`` at ``price`` each and
+    the next stock is ``max(s + a - D, 0)``. With :math:`u = s + a`, the expected reward is
+
+    .. math:: r(s, a) = F(u) - O(a) - h\,u, \qquad
+              F(u) = \textstyle\sum_{j < u} \text{price}\, j\, p_j + \text{price}\, u\, \Pr(D \ge u),
+
+    with ordering cost :math:`O(a) = K + c a` for ``a > 0`` (``O(0) = 0``), ``K = fixed_cost``,
+    ``c = unit_cost``, ``h = holding_cost`` per unit held. Puterman's example (the defaults:
+    ``M = 3``, ``K = 4``, ``c = 2``, ``h = 1``, price 8, ``p = (1/4, 1/2, 1/4)``) has
+    ``r(0, .) = (0, -1, -2, -5)``, ``r(1, .) = (5, 0, -3)``, ``r(2, .) = (6, -1)``,
+    ``r(3, 0) = 5``, and with three decision epochs (``horizon=3``, zero terminal reward) the
+    optimal values ``(67, 129, 194, 227) / 16`` and first-stage orders ``(3, 0, 0, 0)``
+    (section 4.6.1).
+
+    Parameters
+    ----------
+    capacity : int >= 1
+    demand : sequence of float
+        Demand law on ``0..len(demand)-1`` (nonnegative, sums to 1).
+    fixed_cost, unit_cost, holding_cost, price : float
+    gamma, horizon : optional
+        Criterion, as in :class:`~mdps.tabular.TabularMDP`.
+
+    Returns
+    -------
+    TabularMDP
+        ``S = A = M + 1``, dense, uniform ``rho``, ``feasible[s, a] = (s + a <= M)``.
+
+    Examples
+    --------
+    >>> import mdps
+    >>> m = mdps.inventory(horizon=3)
+    >>> m.R_masked[1].tolist(), m.feasible[2].tolist()
+    ([5.0, 0.0, -3.0, -inf], [True, True, False, False])
+    """
+    M = check_int(capacity, "capacity", low=1)
+    p = np.asarray(demand, dtype=np.float64)
+    if p.ndim != 1 or p.size == 0 or np.any(~np.isfinite(p)) or np.any(p < 0) or abs(p.sum() - 1.0) > 1e-9:
+        raise ValueError(f"demand must be a probability vector on 0..J, got {demand!r}")
+    K = check_real(fixed_cost, "fixed_cost")
+    c = check_real(unit_cost, "unit_cost")
+    h = check_real(holding_cost, "holding_cost")
+    f = check_real(price, "price")
+    n = M + 1
+    j = np.arange(p.size)
+
+    def expected_revenue(u):
+        return float(np.sum(f * np.minimum(j, u) * p))
+
+    P = np.zeros((n, n, n))
+    R = np.full((n, n), -np.inf)
+    for s in range(n):
+        for a in range(n - s):
+            u = s + a
+            R[s, a] = expected_revenue(u) - (K + c * a if a > 0 else 0.0) - h * u
+            np.add.at(P[s, a], np.maximum(u - j, 0), p)
+    return TabularMDP(P, R, gamma=gamma, horizon=horizon)

@@ -144,7 +144,8 @@ def occupancy_measure(mdp: TabularMDP, pi) -> np.ndarray:
         Any criterion, dense or sparse; the initial distribution is ``mdp.rho``.
     pi : array_like
         Stochastic ``(S, A)`` or deterministic int ``(S,)``; for a finite-horizon ``mdp`` also
-        ``(H, S, A)`` or int ``(H, S)`` (a stationary policy is used at every stage).
+        ``(H, S, A)`` or int ``(H, S)`` (a stationary policy is used at every stage). A policy
+        that uses an infeasible action (``mdp.feasible``) is refused.
 
     Returns
     -------
@@ -167,7 +168,7 @@ def occupancy_measure(mdp: TabularMDP, pi) -> np.ndarray:
     crit = mdp.criterion
     if crit == "finite_horizon":
         H = mdp.horizon
-        pol = as_stochastic_policy(check_policy(pi, S, A, horizon=H), A)
+        pol = as_stochastic_policy(check_policy(pi, S, A, horizon=H, feasible=mdp.action_mask), A)
         if pol.ndim == 2:
             pol = np.broadcast_to(pol, (H, S, A))
         q = np.empty((H, S, A))
@@ -177,7 +178,7 @@ def occupancy_measure(mdp: TabularMDP, pi) -> np.ndarray:
             nxt = P2.T @ q[h].ravel()
             q[h + 1] = np.asarray(nxt).ravel()[:, None] * pol[h + 1]
         return q
-    pol = as_stochastic_policy(check_policy(pi, S, A), A)
+    pol = as_stochastic_policy(check_policy(pi, S, A, feasible=mdp.action_mask), A)
     P_pi = _chains.policy_kernel(mdp.P_matrix(), pol, S, A)
     if crit == "discounted":
         g = mdp.gamma
@@ -265,8 +266,8 @@ def trajectory_kl(mdp: TabularMDP, pi, ref) -> float:
     """
     check_mdp(mdp, criterion="finite_horizon")
     H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
-    p = as_stochastic_policy(check_policy(pi, S, A, horizon=H, name="pi"), A)
-    r = as_stochastic_policy(check_policy(ref, S, A, horizon=H, name="ref"), A)
+    p = as_stochastic_policy(check_policy(pi, S, A, horizon=H, name="pi", feasible=mdp.action_mask), A)
+    r = as_stochastic_policy(check_policy(ref, S, A, horizon=H, name="ref", feasible=mdp.action_mask), A)
     p = np.broadcast_to(p, (H, S, A))
     r = np.broadcast_to(r, (H, S, A))
     d = occupancy_measure(mdp, p).sum(axis=-1)  # (H, S): d_h(s)

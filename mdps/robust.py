@@ -249,6 +249,10 @@ class RobustMDP:
         if sp.issparse(mdp.P):
             raise ValueError("RobustMDP needs a dense nominal model; mdp.P is sparse (CSR). Densify it "
                              "(TabularMDP(mdp.P.toarray().reshape(S, A, S), mdp.R, gamma=...)) if it fits in memory")
+        if mdp.action_mask is not None:
+            s, a = (int(i) for i in np.argwhere(~mdp.action_mask)[0])
+            raise ValueError(f"RobustMDP does not support infeasible actions yet: mdp.feasible[{s}, {a}] is False "
+                             f"(robust operators take the max over every action)")
         self._mdp = mdp
         self._kind = _check_kind(kind)
         self._rect = rect

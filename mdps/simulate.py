@@ -118,9 +118,10 @@ def _transition_table(mdp: TabularMDP):
     return (*_cdf_table(mdp.P.reshape(H * S * A, S)), H)
 
 
-def _policy_array(policy, S: int, A: int, H: int) -> np.ndarray:
-    """Validate ``policy`` and return it as a stochastic ``(Hpi, S, A)`` array (Hpi in {1, H})."""
-    pol = as_stochastic_policy(check_policy(policy, S, A, horizon=H, name="policy"), A)
+def _policy_array(policy, S: int, A: int, H: int, feasible=None) -> np.ndarray:
+    """Validate ``policy`` and return it as a stochastic ``(Hpi, S, A)`` array (Hpi in {1, H});
+    a policy using an infeasible action (``feasible[s, a]`` False) is refused."""
+    pol = as_stochastic_policy(check_policy(policy, S, A, horizon=H, name="policy", feasible=feasible), A)
     return np.ascontiguousarray(pol).reshape(-1, S, A)
 
 
@@ -133,7 +134,8 @@ def rollout(mdp: TabularMDP, policy, n_episodes, *, horizon=None, rng=None) -> T
         Any layout (dense, stage-dependent, sparse); the start state is drawn from ``mdp.rho``.
     policy : array_like
         Deterministic: int array of shape ``(S,)`` or ``(H, S)``. Stochastic: float array of
-        shape ``(S, A)`` or ``(H, S, A)`` with rows on the simplex.
+        shape ``(S, A)`` or ``(H, S, A)`` with rows on the simplex. It must not use an
+        infeasible action (``mdp.feasible``): the simulator never draws one.
     n_episodes : int >= 0
         ``K``.
     horizon : int >= 1, optional
@@ -172,7 +174,7 @@ def rollout(mdp: TabularMDP, policy, n_episodes, *, horizon=None, rng=None) -> T
     rng = check_rng(rng)
     S, A = mdp.n_states, mdp.n_actions
 
-    pi = _policy_array(policy, S, A, H)
+    pi = _policy_array(policy, S, A, H, mdp.action_mask)
     p_indptr, p_indices, p_cdf, n_p = _transition_table(mdp)
     pi_indptr, pi_indices, pi_cdf = _cdf_table(pi.reshape(-1, A))
     rho_indptr, rho_indices, rho_cdf = _cdf_table(np.asarray(mdp.rho)[None, :])

@@ -121,14 +121,17 @@ def _solve_robust(rmdp, method, kwargs):
     return func(rmdp, **kwargs)
 
 
-def evaluate(mdp: TabularMDP, pi):
+def evaluate(mdp: TabularMDP, pi, **kwargs):
     """Exact value of a policy.
 
     Parameters
     ----------
     mdp : TabularMDP
     pi : ndarray
-        Stochastic ``(S, A)`` / ``(H, S, A)`` or deterministic int ``(S,)`` / ``(H, S)``.
+        Stochastic ``(S, A)`` / ``(H, S, A)`` or deterministic int ``(S,)`` / ``(H, S)``; it must
+        not use an infeasible action (``mdp.feasible``).
+
+    Any keyword (``tol=...``, ...) is refused with a ValueError naming it: evaluation is exact.
 
     Returns
     -------
@@ -138,6 +141,11 @@ def evaluate(mdp: TabularMDP, pi):
         policy; see :func:`mdps.gain_bias` for the bias as well).
     """
     check_mdp(mdp)
+    if kwargs:
+        raise ValueError(
+            f"evaluate() on {_LABEL[mdp.criterion]} mdp is exact and takes no keyword {next(iter(kwargs))!r}; "
+            f"it accepts: mdp, pi"
+        )
     if mdp.criterion == "discounted":
         from mdps.discounted import evaluate_policy
 

@@ -15,6 +15,24 @@ every solver accepts both layouts. The sparse structure is validated in full bef
 touches it (:func:`mdps.validation.check_sparse_matrix`: ``indptr`` and index ranges), since
 SciPy's compiled routines trust it and a malformed matrix corrupts memory.
 
+Infeasible actions (state-dependent action sets)
+------------------------------------------------
+``feasible[s, a]`` (bool ``(S, A)``) marks the actions available in state ``s``. It is given
+directly (``feasible=mask``) or derived from the rewards: ``R[s, a] = -inf`` marks an
+infeasible pair (QuantEcon's ``DiscreteDP`` convention; stage-dependent rewards must be
+``-inf`` at every stage or at none). Every state keeps at least one feasible action. After
+validation the stored ``R`` is finite: an infeasible entry holds the smallest feasible reward,
+a placeholder no planner reads (so reward bounds such as ``max |R|`` stay those of the
+feasible pairs); :attr:`TabularMDP.R_masked` gives the ``-inf`` form. The transition row of an
+infeasible pair describes nothing: it may be given as any finite row (all zeros, as QuantEcon's
+state-action-pair form leaves it, or a distribution) and is stored as the self-loop
+``P[s, a, :] = e_s``. So ``P`` stays a stochastic kernel for every routine that reads it, and
+the support graph (closed classes, reachability, diameter) gains no edge from an action that
+cannot be taken. Planners take the max over feasible actions only (explicit masks in the
+kernels, never ``-inf`` arithmetic; ``Q`` is ``-inf`` at infeasible pairs), and every routine
+that takes a policy refuses one that uses an infeasible action (:attr:`TabularMDP.action_mask`
+is ``None`` when every action is feasible, and then the unmasked code runs, bit for bit).
+
 Validation happens here, once, and every message names the offending index and value.
 The arrays are copied and made read-only, so a validated instance cannot be corrupted later.
 """
@@ -54,6 +72,9 @@ class TabularMDP:
         Episode length ``H``; selects the finite-horizon criterion.
     rho : array_like, shape (S,), optional
         Initial-state distribution (default uniform).
+    feasible : array_like of bool, shape (S, A), optional
+        Feasible actions (module docstring); default: the pairs whose reward is not ``-inf``.
+        A pair with reward ``-inf`` must not be marked feasible.
     atol : float in [0, 1e-3]
         Tolerance on the row sums of ``P`` and ``rho`` (default ``1e-9``). A round-off
         allowance: NaN, inf, negative values and values above ``1e-3``
@@ -69,9 +90,10 @@ class TabularMDP:
     'discounted'
     """
 
-    __slots__ = ("_P", "_R", "_gamma", "_horizon", "_rho", "_n_states", "_n_actions", "_frozen")
+    __slots__ = ("_P", "_R", "_gamma", "_horizon", "_rho", "_n_states", "_n_actions", "_feasible", "_frozen")
 
-    def __init__(self, P, R, *, gamma=None, horizon=None, rho=None, atol: float = ROW_SUM_ATOL):
+    def __init__(self, P, R, *, gamma=None, horizon=None, rho=None, feasible=None,
+                 atol: float = ROW_SUM_ATOL):
         object.__setattr__(self, "_frozen", False)
         if gamma is not None and horizon is not None:
             raise ValueError(
@@ -81,7 +103,8 @@ class TabularMDP:
         self._horizon = None if horizon is None else check_int(horizon, "horizon", low=1)
         atol = check_atol(atol)
 
-        R_arr = as_float_array(R, "R", ndim=(2, 3))
+        R_arr = as_float_array(R, "R", ndim=(2, 3), allow_neg_inf=True)
+        R_arr, self._feasible = _feasibility(R_arr, feasible)
         if sp.issparse(P):
             self._init_sparse(P, R_arr, atol)
         else:
@@ -107,6 +130,11 @@ class TabularMDP:
             raise ValueError(f"P must have at least one state and one action, got shape {P_arr.shape}")
         if P_arr.ndim == 4 and P_arr.shape[0] != self._horizon:
             raise ValueError(f"P has {P_arr.shape[0]} stages but horizon={self._horizon}")
+        if self._feasible is not None and self._feasible.shape == (S, A):
+            # the row of an infeasible pair becomes a self-loop (module docstring)
+            s_idx, a_idx = np.nonzero(~self._feasible)
+            P_arr[..., s_idx, a_idx, :] = 0.0
+            P_arr[..., s_idx, a_idx, s_idx] = 1.0
         self._check_rows(P_arr, atol)
         self._P = readonly(P_arr)
         self._set_R(R, S, A)
@@ -124,6 +152,14 @@ class TabularMDP:
             raise ValueError(f"P must have at least one state and one action, got S={S}, A={A}")
         if SA != S * A:
             raise ValueError(f"sparse P must have shape (S*A, S) = ({S * A}, {S}), got {csr.shape}")
+        if self._feasible is not None and self._feasible.shape == (S, A):
+            # the row of an infeasible pair becomes a self-loop (module docstring)
+            keep = self._feasible.ravel()
+            rows = np.flatnonzero(~keep)
+            loops = sp.csr_array((np.ones(rows.size), (rows, rows // A)), shape=csr.shape)
+            csr = sp.csr_array(sp.diags_array(keep.astype(np.float64)) @ csr + loops)
+            csr.eliminate_zeros()
+            csr.sort_indices()
         neg = np.flatnonzero(csr.data < 0)
         if neg.size:
             row = np.searchsorted(csr.indptr, neg[0], side="right") - 1
@@ -159,6 +195,8 @@ class TabularMDP:
                 raise ValueError(f"R must have shape (H, S, A) = ({self._horizon}, {S}, {A}), got {R.shape}")
         elif R.shape != (S, A):
             raise ValueError(f"R must have shape (S, A) = ({S}, {A}), got {R.shape}")
+        if self._feasible is not None and self._feasible.shape != (S, A):
+            raise ValueError(f"feasible must have shape (S, A) = ({S}, {A}), got {self._feasible.shape}")
         self._R = readonly(R)
         self._n_states, self._n_actions = S, A
 
@@ -176,6 +214,27 @@ class TabularMDP:
     @property
     def R(self) -> np.ndarray:
         return self._R
+
+    @property
+    def feasible(self) -> np.ndarray:
+        """Feasible actions, bool ``(S, A)`` (all ``True`` unless some action is infeasible)."""
+        if self._feasible is None:
+            return readonly(np.ones((self._n_states, self._n_actions), dtype=bool))
+        return self._feasible
+
+    @property
+    def action_mask(self) -> np.ndarray | None:
+        """``None`` when every action is feasible, else :attr:`feasible`: what the kernels take,
+        so that the feasible-everywhere path runs unchanged."""
+        return self._feasible
+
+    @property
+    def R_masked(self) -> np.ndarray:
+        """``R`` with ``-inf`` at the infeasible pairs (QuantEcon's convention); a copy."""
+        R = np.array(self._R)
+        if self._feasible is not None:
+            R[..., ~self._feasible] = -np.inf
+        return R
 
     @property
     def gamma(self) -> float | None:
@@ -240,7 +299,7 @@ class TabularMDP:
 
     # -- conversions ----------------------------------------------------------------------------
     def _kwargs(self):
-        return {"gamma": self._gamma, "horizon": self._horizon, "rho": self._rho}
+        return {"gamma": self._gamma, "horizon": self._horizon, "rho": self._rho, "feasible": self._feasible}
 
     def to_dense(self) -> "TabularMDP":
         if not self.is_sparse:
@@ -259,10 +318,55 @@ class TabularMDP:
         """The same dynamics and rewards under another criterion (stationary instances)."""
         if self.stage_dependent:
             raise ValueError("with_criterion() needs stationary P and R")
-        return TabularMDP(self._P, self._R, gamma=gamma, horizon=horizon, rho=self._rho)
+        return TabularMDP(self._P, self._R, gamma=gamma, horizon=horizon, rho=self._rho, feasible=self._feasible)
 
     def __repr__(self) -> str:
         crit = {"discounted": f"gamma={self._gamma}", "finite_horizon": f"horizon={self._horizon}",
                 "average": "average reward"}[self.criterion]
         layout = f"sparse nnz={self._P.nnz}" if self.is_sparse else ("stage-dependent" if self.stage_dependent else "dense")
-        return f"TabularMDP(S={self._n_states}, A={self._n_actions}, {crit}, {layout})"
+        infeasible = "" if self._feasible is None else f", {int((~self._feasible).sum())} infeasible pairs"
+        return f"TabularMDP(S={self._n_states}, A={self._n_actions}, {crit}, {layout}{infeasible})"
+
+
+def _feasibility(R: np.ndarray, feasible):
+    """``(R with finite placeholders, mask or None)`` from ``R`` (``-inf`` = infeasible) and the
+    optional ``feasible`` argument; refuses a state without a feasible action."""
+    if R.size == 0 and feasible is None:  # no states or actions: the shape checks word the refusal
+        return R, None
+    neg_inf = R == -np.inf
+    if R.ndim == 3 and neg_inf.any():
+        partial = neg_inf.any(axis=0) & ~neg_inf.all(axis=0)
+        if partial.any():
+            s, a = (int(i) for i in np.argwhere(partial)[0])
+            h = int(np.flatnonzero(~neg_inf[:, s, a])[0])
+            raise ValueError(
+                f"R[:, {s}, {a}] is -inf at some stages only (R[{h}, {s}, {a}] = {R[h, s, a]:.6g}); "
+                f"an infeasible action must be -inf at every stage"
+            )
+    pair_inf = neg_inf.all(axis=0) if R.ndim == 3 else neg_inf
+    if feasible is None:
+        mask = ~pair_inf
+    else:
+        raw = np.asarray(feasible)
+        if raw.dtype != bool:
+            raise TypeError(f"feasible must be a bool array of shape (S, A), got dtype {raw.dtype}")
+        if raw.shape != pair_inf.shape:
+            raise ValueError(f"feasible must have shape (S, A) = {pair_inf.shape}, got {raw.shape}")
+        clash = raw & pair_inf
+        if clash.any():
+            s, a = (int(i) for i in np.argwhere(clash)[0])
+            raise ValueError(f"feasible[{s}, {a}] is True but R[{'..., ' if R.ndim == 3 else ''}{s}, {a}] "
+                             f"is -inf; a -inf reward marks an infeasible action")
+        mask = raw.copy()
+    empty = ~mask.any(axis=1)
+    if empty.any():
+        s = int(np.flatnonzero(empty)[0])
+        raise ValueError(
+            f"state {s} has no feasible action (feasible[{s}, :] is all False / R[{s}, :] is all -inf); "
+            f"every state needs at least one"
+        )
+    if mask.all():
+        return R, None
+    R = np.array(R)
+    R[..., ~mask] = R[..., mask].min()
+    return R, readonly(mask)

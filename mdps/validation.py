@@ -75,8 +75,12 @@ def _index_str(idx) -> str:
     return ", ".join(str(int(i)) for i in idx)
 
 
-def as_float_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+def as_float_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None,
+                   allow_neg_inf: bool = False) -> np.ndarray:
     """Convert ``x`` to a C-contiguous float64 array, rejecting non-numeric and non-finite input.
+
+    ``allow_neg_inf=True`` lets ``-inf`` through (QuantEcon's mark of an infeasible action in a
+    reward array); NaN and ``+inf`` are still refused.
 
     Refused, one style (``TypeError`` naming ``name``): complex input (even with a zero
     imaginary part: a silent truncation to the real part hides a bug upstream), strings and
@@ -116,7 +120,7 @@ def as_float_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None) -
         if arr.ndim not in allowed:
             want = " or ".join(str(d) for d in allowed)
             raise ValueError(f"{name} must have {want} dimensions, got shape {arr.shape}")
-    check_finite(arr, name)
+    check_finite(np.where(arr == -np.inf, 0.0, arr) if allow_neg_inf else arr, name)
     return arr
 
 
@@ -565,7 +569,7 @@ _POLICY_KINDS = ("any", "deterministic", "stochastic")
 
 
 def check_policy(pi, n_states: int, n_actions: int, *, horizon: int | None = None,
-                 name: str = "pi", kind: str = "any") -> np.ndarray:
+                 name: str = "pi", kind: str = "any", feasible=None) -> np.ndarray:
     """Validate a Markov policy; one validator for every room (the lab's policy conventions).
 
     Forms: a deterministic policy is an *integer* array of actions, ``sigma[s]`` of shape
@@ -588,6 +592,10 @@ def check_policy(pi, n_states: int, n_actions: int, *, horizon: int | None = Non
         The argument's name in messages.
     kind : {"any", "deterministic", "stochastic"}
         Restrict the accepted form.
+    feasible : None or bool ndarray, shape (S, A)
+        The MDP's feasible actions (:attr:`mdps.TabularMDP.action_mask`): a policy that picks,
+        or puts positive probability on, an infeasible action is refused (ValueError naming the
+        stage, state and action).
 
     Returns
     -------
@@ -640,7 +648,7 @@ def check_policy(pi, n_states: int, n_actions: int, *, horizon: int | None = Non
             raise ValueError(
                 f"{name}[{_index_str(idx)}] is {int(arr[tuple(idx)])}, expected an action in [0, {A - 1}]"
             )
-        return np.ascontiguousarray(arr, dtype=np.int64).copy()
+        return _check_feasible_policy(np.ascontiguousarray(arr, dtype=np.int64).copy(), feasible, name)
     arr = as_float_array(raw, name)
     if arr.shape not in sto_shapes:
         if arr.shape in det_shapes:
@@ -652,7 +660,31 @@ def check_policy(pi, n_states: int, n_actions: int, *, horizon: int | None = Non
     if kind == "deterministic":
         raise TypeError(f"{name} must be a deterministic policy, an integer array {det_want}; got a float array")
     check_rows_stochastic(arr, name)
-    return arr
+    return _check_feasible_policy(arr, feasible, name)
+
+
+def _check_feasible_policy(pol: np.ndarray, feasible, name: str) -> np.ndarray:
+    """Refuse a validated policy that uses an infeasible action (``feasible[s, a]`` False)."""
+    if feasible is None:
+        return pol
+    if pol.dtype.kind in "iu":
+        bad = ~feasible[np.arange(feasible.shape[0]), pol]
+    else:
+        bad = (pol > 0) & ~feasible
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        if pol.dtype.kind in "iu":
+            s = idx[-1]
+            a = int(pol[idx])
+            where = f"{name}[{_index_str(idx)}] = {a}"
+        else:
+            s, a = idx[-2], idx[-1]
+            where = f"{name}[{_index_str(idx)}] = {pol[idx]:.6g} > 0"
+        raise ValueError(
+            f"{where} uses action {a}, which is infeasible in state {s} (mdp.feasible[{s}, {a}] is "
+            f"False; its reward is -inf); feasible actions there: {np.flatnonzero(feasible[s]).tolist()}"
+        )
+    return pol
 
 
 def as_stochastic_policy(pi: np.ndarray, n_actions: int) -> np.ndarray:
@@ -664,3 +696,10 @@ def as_stochastic_policy(pi: np.ndarray, n_actions: int) -> np.ndarray:
     out = np.zeros(pi.shape + (n_actions,))
     np.put_along_axis(out, pi[..., None].astype(np.intp), 1.0, axis=-1)
     return out
+
+
+def feasible_entries(Q: np.ndarray, mask) -> np.ndarray:
+    """The entries of a ``(..., S, A)`` array at the feasible pairs (``Q`` itself when ``mask``
+    is ``None``): what an overflow check reads, since a masked ``Q`` holds ``-inf`` at the
+    infeasible pairs by design."""
+    return Q if mask is None else Q[..., mask]

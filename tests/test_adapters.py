@@ -137,11 +137,14 @@ def test_from_mdptoolbox_errors():
 
 
 # ----------------------------------------------------------------------------------- quantecon
-def test_from_quantecon_rejects_infeasible_and_bad_beta():
+def test_from_quantecon_infeasible_and_bad_beta():
     R, Q, beta = ad.to_quantecon(mdps.river_swim(3, gamma=0.9))
     R = R.copy()
-    R[2, 1] = -np.inf
-    with pytest.raises(ValueError, match=r"R\[2, 1\] is -inf"):
+    R[2, 1] = -np.inf  # QuantEcon's infeasible action: mapped to the feasibility mask
+    m = ad.from_quantecon(R, Q, beta)
+    assert m.feasible.tolist() == [[True, True], [True, True], [True, False]]
+    R[2, 0] = -np.inf
+    with pytest.raises(ValueError, match="state 2 has no feasible action"):
         ad.from_quantecon(R, Q, beta)
     with pytest.raises(ValueError, match=r"beta must lie in \[0, 1\), got 1.0"):
         ad.from_quantecon(np.zeros((3, 2)), Q, 1.0)

@@ -475,6 +475,12 @@ MUTANTS = [
            "it stops with an Odoni bracket up to 1/tau^2 times wider than tol",
            "mdps.average_reward:relative_value_iteration",
            (("threshold = tol * t", "threshold = tol / t"),)),
+    # -- planning: infeasible actions --
+    Mutant("q_values_mask_dropped", "planning.infeasible_actions",
+           "the feasibility mask is dropped from Q = R + gamma P V: every Q-based max (backward induction, policy "
+           "improvement, greedy extraction) also sees the actions a state does not have",
+           "mdps._backup:q_values",
+           (("Q[~feasible] = -np.inf", "pass"),)),
 ]
 
 

@@ -37,7 +37,10 @@ BAD_INPUTS = [
     ("nan in P", dict(P=_with(P0, (1, 0, 2), np.nan), R=R0, gamma=0.9), ValueError, "P[1, 0, 2]"),
     ("inf in P", dict(P=_with(P0, (0, 1, 0), np.inf), R=R0, gamma=0.9), ValueError, "P[0, 1, 0]"),
     ("nan in R", dict(P=P0, R=_with(R0, (2, 1), np.nan), gamma=0.9), ValueError, "R[2, 1]"),
-    ("-inf in R", dict(P=P0, R=_with(R0, (0, 0), -np.inf), gamma=0.9), ValueError, "R[0, 0]"),
+    ("+inf in R", dict(P=P0, R=_with(R0, (0, 0), np.inf), gamma=0.9), ValueError, "R[0, 0]"),
+    # -inf marks an infeasible action; a state with none left is refused
+    ("-inf row in R", dict(P=P0, R=_with(_with(R0, (1, 0), -np.inf), (1, 1), -np.inf), gamma=0.9), ValueError,
+     "state 1 has no feasible action"),
     ("negative entry", dict(P=_with(_with(P0, (1, 1, 0), -0.1), (1, 1, 1), P0[1, 1, 1] + P0[1, 1, 0] + 0.1),
                             R=R0, gamma=0.9), ValueError, "P[1, 1, 0]"),
     ("row sum off", dict(P=_with(P0, (2, 0, 0), P0[2, 0, 0] + 0.01), R=R0, gamma=0.9), ValueError, "P[2, 0, :] sums"),
