@@ -65,7 +65,11 @@ evaluation of the per-step mixture on the true model; EpsMix: :math:`w V^{\pi^o_
 Departures [U]: StepMix's exact mixture family (per-step mixture, the note's primary reading),
 the pessimistic bonus (an L1/Weissman width valid for all value functions, instead of the
 paper's unread constants) and the optimistic bonus (Hoeffding only: the Bernstein bonus is not
-offered here) are reconstructions. The offline-learned baseline variant is not implemented.
+offered here) are reconstructions. A baseline learned from an offline dataset is a stochastic
+baseline like any other: clone it from logged episodes with
+:func:`algorithms.exploration.behaviour_cloning` and pass ``baseline_value="estimated"`` (the
+agent knows the cloned policy but not its value); ``conservative.never_unsafe`` runs both forms.
+Offline data is not used to warm-start the agent's model (the paper's use of it was not read).
 """
 
 from __future__ import annotations

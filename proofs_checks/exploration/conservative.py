@@ -44,6 +44,8 @@ LHSY23 = ("D. Li, R. Huang, C. Shen, J. Yang 2023, Near-optimal Conservative Exp
 PRACTICAL_BONUS = 0.005
 #: round-off allowance of the constraint (values are O(H))
 ROUND_OFF = 1e-9
+#: logged episodes of the given baseline from which the offline baseline is cloned
+OFFLINE_EPISODES = 50
 PLATEAU_RATIO = 0.25
 SLOPE_TOL = 0.1
 AGENTS = ("stepmix", "epsmix")
@@ -96,9 +98,16 @@ def _agent(name):
 def _safety_run(config, rng):
     mdp = paper_instance(config["instance_seed"])
     pib = exploration.baseline_with_quality(mdp, config["quality"], floor="worst")
+    known = "known"
+    if config.get("baseline", "given") == "offline":
+        # the baseline learned from an offline dataset: behaviour cloning of OFFLINE_EPISODES logged
+        # episodes of the given policy; its value is unknown to the agent (estimated pessimistically)
+        logged = mdps.rollout(mdp, pib, OFFLINE_EPISODES, rng=rng)
+        pib = exploration.behaviour_cloning(logged, mdp.n_states, mdp.n_actions, mdp.horizon, smoothing=1.0)
+        known = "estimated"
     batch = _agent(config["agent"])(mdp, baseline=pib, kappa=config["kappa"], n_episodes=config["n_episodes"],
                                     bonus_scale=config["bonus_scale"], pessimism_scale=1.0, delta=config["delta"],
-                                    keep_policies=True, n_runs=config["n_runs"], rng=rng)
+                                    baseline_value=known, keep_policies=True, n_runs=config["n_runs"], rng=rng)
     values = audited_values(mdp, batch)
     v_b = float(mdp.rho @ mdps.evaluate_finite_horizon(mdp, pib)[0])
     margin = values - (1.0 - config["kappa"]) * v_b
@@ -114,19 +123,22 @@ def _safety_run(config, rng):
 
 def _safety_measure(ctx) -> Outcome:
     delta = 0.1
-    grid = labkit.expand_grid(agent=list(AGENTS), instance_seed=[0], quality=[0.9], kappa=[0.1],
-                              n_episodes=[ctx.pick(600, 5000)], bonus_scale=[PRACTICAL_BONUS],
+    grid = labkit.expand_grid(agent=list(AGENTS), baseline=["given", "offline"], instance_seed=[0], quality=[0.9],
+                              kappa=[0.1],
+                              n_episodes=[ctx.pick(1500, 5000)], bonus_scale=[PRACTICAL_BONUS],
                               n_runs=[ctx.pick(48, 400)], delta=[delta])
     frame = ctx.sweep(_safety_run, grid, n_seeds=1)
-    per = frame.groupby("agent")[["runs_violating", "runs"]].first()
+    per = frame.groupby(["agent", "baseline"])[["runs_violating", "runs"]].first()
     n = int(per["runs"].sum())
     bad = int(per["runs_violating"].sum())
     frac = bad / n
     margin = 2.0 * np.sqrt(delta * (1 - delta) / n)  # two binomial standard deviations at delta
-    left = {a: float((g["weight_mean"] > 0).mean()) for a, g in frame.groupby("agent")}
+    left = {f"{a}/{b}": float((g["weight_mean"] > 0).mean()) for (a, b), g in frame.groupby(["agent", "baseline"])}
     return Outcome(
         measured=frac, ci=(frac, frac), expected=delta, relation="<=", tol=margin, data=frame, interval="exact",
-        details=f"runs with at least one episode below (1 - kappa) V^b: {bad} of {n} (StepMix and EpsMix, "
+        details=f"runs with at least one episode below (1 - kappa) V^b: {bad} of {n} (StepMix and EpsMix, each with "
+                f"the given baseline (value known) and with a baseline cloned from {OFFLINE_EPISODES} logged episodes "
+                f"of it (value estimated by the agent; V^b its exact value), "
                 f"pessimism_scale = 1, delta = {delta}, kappa = 0.1, baseline quality V^b/V* = 0.9, optimistic "
                 f"bonus_scale = {PRACTICAL_BONUS}); allowed delta + 2 binomial sd = {delta + margin:.3f}. "
                 f"Values rebuilt from the played policies and evaluated exactly (largest gap to the agents' "
@@ -138,21 +150,28 @@ def _safety_measure(ctx) -> Outcome:
 
 
 def _safety_plot(result):
-    from labkit.figures import MARKERS, PALETTE, legend, reference_line, subplots
+    from labkit.figures import MARKERS, PALETTE, figure_legend, reference_line, subplots
 
-    fig, axes = subplots()
-    ax = axes[0, 0]
-    for i, (name, g) in enumerate(result.data.groupby("agent")):
-        color = PALETTE[i % len(PALETTE)]
-        ax.plot(g["episode"], g["margin_median"], color=color, marker=MARKERS[i], markevery=max(1, len(g) // 8),
-                label=f"{name}: median over runs")
-        ax.fill_between(g["episode"], g["margin_min"], g["margin_median"], color=color, alpha=0.2, linewidth=0,
-                        label=f"{name}: min to median")
-    reference_line(ax, 0.0, label=r"constraint $V^{\pi_k} = (1-\kappa)V^b$")
-    ax.set_xscale("log")
-    ax.set_xlabel("episode k")
-    ax.set_ylabel(r"margin $V^{\pi_k} - (1-\kappa)V^b$")
-    legend(ax, outside=True)
+    data = result.data if "baseline" in result.data else result.data.assign(baseline="given")
+    bases = [b for b in ("given", "offline") if b in set(data.baseline)]
+    fig, axes = subplots(1, len(bases), sharey=True)
+    titles = {"given": "given baseline (value known)",
+              "offline": f"baseline cloned from {OFFLINE_EPISODES} logged episodes"}
+    for j, base in enumerate(bases):
+        ax = axes[0, j]
+        for i, (name, g) in enumerate(data[data.baseline == base].groupby("agent")):
+            color = PALETTE[i % len(PALETTE)]
+            ax.plot(g["episode"], g["margin_median"], color=color, marker=MARKERS[i], markevery=max(1, len(g) // 8),
+                    label=f"{name}: median over runs")
+            ax.fill_between(g["episode"], g["margin_min"], g["margin_median"], color=color, alpha=0.2, linewidth=0,
+                            label=f"{name}: min to median")
+        reference_line(ax, 0.0, label=r"constraint $V^{\pi_k} = (1-\kappa)V^b$")
+        ax.set_xscale("log")
+        ax.set_xlabel("episode k")
+        ax.set_title(titles[base], fontsize=8)
+        if j == 0:
+            ax.set_ylabel(r"margin $V^{\pi_k} - (1-\kappa)V^b$")
+    figure_legend(fig, axes, ncols=3)
     return fig
 
 
