@@ -222,6 +222,10 @@ def robust_argmin(p0, v, radius, kind: str = "l1") -> np.ndarray:
     return p
 
 
+#: the largest dense nominal kernel (bytes) :class:`RobustMDP` builds from a sparse model
+DENSE_LIMIT_BYTES = 2 * 2**30
+
+
 class RobustMDP:
     r"""A discounted MDP with an (s,a)-rectangular ball around each nominal row, or an
     s-rectangular ball around each state's stacked block of rows.
@@ -229,7 +233,9 @@ class RobustMDP:
     Parameters
     ----------
     mdp : TabularMDP
-        The nominal model: discounted, dense ``P`` (sparse models are refused).
+        The nominal model: discounted or finite-horizon. A sparse (CSR) ``P`` is densified (up to
+        :data:`DENSE_LIMIT_BYTES`; above it a clear error): the worst case of a ball can move mass
+        to any state.
     kind : {"l1", "tv", "linf", "kl", "chi2"}
     radius : float or array_like of shape (S, A) (``"sa"``) or (S,) (``"s"``)
         Non-negative, finite; one radius per pair (per state for ``"s"``) or a common one.
@@ -247,8 +253,16 @@ class RobustMDP:
         mdp = check_mdp(mdp, criterion=("discounted", "finite_horizon"))
         rect = check_choice(rectangularity, "rectangularity", ("sa", "s"))
         if sp.issparse(mdp.P):
-            raise ValueError("RobustMDP needs a dense nominal model; mdp.P is sparse (CSR). Densify it "
-                             "(TabularMDP(mdp.P.toarray().reshape(S, A, S), mdp.R, gamma=...)) if it fits in memory")
+            # the worst case of an L1, TV, L-infinity or chi-square ball can move mass to any state, so
+            # the robust operators work on dense rows: a sparse nominal model is densified here when
+            # it fits (zeros stay zeros, and a KL ball keeps them: KL(p || p0) < inf forces p = 0 there)
+            S_, A_ = mdp.n_states, mdp.n_actions
+            need = 8.0 * S_ * A_ * S_
+            if need > DENSE_LIMIT_BYTES:
+                raise ValueError(f"RobustMDP densifies a sparse nominal model (the worst case of a ball can put mass on "
+                                 f"any state), which here needs {need / 2**30:.1f} GiB (S = {S_}, A = {A_}), above "
+                                 f"mdps.robust.DENSE_LIMIT_BYTES = {DENSE_LIMIT_BYTES / 2**30:.1f} GiB")
+            mdp = mdp.to_dense()
         if mdp.action_mask is not None:
             s, a = (int(i) for i in np.argwhere(~mdp.action_mask)[0])
             raise ValueError(f"RobustMDP does not support infeasible actions yet: mdp.feasible[{s}, {a}] is False "

@@ -175,7 +175,21 @@ def test_kl_zeros_in_nominal_model():
     assert sol.V[0] < 2.0 - 0.5  # the L1 ball can move the whole row
 
 
-def test_bad_input():
+@pytest.mark.parametrize("kind", ["l1", "tv", "linf", "kl", "chi2"])
+def test_sparse_nominal_models_equal_their_dense_form(kind):
+    # a sparse Garnet (zeros in every row: legal for KL, where they force p = 0) gives the robust
+    # value of its dense form, bit for bit
+    mdp = mdps.garnet(30, 3, 4, gamma=0.9, rng=4)
+    csr = mdps.TabularMDP(sp.csr_array(mdp.P.reshape(90, 30)), mdp.R, gamma=0.9)
+    assert csr.is_sparse
+    dense = mdps.solve(mdps.RobustMDP(mdp, kind=kind, radius=0.2))
+    sparse = mdps.solve(mdps.RobustMDP(csr, kind=kind, radius=0.2))
+    np.testing.assert_array_equal(sparse.V, dense.V)
+    np.testing.assert_array_equal(sparse.policy, dense.policy)
+    assert (sparse.V <= mdps.solve(mdp, method="pi").V + 1e-9).all()
+
+
+def test_bad_input(monkeypatch):
     mdp = mdps.garnet(4, 2, 2, gamma=0.9, rng=0)
     with pytest.raises(ValueError, match="radius"):
         mdps.RobustMDP(mdp, radius=-0.1)
@@ -196,7 +210,8 @@ def test_bad_input():
     with pytest.raises(ValueError, match="robust_backward_induction"):  # finite horizon: its own solver
         mdps.robust_value_iteration(mdps.RobustMDP(mdps.river_swim(4, horizon=3)))
     csr = sp.csr_array(mdp.P.reshape(8, 4))
-    with pytest.raises(ValueError, match="sparse"):
+    monkeypatch.setattr(mdps.robust, "DENSE_LIMIT_BYTES", 100)
+    with pytest.raises(ValueError, match="densifies a sparse nominal model"):
         mdps.RobustMDP(mdps.TabularMDP(csr, mdp.R, gamma=0.9))
     with pytest.raises(ValueError, match="radius"):
         mdps.robust_inner([0.5, 0.5], [0.0, 1.0], -1.0)
