@@ -67,6 +67,7 @@ _LAZY = {
     "coverage_objective": "submodular", "facility_location_objective": "submodular",
     "logdet_objective": "submodular", "modular_objective": "submodular", "set_function": "submodular",
     "check_submodular": "submodular", "curvature": "submodular", "bandit_mdp": "submodular",
+    "trap_instance": "submodular",
     # linear bandits
     "LinearBandit": "linear_bandit", "LinearMDP": "linear_mdp",
     # numerics

@@ -39,7 +39,7 @@ import numpy as np
 from mdps.tabular import TabularMDP
 from mdps.validation import as_float_array, check_int, check_rng, check_real
 
-__all__ = ["SetFunction", "Coverage", "FacilityLocation", "LogDet", "Modular", "CallableSetFunction",
+__all__ = ["trap_instance", "SetFunction", "Coverage", "FacilityLocation", "LogDet", "Modular", "CallableSetFunction",
            "coverage_objective", "facility_location_objective", "logdet_objective", "modular_objective",
            "set_function", "SubmodularityReport", "check_submodular", "require_submodular", "curvature",
            "bandit_mdp", "element_index"]
@@ -367,3 +367,49 @@ def bandit_mdp(n_arms: int, horizon: int, *, epsilon: float = 0.0) -> TabularMDP
     rho = np.zeros(S)
     rho[0] = 1.0
     return TabularMDP(P, np.zeros((S, K)), horizon=H, rho=rho)
+
+
+def trap_instance(n_near: int, n_far: int, *, corridor: int = 1):
+    r"""The failure witness of greedy submodular RL without the bandit structure (a deterministic
+    "trap"; Prajapat et al. 2024 discuss such instances beside their hardness theorem), with its
+    coverage objective: returns ``(mdp, f)``.
+
+    States: ``0`` the start; the *near* branch ``1 .. n_near`` (weight 1 each) ending in an absorbing
+    dead end (weight 0); the *far* branch: ``corridor`` states of weight 0, then ``n_far`` states of
+    weight 1, the last absorbing. At the start action 0 enters the near branch and action 1 the far
+    one; everywhere else both actions move on along the branch. Horizon ``H = corridor + n_far``;
+    ``f`` counts the weight-1 states visited (``ground="state"``).
+
+    Exact facts **[R]** (derivation: the dynamics are deterministic and only the first action
+    matters): the far branch collects ``n_far`` and the near one ``min(n_near, H)``, so
+    ``OPT = max(n_far, min(n_near, H))``; the greedy marginal-gain policy sees gain 1 on the near
+    branch and 0 on the corridor and enters the near branch, so with ``n_near <= H`` its value is
+    ``n_near`` and its ratio to the optimum is ``n_near / n_far`` for ``n_far >= n_near``: no
+    constant factor survives as ``n_far`` grows.
+    """
+    k = check_int(n_near, "n_near", low=1)
+    m = check_int(n_far, "n_far", low=1)
+    c = check_int(corridor, "corridor", low=1)
+    H = c + m
+    near = list(range(1, k + 1))
+    dead = k + 1
+    far = list(range(k + 2, k + 2 + c + m))
+    S = k + 2 + c + m
+    P = np.zeros((S, 2, S))
+    P[0, 0, near[0]] = 1.0
+    P[0, 1, far[0]] = 1.0
+    chain_near = near + [dead]
+    for a in range(2):
+        for u, v in zip(chain_near[:-1], chain_near[1:]):
+            P[u, a, v] = 1.0
+        P[dead, a, dead] = 1.0
+        for u, v in zip(far[:-1], far[1:]):
+            P[u, a, v] = 1.0
+        P[far[-1], a, far[-1]] = 1.0
+    weights = np.zeros(S)
+    weights[near] = 1.0
+    weights[far[c:]] = 1.0
+    rho = np.zeros(S)
+    rho[0] = 1.0
+    mdp = TabularMDP(P, np.zeros((S, 2)), horizon=H, rho=rho)
+    return mdp, coverage_objective(np.eye(S, dtype=bool), weights)

@@ -481,6 +481,15 @@ MUTANTS = [
            "improvement, greedy extraction) also sees the actions a state does not have",
            "mdps._backup:q_values",
            (("Q[~feasible] = -np.inf", "pass"),)),
+    # -- submodular: the greedy trap --
+    Mutant("greedy_minimises_gain", "submodular.greedy_trap",
+           "the greedy policy picks the action of smallest expected marginal gain",
+           "algorithms.submodular.subrl:GreedyPolicy.action",
+           (("expected = self.P[h, s] @ gains  # (A,)", "expected = -(self.P[h, s] @ gains)  # (A,)"),)),
+    Mutant("optimum_dp_stops_a_stage_early", "submodular.greedy_trap",
+           "the exact DP scores the visited set one stage before the horizon",
+           "algorithms.submodular.subrl:submodular_optimum",
+           (("        if h == H:\n            v = F(X)", "        if h == H - 1:\n            v = F(X)"),)),
 ]
 
 

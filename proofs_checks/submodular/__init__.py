@@ -3,4 +3,4 @@ greedy's curvature bound, SubPO's stationary-point bound, the unbiased SubPO est
 to policy gradient. Theorems, expected figures and tolerances: docs/theory/submodular.md.
 """
 
-MODULES = tuple(f"{__name__}.{m}" for m in ("checks", "linear"))
+MODULES = tuple(f"{__name__}.{m}" for m in ("checks", "linear", "trap"))
