@@ -5,4 +5,4 @@ One module per theorem group: :mod:`.linucb`. Theorems, instances and tolerances
 docs/theory/linear.md.
 """
 
-MODULES = tuple(f"{__name__}.{m}" for m in ("linucb", "lsvi"))
+MODULES = tuple(f"{__name__}.{m}" for m in ("linucb", "lsvi", "r2pvi"))
