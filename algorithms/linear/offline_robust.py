@@ -118,7 +118,7 @@ def as_offline_data(data, *, n_states: int, n_actions: int, horizon: int | None 
         bad = (arr != np.round(arr)) | (arr < 0) | (arr >= n)
         if bad.any():
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"data[{k!r}][{idx[0]}, {idx[1]}] is {arr[idx]!r}, expected an integer in [0, {n})")
+            raise ValueError(f"data[{k!r}][{idx[0]}, {idx[1]}] is {float(arr[idx]):g}, expected an integer in [0, {n})")
         out[k] = np.ascontiguousarray(arr.astype(np.int64))
     for v in out.values():
         v.setflags(write=False)
