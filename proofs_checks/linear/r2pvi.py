@@ -5,11 +5,11 @@ Tang, Liu & Xu (2025), *Robust Offline Reinforcement Learning with Linearly Stru
 f-Divergence Regularization*, ICML 2025, arXiv:2411.18612 (Algorithms 1-2; the TV / KL / chi-square
 duals; the instance-dependent upper bound). Theory page: docs/theory/linear.md, section "R2PVI".
 
-* ``r2pvi.dual_equals_primal`` **[R]**: for random nominal laws (some with zeros), values in
+* ``rrpvi.dual_equals_primal`` **[R]**: for random nominal laws (some with zeros), values in
   ``[0, H]`` and ``lam`` in ``{0.01, 0.1, 1, 10}``, the closed forms / 1-D duals of
   :func:`mdps.penalized_inner` equal the primal :math:`\min_{p\in\Delta}\langle p, v\rangle + \lambda D(p\|p_0)`
   solved by cvxpy (Clarabel) to ``1e-6`` relative (the solver's accuracy), for TV, KL and chi-square.
-* ``r2pvi.offline_rate`` **[A]** (rate; the theorem's constants are [U]): on a random linear MDP with
+* ``rrpvi.offline_rate`` **[A]** (rate; the theorem's constants are [U]): on a random linear MDP with
   simplex features (``S = 10, A = 4, d = 4, H = 3``) and uniform-behaviour data of ``N`` episodes, the
   pessimism gap :math:`V^{*,\lambda}_1(s_1) - \hat V_1(s_1)` falls like :math:`N^{-1/2}` (90% bootstrap CI
   upper end of the log-log slope over seeds at most ``-1/2 + SLOPE_TOL``, every divergence), and on every run
@@ -18,7 +18,7 @@ duals; the instance-dependent upper bound). Theory page: docs/theory/linear.md, 
   robust-regularised DP of the true model (:func:`mdps.robust_regularized_dp` /
   :func:`mdps.robust_regularized_evaluate`); the run's own ``V_hat`` enters only as the estimate whose
   gap is measured.
-* ``r2pvi.monotone_in_lambda`` **[R]**: with exact dynamic programming on one-hot features (tabular
+* ``rrpvi.monotone_in_lambda`` **[R]**: with exact dynamic programming on one-hot features (tabular
   (s,a)-rectangular RRMDPs), the regularised optimum :math:`V^{*,\lambda}(\rho)` is non-decreasing in
   ``lam``, lies between the worst case (computed here: each factor's minimum of the next value over the
   divergence's domain) and the nominal optimum (tabular backward induction), and approaches the nominal
@@ -291,24 +291,24 @@ def _mono_plot(result):
 
 
 dual_equals_primal = register(Check(
-    name="r2pvi.dual_equals_primal",
-    paper=TLX25 + "; docs/theory/linear.md, section 'r2pvi.dual_equals_primal'",
+    name="rrpvi.dual_equals_primal",
+    paper=TLX25 + "; docs/theory/linear.md, section 'rrpvi.dual_equals_primal'",
     claim="The TV, KL and chi-square penalised inner problems' closed forms / 1-D duals (chi-square maximised over "
           "alpha) equal the cvxpy primal to 1e-6 relative.",
     tag="R", family="linear", cost=(5, 60), measure=_dual_measure, plot=_dual_plot,
 ))
 
 offline_rate = register(Check(
-    name="r2pvi.offline_rate",
-    paper=TLX25 + "; docs/theory/linear.md, section 'r2pvi.offline_rate'",
+    name="rrpvi.offline_rate",
+    paper=TLX25 + "; docs/theory/linear.md, section 'rrpvi.offline_rate'",
     claim="R2PVI's pessimism gap V*,lam - V_hat falls like N^(-1/2) under uniform coverage (TV, KL, chi-square) "
           "and its suboptimality, evaluated exactly, stays below that gap on every run.",
     tag="A", family="linear", cost=(5, 120), measure=_rate_measure, plot=_rate_plot,
 ))
 
 monotone_in_lambda = register(Check(
-    name="r2pvi.monotone_in_lambda",
-    paper=TLX25 + "; docs/theory/linear.md, section 'r2pvi.monotone_in_lambda'",
+    name="rrpvi.monotone_in_lambda",
+    paper=TLX25 + "; docs/theory/linear.md, section 'rrpvi.monotone_in_lambda'",
     claim="Under exact DP on one-hot features the robust-regularised optimum is non-decreasing in lam, lies between "
           "the worst case and the nominal optimum, and reaches the nominal within c sum_h (H-h-1)^2 / lam.",
     tag="R", family="linear", cost=(3, 60), measure=_mono_measure, plot=_mono_plot,
