@@ -10,9 +10,10 @@ duals; the instance-dependent upper bound). Theory page: docs/theory/linear.md, 
   :func:`mdps.penalized_inner` equal the primal :math:`\min_{p\in\Delta}\langle p, v\rangle + \lambda D(p\|p_0)`
   solved by cvxpy (Clarabel) to ``1e-6`` relative (the solver's accuracy), for TV, KL and chi-square.
 * ``rrpvi.offline_rate`` **[A]** (rate; the theorem's constants are [U]): on a random linear MDP with
-  simplex features (``S = 10, A = 4, d = 4, H = 3``) and uniform-behaviour data of ``N`` episodes, the
+  simplex features (``S = 10, A = 4, d = 4, H = 3``) and on a one-hot tabular MDP (``S = 4, A = 3,
+  H = 3``), with uniform-behaviour data of ``N`` episodes, the
   pessimism gap :math:`V^{*,\lambda}_1(s_1) - \hat V_1(s_1)` falls like :math:`N^{-1/2}` (90% bootstrap CI
-  upper end of the log-log slope over seeds at most ``-1/2 + SLOPE_TOL``, every divergence), and on every run
+  upper end of the log-log slope over seeds at most ``-1/2 + SLOPE_TOL``, every instance and divergence), and on every run
   :math:`\mathrm{SubOpt}(\hat\pi) = V^{*,\lambda}_1 - V^{\hat\pi,\lambda}_1` stays below that gap (the
   pessimism :math:`\hat V \le V^{\hat\pi,\lambda}`). Both values are computed here by the exact
   robust-regularised DP of the true model (:func:`mdps.robust_regularized_dp` /
@@ -120,12 +121,18 @@ def _dual_plot(result):
 # ---------------------------------------------------------------------------------------------
 # offline rate
 # ---------------------------------------------------------------------------------------------
-def _rate_instance():
+INSTANCES = {"random": "random linear MDP (S = 10, A = 4, d = 4, H = 3)",
+             "one_hot": "one-hot tabular MDP (S = 4, A = 3, d = 12, H = 3)"}
+
+
+def _rate_instance(name: str):
+    if name == "one_hot":
+        return mdps.LinearMDP.from_tabular(mdps.random_finite_horizon(4, 3, 3, rng=7))
     return mdps.LinearMDP.random(10, 4, 4, 3, rng=3)
 
 
 def _rate_run(config, rng):
-    lin = _rate_instance()
+    lin = _rate_instance(config["instance"])
     kind, lam = config["kind"], RATE_LAM
     v_star = mdps.robust_regularized_dp(lin, lam, kind).value(lin.rho)
     rows = []
@@ -145,18 +152,19 @@ def _grid(n_max: int, n_points: int) -> np.ndarray:
 def _rate_measure(ctx) -> Outcome:
     n_max, n_points, tail = ctx.pick(20_000, 200_000), ctx.pick(13, 17), ctx.pick(1.3, 2.0)
     ns = _grid(n_max, n_points)
-    frame = ctx.sweep(_rate_run, labkit.expand_grid(kind=list(KINDS), n_max=[n_max], n_points=[n_points]),
-                      n_seeds=ctx.pick(6, 20))
+    frame = ctx.sweep(_rate_run, labkit.expand_grid(instance=list(INSTANCES), kind=list(KINDS), n_max=[n_max],
+                                                    n_points=[n_points]), n_seeds=ctx.pick(6, 20))
     fits, parts = {}, []
-    for kind, g in frame.groupby("kind"):
+    for (inst, kind), g in frame.groupby(["instance", "kind"]):
+        key = f"{inst}/{kind}"
         Y = g.pivot_table(index="replicate", columns="n", values="gap").to_numpy()
         if not np.all(Y > 0):
-            fits[kind] = None
-            parts.append(f"{kind}: a non-positive gap (min {Y.min():.2e}), no fit")
+            fits[key] = None
+            parts.append(f"{key}: a non-positive gap (min {Y.min():.2e}), no fit")
             continue
         f = fit_power_law(ns.astype(float), Y, tail_decades=tail)
-        fits[kind] = f
-        parts.append(f"{kind} {f.estimate:.3f} [{f.ci[0]:.3f}, {f.ci[1]:.3f}]")
+        fits[key] = f
+        parts.append(f"{key} {f.estimate:.3f} [{f.ci[0]:.3f}, {f.ci[1]:.3f}]")
     violations = frame[frame.subopt > frame.gap + EXACT_TOL]
     ok = [f for f in fits.values() if f is not None]
     if len(ok) < len(fits) or len(violations):
@@ -166,9 +174,10 @@ def _rate_measure(ctx) -> Outcome:
         measured, ci = worst.estimate, (min(f.ci[0] for f in ok), max(f.ci[1] for f in ok))
     return Outcome(
         measured=measured, ci=ci, expected=-0.5, relation="<=", tol=SLOPE_TOL, data=frame,
-        details=f"random linear MDP (S = 10, A = 4, d = 4, H = 3, simplex features), uniform behaviour, lam = {RATE_LAM}, "
+        details=f"{INSTANCES['random']} and {INSTANCES['one_hot']}, uniform behaviour, lam = {RATE_LAM}, "
                 f"beta = 1, ridge = 0.1, N = {ns[0]}..{ns[-1]}: slope of the mean pessimism gap V*,lam - V_hat "
-                f"on N >= {ns[-1] / 10**tail:.0f} (the smaller N are clipped at V_hat = 0; 90% bootstrap CI over {frame.replicate.nunique()} seeds): " + "; ".join(parts)
+                f"on N >= {ns[-1] / 10**tail:.0f} (the smaller N are clipped at V_hat = 0; 90% bootstrap CI over "
+                f"{frame.replicate.nunique()} seeds): " + "; ".join(parts)
                 + f". SubOpt (exact evaluation of the returned policy) exceeds the gap on {len(violations)} of "
                 f"{len(frame)} runs (0 required); mean SubOpt {frame[frame.n == ns[0]].subopt.mean():.3g} at N = {ns[0]}, "
                 f"largest SubOpt at N >= 200: {frame[frame.n >= 200].subopt.max():.3g}.",
@@ -178,30 +187,33 @@ def _rate_measure(ctx) -> Outcome:
 
 
 def _rate_plot(result):
-    from labkit.figures import MARKERS, PALETTE, legend, subplots, theory_line
+    from labkit.figures import MARKERS, PALETTE, figure_legend, subplots, theory_line
 
     frame = result.data
-    fig, axes = subplots()
-    ax = axes[0, 0]
-    for i, (kind, g) in enumerate(frame.groupby("kind")):
-        m = g.groupby("n").gap.mean()
-        sub = g.groupby("n").subopt.mean()
-        ns = m.index.to_numpy(dtype=float)
-        ax.plot(ns, np.maximum(m.to_numpy(), 1e-6), color=PALETTE[i], marker=MARKERS[i], label=f"gap, {kind}")
-        pos = sub.to_numpy() > 0
-        if pos.any():
-            ax.plot(ns[pos], sub.to_numpy()[pos], color=PALETTE[i], marker=MARKERS[i], linestyle=":",
-                    fillstyle="none", label=f"SubOpt, {kind}")
-        if i == 0:
-            fit = (result.extras.get("fits") or {}).get(kind)
-            x0 = fit["x_range"][0] if fit else ns[0]
-            tail = ns[ns >= x0]
-            theory_line(ax, tail, m.iloc[-1] * np.sqrt(ns[-1] / tail), label=r"slope $-1/2$")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("episodes in the dataset N")
-    ax.set_ylabel(r"$V^{*,\lambda}_1 - \hat V_1$ and SubOpt")
-    legend(ax, outside=True, ncols=3)
+    fig, axes = subplots(1, 2, sharey=True)
+    for ax, inst in zip(axes[0], INSTANCES):
+        sub_frame = frame[frame.instance == inst]
+        for i, (kind, g) in enumerate(sub_frame.groupby("kind")):
+            m = g.groupby("n").gap.mean()
+            sub = g.groupby("n").subopt.mean()
+            ns = m.index.to_numpy(dtype=float)
+            ax.plot(ns, np.maximum(m.to_numpy(), 1e-6), color=PALETTE[i], marker=MARKERS[i], markersize=3,
+                    label=f"gap, {kind}")
+            pos = sub.to_numpy() > 0
+            if pos.any():
+                ax.plot(ns[pos], sub.to_numpy()[pos], color=PALETTE[i], marker=MARKERS[i], markersize=3,
+                        linestyle=":", fillstyle="none", label=f"SubOpt, {kind}")
+            if i == 0:
+                fit = (result.extras.get("fits") or {}).get(f"{inst}/{kind}")
+                x0 = fit["x_range"][0] if fit else ns[0]
+                tail = ns[ns >= x0]
+                theory_line(ax, tail, m.iloc[-1] * np.sqrt(ns[-1] / tail), label=r"slope $-1/2$")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(inst.replace("_", "-"), fontsize=8)
+        ax.set_xlabel("episodes in the dataset N")
+    axes[0, 0].set_ylabel(r"$V^{*,\lambda}_1 - \hat V_1$ and SubOpt")
+    figure_legend(fig, axes, ncols=4)
     return fig
 
 
