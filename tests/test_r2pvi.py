@@ -67,6 +67,21 @@ def test_strong_duality_with_the_explicit_minimiser(data, S, lam, kind):
     assert primal == pytest.approx(mdps.penalized_inner(p0, v, lam, kind), abs=1e-9 * (1 + np.abs(v).max()))
 
 
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), S=st.integers(1, 7), lam=st.floats(1e-2, 1e2), kind=st.sampled_from(KINDS))
+def test_penalised_equals_constrained_at_the_minimisers_radius(data, S, lam, kind):
+    """Lagrangian link with the ball-constrained inner problem (mdps.robust_inner, an independent
+    solver): sigma_lam = min_r {sigma_ball(r) + lam r}, attained at r* = D(p* || p0)."""
+    p0 = data.draw(simplex(S))
+    v = data.draw(value_vector(S, 5.0))
+    r_star = mdps.penalty(mdps.penalized_argmin(p0, v, lam, kind), p0, kind)
+    sigma = mdps.penalized_inner(p0, v, lam, kind)
+    tol = 1e-8 * (1 + np.abs(v).max())
+    assert mdps.robust_inner(p0, v, r_star, kind=kind) + lam * r_star == pytest.approx(sigma, abs=tol)
+    for r in (0.0, 0.5 * r_star, 2.0 * r_star + 0.1):
+        assert mdps.robust_inner(p0, v, r, kind=kind) + lam * r >= sigma - tol
+
+
 @settings(max_examples=40, deadline=None)
 @given(data=st.data(), S=st.integers(1, 6), lam=st.floats(1e-2, 1e2), kind=st.sampled_from(KINDS))
 def test_no_distribution_beats_the_dual(data, S, lam, kind):
