@@ -190,7 +190,7 @@ def _rate_plot(result):
     from labkit.figures import MARKERS, PALETTE, figure_legend, subplots, theory_line
 
     frame = result.data
-    fig, axes = subplots(1, 2, sharey=True)
+    fig, axes = subplots(1, 2)
     for ax, inst in zip(axes[0], INSTANCES):
         sub_frame = frame[frame.instance == inst]
         for i, (kind, g) in enumerate(sub_frame.groupby("kind")):
