@@ -47,6 +47,8 @@ Departures (marked)
   makes it computable), not over observed next states as in the code.
 * The penalty is the paper-style :math:`\beta\sum_i\phi_i\sqrt{(\Lambda^{-1})_{ii}}`; the code uses
   :math:`\beta\sqrt{\sum_i\phi_i^2(\Lambda^{-1})_{ii}}` [U which the theorem uses].
+* Plain NumPy (no Numba): a stage costs a ``d x d`` inverse and ``O(N d)`` products (chi-square:
+  ``O(S N d)``), far below the exact evaluation a check runs after it.
 * Without a LinearMDP (features only) and without ``theta``, :math:`\theta_h` is estimated by ridge
   regression of the observed rewards.
 """

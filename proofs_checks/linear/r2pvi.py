@@ -18,7 +18,10 @@ duals; the instance-dependent upper bound). Theory page: docs/theory/linear.md, 
   pessimism :math:`\hat V \le V^{\hat\pi,\lambda}`). Both values are computed here by the exact
   robust-regularised DP of the true model (:func:`mdps.robust_regularized_dp` /
   :func:`mdps.robust_regularized_evaluate`); the run's own ``V_hat`` enters only as the estimate whose
-  gap is measured.
+  gap is measured. Reported, not asserted: the paper's own setting on its simulated MDP
+  (:func:`mdps.liu_xu_linear_mdp`, ``lam = 0.1``, ``beta = 1``), where R2PVI-KL is not pessimistic (the
+  regression of :math:`e^{-V/\lambda}` estimates a ``1e-3``-sized mass whose relative error the
+  logarithm turns into an additive error above the penalty; docs/theory/linear.md).
 * ``rrpvi.monotone_in_lambda`` **[R]**: with exact dynamic programming on one-hot features (tabular
   (s,a)-rectangular RRMDPs), the regularised optimum :math:`V^{*,\lambda}(\rho)` is non-decreasing in
   ``lam``, lies between the worst case (computed here: each factor's minimum of the next value over the
