@@ -70,6 +70,11 @@ _LAZY = {
     "trap_instance": "submodular",
     # linear bandits
     "LinearBandit": "linear_bandit", "LinearMDP": "linear_mdp",
+    # robust regularised (f-divergence-penalised) linear MDPs
+    "penalized_inner": "robust_regularized", "penalized_argmin": "robust_regularized",
+    "penalty": "robust_regularized", "robust_regularized_dp": "robust_regularized",
+    "robust_regularized_evaluate": "robust_regularized", "RegularizedSolution": "robust_regularized",
+    "liu_xu_linear_mdp": "robust_regularized", "PENALTY_KINDS": "robust_regularized",
     # numerics
     "span": "numerics", "sup_norm": "numerics", "logsumexp": "numerics", "log_softmax": "numerics",
     "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",

@@ -703,3 +703,27 @@ def feasible_entries(Q: np.ndarray, mask) -> np.ndarray:
     is ``None``): what an overflow check reads, since a masked ``Q`` holds ``-inf`` at the
     infeasible pairs by design."""
     return Q if mask is None else Q[..., mask]
+
+
+def check_simplex_features(phi, name: str = "phi", *, atol: float = ROW_SUM_ATOL) -> np.ndarray:
+    """Features ``phi[s, a, :]`` on the simplex (entries ``>= 0``, sum 1 within ``atol``).
+
+    d-rectangular robust linear MDPs (R2PVI, DR-RPO) perturb each latent factor ``mu_i``
+    separately and mix the results with weights ``phi_i(s, a)``: the mixture is a transition law
+    only when the weights are a distribution. Returns a float64 copy of shape ``(S, A, d)``;
+    raises ``ValueError`` naming ``name``, the offending entry and its value.
+    """
+    arr = as_float_array(phi, name, ndim=3)
+    neg = arr < -atol
+    if neg.any():
+        idx = np.argwhere(neg)[0]
+        raise ValueError(f"{name}[{_index_str(idx)}] is {arr[tuple(idx)]:.6g}: features must lie on the simplex "
+                         "(entries >= 0, each phi[s, a, :] summing to 1) for a d-rectangular robust linear MDP")
+    sums = arr.sum(axis=-1)
+    off = np.abs(sums - 1.0) > atol
+    if off.any():
+        idx = np.argwhere(off)[0]
+        raise ValueError(f"{name}[{_index_str(idx)}, :] sums to {sums[tuple(idx)]:.12g}: features must lie on the "
+                         f"simplex (each phi[s, a, :] summing to 1 within {atol:g}) for a d-rectangular robust "
+                         "linear MDP")
+    return np.clip(arr, 0.0, None)

@@ -490,6 +490,23 @@ MUTANTS = [
            "the exact DP scores the visited set one stage before the horizon",
            "algorithms.submodular.subrl:submodular_optimum",
            (("        if h == H:\n            v = F(X)", "        if h == H - 1:\n            v = F(X)"),)),
+    # -- linear: R2PVI --
+    Mutant("chi2_dual_minimised", "rrpvi.dual_equals_primal",
+           "the chi-square penalised dual is minimised over alpha instead of maximised (the released code's slip)",
+           "mdps.robust_regularized:_penalized",
+           (("return max(_chi2_objective", "return min(_chi2_objective"),)),
+    Mutant("tv_penalty_without_vmin", "rrpvi.monotone_in_lambda",
+           "the TV closed form caps the values at lam instead of min V + lam",
+           "mdps.robust_regularized:_penalized",
+           (("np.minimum(v, vmin + lam)", "np.minimum(v, lam)"),)),
+    Mutant("r2pvi_pessimism_sign_flipped", "rrpvi.offline_rate",
+           "R2PVI adds the penalty Gamma_h instead of subtracting it (optimism instead of pessimism)",
+           "algorithms.linear.offline_robust:r2pvi",
+           (("phi @ (th_h + w) - gamma", "phi @ (th_h + w) + gamma"),)),
+    Mutant("r2pvi_regresses_current_state_value", "rrpvi.offline_rate",
+           "the regression targets read V_hat at the current state instead of the next state",
+           "algorithms.linear.offline_robust:r2pvi",
+           (("y = vn[D.s_next[h]]", "y = vn[D.s[h]]"),)),
 ]
 
 

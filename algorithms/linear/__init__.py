@@ -9,6 +9,9 @@
 :func:`lsvi_ucb`                   LSVI-UCB on linear MDPs (Jin, Yang, Wang, Jordan 2020),
                                    compiled, exact regret, batched seeds
 :func:`lsvi_beta`                  its theory radius ``d H sqrt(log(2 d K H / delta))``
+:func:`r2pvi`                      R2PVI (Tang, Liu, Xu 2025): robust regularised pessimistic
+                                   value iteration from offline data (TV, KL, chi-square)
+:func:`collect_offline_data`       an offline dataset of a behaviour policy (:class:`OfflineData`)
 =================================  ==========================================================
 
 Every name loads its module on first attribute access, so ``from algorithms import linear``
@@ -21,9 +24,11 @@ import importlib
 
 _LINUCB = ("linucb", "oful_regret_bound", "LinearBanditRun", "LinearBanditBatch", "LinUCBSettings")
 _LSVI = ("lsvi_ucb", "lsvi_beta", "LSVISettings", "LSVIRun", "LSVIBatch")
-_HOME = {**{n: "algorithms.linear.linucb" for n in _LINUCB}, **{n: "algorithms.linear.lsvi" for n in _LSVI}}
+_R2PVI = ("r2pvi", "OfflineData", "as_offline_data", "collect_offline_data", "R2PVISettings", "R2PVIResult")
+_HOME = {**{n: "algorithms.linear.linucb" for n in _LINUCB}, **{n: "algorithms.linear.lsvi" for n in _LSVI},
+         **{n: "algorithms.linear.offline_robust" for n in _R2PVI}}
 
-__all__ = [*_LINUCB, *_LSVI]
+__all__ = [*_LINUCB, *_LSVI, *_R2PVI]
 
 
 def __getattr__(name):
