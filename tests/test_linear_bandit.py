@@ -163,3 +163,15 @@ def test_bad_arguments_are_refused_by_name(kwargs, match):
         linear.linucb(b, **kwargs)
     with pytest.raises(TypeError, match="bandit"):
         linear.linucb("bandit", n_rounds=10)
+
+
+def test_the_public_names_stay_functions_whatever_is_imported_first():
+    # a submodule named like a function would replace the function on the package once imported
+    import importlib
+
+    import algorithms.linear as pkg
+
+    for name in pkg._HOME:
+        importlib.import_module(pkg._HOME[name])
+    assert callable(pkg.linucb) and not isinstance(pkg.linucb, type(pkg))
+    assert callable(pkg.lsvi_ucb) and callable(pkg.r2pvi) and not isinstance(pkg.r2pvi, type(pkg))

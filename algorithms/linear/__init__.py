@@ -25,7 +25,7 @@ import importlib
 _LINUCB = ("linucb", "oful_regret_bound", "LinearBanditRun", "LinearBanditBatch", "LinUCBSettings")
 _LSVI = ("lsvi_ucb", "lsvi_beta", "LSVISettings", "LSVIRun", "LSVIBatch")
 _R2PVI = ("r2pvi", "OfflineData", "as_offline_data", "collect_offline_data", "R2PVISettings", "R2PVIResult")
-_HOME = {**{n: "algorithms.linear.linucb" for n in _LINUCB}, **{n: "algorithms.linear.lsvi" for n in _LSVI},
+_HOME = {**{n: "algorithms.linear.oful" for n in _LINUCB}, **{n: "algorithms.linear.lsvi" for n in _LSVI},
          **{n: "algorithms.linear.offline_robust" for n in _R2PVI}}
 
 __all__ = [*_LINUCB, *_LSVI, *_R2PVI]

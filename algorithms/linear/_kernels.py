@@ -1,4 +1,4 @@
-r"""Numba kernels of LinUCB / OFUL (:mod:`algorithms.linear.linucb`).
+r"""Numba kernels of LinUCB / OFUL (:mod:`algorithms.linear.oful`).
 
 One call of :func:`run_batch` runs ``n`` independent bandit runs of ``T`` rounds, learner and
 environment both compiled, one run per ``prange`` iteration, each with its own SplitMix64 stream
