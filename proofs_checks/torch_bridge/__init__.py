@@ -1,0 +1,9 @@
+"""Checks of the torch bridge (:mod:`algorithms.torch`, the optional ``torch`` extra).
+
+:mod:`.exact` cross-validates the torch Nash-learning updates against the NumPy/Numba lab's
+iterates. Its checks declare ``requires=("torch",)``: without torch they are listed as
+unavailable (with the install hint) and skipped, and the module itself imports torch only
+inside the measurement, so loading the registry never needs torch.
+"""
+
+MODULES = tuple(f"{__name__}.{m}" for m in ("exact",))
