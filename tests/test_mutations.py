@@ -463,6 +463,19 @@ MUTANTS = [
            "the reward fit stops after one Newton step (max_iter = 1) without a certificate",
            "algorithms.exploration.demo_bpi:demo_regularized_rlhf",
            (("ridge=ridge)", "ridge=ridge, max_iter=1)"),)),
+    # -- torch: the torch bridge (exact mode) --
+    Mutant("torch_mp_update_against_pi_k", "torch_bridge.exact_iterates",
+           "the torch Nash-MP update takes the win rate of pi_k instead of the extrapolated pi_{k+1/2}",
+           "algorithms.torch.nash:nash_mp_step",
+           (("win_rates(Pref, torch.exp(z_half))", "win_rates(Pref, torch.exp(z))"),)),
+    Mutant("torch_md_opponent_not_mixed", "torch_bridge.exact_iterates",
+           "the torch Nash-MD step plays against pi_t instead of the geometric mixture pi_t^mu",
+           "algorithms.torch.nash:nash_md_step",
+           (("g = win_rates(Pref, torch.exp(z_mu))", "g = win_rates(Pref, torch.exp(z))"),)),
+    Mutant("torch_prox_anchor_weight_halved", "torch_bridge.exact_iterates",
+           "the torch exact prox uses s = 1/(1 + eta beta / 2) (a halved regularisation in the anchor weight)",
+           "algorithms.torch.nash:prox_step",
+           (("s = 1.0 / (1.0 + float(eta) * float(beta))", "s = 1.0 / (1.0 + float(eta) * float(beta) / 2)"),)),
 ]
 
 

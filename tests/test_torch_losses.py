@@ -144,11 +144,11 @@ def test_rdpo_and_cdpo_at_eps_zero_are_dpo(logps, beta):
 def test_rdpo_is_unbiased_under_label_flips(logps, beta, eps):
     """(1-eps) rdpo(pair) + eps rdpo(swapped pair) = dpo(pair) [R: the defining identity]."""
     pw, pl_, rw, rl = (torch.tensor([v], dtype=torch.float64) for v in logps)
-    mix = (1 - eps) * losses.rdpo(pw, pl_, rw, rl, beta=beta, eps=eps) + eps * losses.rdpo(pl_, pw, rl, rw, beta=beta,
-                                                                                              eps=eps)
+    swapped = losses.rdpo(pl_, pw, rl, rw, beta=beta, eps=eps)
+    mix = (1 - eps) * losses.rdpo(pw, pl_, rw, rl, beta=beta, eps=eps) + eps * swapped
     ref = losses.dpo(pw, pl_, rw, rl, beta=beta)
-    assert abs(float(mix) - float(ref)) <= 1e-12 * max(1.0, abs(float(ref))) + 1e-12 * beta * abs(logps[0] - logps[1]
-                                                                                                     - logps[2] + logps[3])
+    z = beta * abs(logps[0] - logps[1] - logps[2] + logps[3])
+    assert abs(float(mix) - float(ref)) <= 1e-12 * (1.0 + abs(float(ref)) + z)
 
 
 def test_inpo_pair_loss_matches_the_tabular_loss():

@@ -43,7 +43,7 @@ PAPER = ("D. Tiapkin et al. 2025 (arXiv:2505.19731); R. Munos et al. 2023 (arXiv
 
 #: label -> (function name, the same in algorithms.nash and algorithms.torch.nash; keyword arguments; step rule)
 ALGORITHMS = {
-    "Nash-MP (eta=2)": ("nash_mirror_prox", {}, "two"),
+    "Nash-MP (step 2)": ("nash_mirror_prox", {}, "two"),
     "Nash-MD (decaying)": ("nash_md", {"schedule": "decaying"}, "inverse_beta"),
     "OMD (linearised prox)": ("online_mirror_descent", {}, "half"),
     "OMD (exact prox)": ("online_mirror_descent", {"prox": "exact"}, "two"),
@@ -105,19 +105,34 @@ def _measure(ctx):
 
 
 def _plot(result):
-    from labkit.figures import legend, subplots
+    from labkit.figures import MARKERS, PALETTE, legend, subplots
 
     data = result.data
-    worst = data.assign(gap=data["max_gap"].clip(lower=1e-18)).groupby("algorithm")["gap"].max().sort_values()
+    floor = 1e-18
+    gaps = data.assign(gap=data["max_gap"].clip(lower=floor))
+    order = gaps.groupby("algorithm")["gap"].max().sort_values().index
     fig, axes = subplots(panel_aspect=0.9)
     ax = axes[0, 0]
-    ax.barh(worst.index, worst.to_numpy(), color="C0", label="worst run (0 drawn at 1e-18)")
+    rows = {a: i for i, a in enumerate(order)}
+    y = gaps["algorithm"].map(rows).to_numpy(dtype=float)
+    ax.scatter(gaps["gap"], y, s=9, color=PALETTE[0], marker=MARKERS[0], alpha=0.5, lw=0,
+               label=r"one run (game, $\beta$)")
+    worst = gaps.groupby("algorithm")["gap"].max().reindex(order)
+    ax.scatter(worst.to_numpy(), np.arange(len(order)), s=28, color=PALETTE[5], marker=MARKERS[4],
+               label="worst run")
+    eps = ax.axvline(np.finfo(np.float64).eps, color="0.6", ls=":", lw=0.9, label="float64 machine epsilon")
+    eps.set_gid("reference")
     line = ax.axvline(ITERATE_TOL, color="0.15", ls="--", lw=0.9, label="tolerance (theorem: gap 0)")
     line.set_gid("theory")
+    labels = list(order)
+    ax.set_yticks(np.arange(len(order)), labels)
+    ax.set_ylim(-0.6, len(order) - 0.4)
     ax.set_xscale("log")
-    ax.set_xlim(worst.min() / 3, 3 * max(ITERATE_TOL, worst.max()))
-    ax.set_xlabel(r"$\max_t \|\pi_t^{\mathrm{torch}} - \pi_t^{\mathrm{lab}}\|_\infty$")
-    ax.tick_params(axis="y", labelsize=5)
+    lo = min(float(gaps["gap"].min()), np.finfo(np.float64).eps)
+    ax.set_xlim(lo / 3, 3 * max(ITERATE_TOL, float(worst.max())))
+    zero = " (a gap of 0 drawn at 1e-18)" if (data["max_gap"] <= 0).any() else ""
+    ax.set_xlabel(r"$\max_t \|\pi_t^{\mathrm{torch}} - \pi_t^{\mathrm{lab}}\|_\infty$" + zero)
+    ax.tick_params(axis="y", labelsize=6)
     legend(ax, outside=True)
     return fig
 
