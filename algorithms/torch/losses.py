@@ -20,7 +20,7 @@ log-probabilities,
     \qquad z = \beta h,
 
 and each loss evaluates **the same expression** as its NumPy definition, with torch operations
-(``softplus(-z) = -log sigma(z)`` is ``np.logaddexp(0, -z)``) so that it runs on any device and
+(``-log sigma(z)`` is ``torch.logaddexp(0, -z)``, as ``np.logaddexp(0, -z)``) so that it runs on any device and
 supports double backward. The tests (``tests/test_torch_losses.py``) hold the two together: on
 identical float64 inputs the values agree with the NumPy functions and the autograd gradients
 with the exact ``*_grad`` functions times the chain rule ``dz/d logp_w = beta``,
@@ -190,6 +190,13 @@ def margin(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, *, normalizatio
     return lw / counts[0] - ll / counts[1]
 
 
+def _softplus(x: torch.Tensor) -> torch.Tensor:
+    """``log(1 + e^x)`` as ``logaddexp(0, x)``, exact to rounding for every finite ``x`` (the NumPy
+    module's form). Not ``F.softplus``: it returns ``x`` itself above its threshold 20, an error of
+    ``log1p(e^{-x})`` (1e-9 at ``x = 20``) that breaks the agreement with the NumPy definitions."""
+    return torch.logaddexp(torch.zeros_like(x), x)
+
+
 def _z(args, beta):
     b = check_beta(beta)
     return b * margin(*args), b
@@ -200,7 +207,7 @@ def dpo(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, beta: float = 0.1,
         reduction: str = "mean") -> torch.Tensor:
     """DPO: ``-log sigma(beta h)`` per pair (``pl.losses.dpo``), reduced over the batch."""
     z, _ = _z((policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l), beta)
-    return _reduce(F.softplus(-z), reduction)
+    return _reduce(_softplus(-z), reduction)
 
 
 def cdpo(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, beta: float = 0.1, eps: float = 0.1, *,
@@ -208,7 +215,7 @@ def cdpo(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, beta: float = 0.1
     """Conservative DPO ``(1-eps) l(z) + eps l(-z)``, ``eps`` in ``[0, 1/2]`` (``pl.losses.cdpo``)."""
     e = check_real(eps, "eps", low=0.0, high=0.5)
     z, _ = _z((policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l), beta)
-    return _reduce((1.0 - e) * F.softplus(-z) + e * F.softplus(z), reduction)
+    return _reduce((1.0 - e) * _softplus(-z) + e * _softplus(z), reduction)
 
 
 def rdpo(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, beta: float = 0.1, eps: float = 0.1, *,
@@ -221,7 +228,7 @@ def rdpo(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, beta: float = 0.1
     e = check_real(eps, "eps", low=0.0, high=0.5, high_open=True)
     z, _ = _z((policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l), beta)
     c = e / (1.0 - 2.0 * e)
-    return _reduce(F.softplus(-z) - c * z, reduction)
+    return _reduce(_softplus(-z) - c * z, reduction)
 
 
 def ipo(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, beta: float = 0.1, *,
@@ -242,7 +249,7 @@ def _fprime_diff(div: str, a, lw: torch.Tensor, ll: torch.Tensor) -> torch.Tenso
         return torch.exp(-ll) - torch.exp(-lw)
     if div == "alpha":
         return (torch.exp(-a * ll) - torch.exp(-a * lw)) / a
-    return F.softplus(-ll) - F.softplus(-lw)  # js
+    return _softplus(-ll) - _softplus(-lw)  # js
 
 
 def fdpo(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, beta: float = 0.1, *, f: str = "reverse_kl",
@@ -264,7 +271,7 @@ def fdpo(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, beta: float = 0.1
     b = check_beta(beta)
     lw, ll = _logratios(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l)
     z = b * _fprime_diff(div, a, lw, ll)
-    return _reduce(F.softplus(-z), reduction)
+    return _reduce(_softplus(-z), reduction)
 
 
 def slic(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, beta: float = 0.1, delta: float = 1.0, *,
