@@ -476,6 +476,18 @@ MUTANTS = [
            "the torch exact prox uses s = 1/(1 + eta beta / 2) (a halved regularisation in the anchor weight)",
            "algorithms.torch.nash:prox_step",
            (("s = 1.0 / (1.0 + float(eta) * float(beta))", "s = 1.0 / (1.0 + float(eta) * float(beta) / 2)"),)),
+    Mutant("torch_softplus_threshold", "torch_bridge.loss_gradients",
+           "-log sigma(z) through F.softplus, which returns x itself above its threshold 20 (1e-11 relative error)",
+           "algorithms.torch.losses:_softplus",
+           (("return torch.logaddexp(torch.zeros_like(x), x)", "return F.softplus(x)"),)),
+    Mutant("torch_rdpo_coefficient_one_minus_eps", "torch_bridge.loss_gradients",
+           "the torch rDPO correction uses eps/(1 - eps) instead of eps/(1 - 2 eps)",
+           "algorithms.torch.losses:rdpo",
+           (("c = e / (1.0 - 2.0 * e)", "c = e / (1.0 - e)"),)),
+    Mutant("torch_nash_md_pg_kl_sign_flipped", "torch_bridge.loss_gradients",
+           "Nash-MD's policy-gradient loss adds the KL penalty to the objective instead of subtracting it",
+           "algorithms.torch.nash:nash_md_pg_loss",
+           (("- b * _kl_rows(log_pi, log_mu).sum())", "+ b * _kl_rows(log_pi, log_mu).sum())"),)),
 ]
 
 

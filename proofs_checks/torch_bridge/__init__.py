@@ -1,9 +1,10 @@
 """Checks of the torch bridge (:mod:`algorithms.torch`, the optional ``torch`` extra).
 
 :mod:`.exact` cross-validates the torch Nash-learning updates against the NumPy/Numba lab's
-iterates. Its checks declare ``requires=("torch",)``: without torch they are listed as
+iterates; :mod:`.gradients` the torch losses and their gradients against the NumPy definitions,
+exact derivatives and tabular update directions. Its checks declare ``requires=("torch",)``: without torch they are listed as
 unavailable (with the install hint) and skipped, and the module itself imports torch only
 inside the measurement, so loading the registry never needs torch.
 """
 
-MODULES = tuple(f"{__name__}.{m}" for m in ("exact",))
+MODULES = tuple(f"{__name__}.{m}" for m in ("exact", "gradients"))
