@@ -158,9 +158,9 @@ def _measure(ctx):
     return worst_case(
         long["gap"].to_numpy(), "<=", 0.0, GRADIENT_TOL, long,
         f"relative gap between each torch loss (value and autograd gradient) and its NumPy definition and exact "
-        f"derivative, on {len(frame)} random batches of 64 pairs with margins up to |z| = 700 (and fixed ones at |z| = 15..60), beta in 0.05, 0.5, "
-        f"3; plus the Nash-MD natural-gradient direction and the prox stationarity on random 5-response "
-        f"tournaments. Worst: " + "; ".join(f"{k} {v:.1e}" for k, v in worst.sort_values().items())
+        f"derivative, on {len(frame)} random batches of 64 pairs with margins up to |z| = 700 (and fixed ones at "
+        f"|z| = 15..60), beta in 0.05, 0.5, 3; plus the Nash-MD natural-gradient direction and the prox "
+        f"stationarity on random 5-response tournaments. Worst: " + "; ".join(f"{k} {v:.1e}" for k, v in worst.sort_values().items())
         + f". Tolerance {GRADIENT_TOL:g} (rounding).",
     )
 
