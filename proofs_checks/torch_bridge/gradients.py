@@ -160,7 +160,8 @@ def _measure(ctx):
         f"relative gap between each torch loss (value and autograd gradient) and its NumPy definition and exact "
         f"derivative, on {len(frame)} random batches of 64 pairs with margins up to |z| = 700 (and fixed ones at "
         f"|z| = 15..60), beta in 0.05, 0.5, 3; plus the Nash-MD natural-gradient direction and the prox "
-        f"stationarity on random 5-response tournaments. Worst: " + "; ".join(f"{k} {v:.1e}" for k, v in worst.sort_values().items())
+        f"stationarity on random 5-response tournaments. Worst: "
+        + "; ".join(f"{k} {v:.1e}" for k, v in worst.sort_values().items())
         + f". Tolerance {GRADIENT_TOL:g} (rounding).",
     )
 
