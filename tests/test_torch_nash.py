@@ -229,3 +229,33 @@ def test_the_core_lab_never_imports_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_minimising_inpo_pair_loss_in_torch_gives_the_omd_step():
+    """INPO's population pair loss (every ordered pair (a, b) weighted pi_t(a) pi_t(b) P(a > b)),
+    minimised over the logits of a TabularSoftmaxPolicy by torch's L-BFGS, lands on the lab's OMD
+    step (the loss pins log pi up to a constant; the comparison graph is complete)."""
+    from algorithms.torch import losses
+
+    g, ref = _game(5, 12)
+    beta, eta = 0.5, 0.8
+    pi_t = mdps.softmax(np.random.default_rng(13).standard_normal(5))
+    K = 5
+    a, b = np.meshgrid(np.arange(K), np.arange(K), indexing="ij")
+    a, b = a.ravel(), b.ravel()
+    w = pi_t[a] * pi_t[b] * g.Pref[a, b]
+    lt, lr = torch.tensor(np.log(pi_t)), torch.tensor(np.log(ref))
+    pol = TabularSoftmaxPolicy(np.log(pi_t))
+    opt = torch.optim.LBFGS(pol.parameters(), lr=1.0, max_iter=500, tolerance_grad=1e-14, tolerance_change=1e-16,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        lp = pol()[0]
+        loss = losses.inpo(lp[a], lp[b], lt[a], lt[b], lr[a], lr[b], beta=beta, eta=eta, weights=w)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    want = nash.inpo(g, beta, eta, 1, ref=ref, init=pi_t).policies[1]
+    assert np.abs(pol.probs().detach().numpy()[0] - want).max() <= 1e-8
