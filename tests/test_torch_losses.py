@@ -258,3 +258,23 @@ def test_large_margins_match_numpy_to_rounding(name, kw, value, grad):
     np.testing.assert_allclose(per.detach().numpy(), value(z), rtol=2e-15, atol=1e-300)
     (gw,) = torch.autograd.grad(per.sum(), pw)
     np.testing.assert_allclose(gw.numpy(), grad(z), rtol=2e-15, atol=1e-300)
+
+
+@pytest.mark.parametrize("f,alpha", [("forward_kl", None), ("alpha", 0.5)])
+def test_fdpo_refuses_ratios_whose_fprime_overflows(f, alpha):
+    t = [torch.tensor([v], dtype=torch.float64, requires_grad=True) for v in (-1.0, -2000.0, 0.0, 0.0)]
+    with pytest.raises(OverflowError, match=r"policy_logp_l\[0\] - ref_logp_l\[0\] = -2000.0"):
+        losses.fdpo(*t, beta=1.0, f=f, alpha=alpha)
+
+
+@pytest.mark.parametrize("f,alpha", FDIVS)
+def test_fdpo_gradients_are_never_nan_at_large_log_ratios(f, alpha):
+    """Log-ratios down to -700 (ratios near the float64 floor): finite loss and gradients, or an error."""
+    for lw, ll in ((-1.0, -700.0), (-700.0, -1.0), (-700.0, -700.0), (0.0, 0.0)):
+        t = [torch.tensor([v], dtype=torch.float64, requires_grad=True) for v in (lw, ll, 0.0, 0.0)]
+        try:
+            loss = losses.fdpo(*t, beta=1.0, f=f, alpha=alpha)
+        except OverflowError:
+            continue
+        grads = torch.autograd.grad(loss, t[:2])
+        assert torch.isfinite(loss) and all(bool(torch.isfinite(g).all()) for g in grads), (f, lw, ll)

@@ -60,7 +60,9 @@ With ``lr = log u = log pi - log pi_ref`` the ``f'`` differences are written in 
 ``e^{-lr_l} - e^{-lr_w}``; JS ``softplus(-lr_l) - softplus(-lr_w)`` (from
 ``f'(u) = log 2 - softplus(-log u)``); alpha ``(e^{-a lr_l} - e^{-a lr_w}) / a``. These equal the
 NumPy ``_fprime_diff`` of the ratios ``u = exp(lr)`` [R]; gradients with respect to ``lr`` are
-``fdpo_grad * u`` (chain rule ``du/dlr = u``).
+``fdpo_grad * u`` (chain rule ``du/dlr = u``). Forward KL and alpha refuse (``OverflowError``,
+naming the pair) a log-ratio with ``-a lr`` beyond ``log`` of the dtype's largest number, where
+``u^{-a}`` itself overflows (its autograd gradient would be NaN).
 
 Validation
 ----------
@@ -252,6 +254,21 @@ def _fprime_diff(div: str, a, lw: torch.Tensor, ll: torch.Tensor) -> torch.Tenso
     return _softplus(-ll) - _softplus(-lw)  # js
 
 
+def _check_power_range(lw: torch.Tensor, ll: torch.Tensor, a: float, div: str) -> None:
+    """``f'(u) ~ u^{-a}`` must be a finite number: ``-a log u <= log(dtype max)``, else ``OverflowError``
+    naming the pair. (The NumPy definition takes the ratios ``u`` themselves, which are then below
+    the smallest positive float64; autograd of an overflowed ``u^{-a}`` would give NaN gradients.)"""
+    limit = float(torch.log(torch.tensor(torch.finfo(lw.dtype).max, dtype=torch.float64)))
+    for name, lr in (("w", lw), ("l", ll)):
+        bad = (-a * lr.detach()) > limit
+        if bool(bad.any()):
+            idx = _first_bad(bad)
+            where = f"[{', '.join(map(str, idx))}]"
+            raise OverflowError(f"policy_logp_{name}{where} - ref_logp_{name}{where} = {float(lr.detach()[idx])!r}: "
+                                f"f'(pi/pi_ref) for f={div!r} exceeds the {lw.dtype} range (the ratio is below "
+                                f"exp(-{limit:.1f}/{a:g}))")
+
+
 def fdpo(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, beta: float = 0.1, *, f: str = "reverse_kl",
          alpha=None, reduction: str = "mean") -> torch.Tensor:
     """f-DPO ``-log sigma(beta f'(u_w) - beta f'(u_l))``, ``u = pi / pi_ref`` (``pl.losses.fdpo``).
@@ -270,6 +287,8 @@ def fdpo(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l, beta: float = 0.1
         a = None
     b = check_beta(beta)
     lw, ll = _logratios(policy_logp_w, policy_logp_l, ref_logp_w, ref_logp_l)
+    if div in ("forward_kl", "alpha"):
+        _check_power_range(lw, ll, 1.0 if a is None else a, div)
     z = b * _fprime_diff(div, a, lw, ll)
     return _reduce(_softplus(-z), reduction)
 
@@ -313,6 +332,7 @@ def inpo(policy_logp_w, policy_logp_l, current_logp_w, current_logp_l, ref_logp_
         return _reduce(r, reduction)
     if reduction != "mean":
         raise ValueError(f"weights are only for reduction='mean', got reduction={reduction!r}")
+    r = _reduce(r, "none")  # the finiteness check
     w = torch.as_tensor(weights, dtype=r.dtype, device=r.device)
     if w.shape != r.shape:
         raise ValueError(f"weights must have the batch shape {tuple(r.shape)}, got {tuple(w.shape)}")
