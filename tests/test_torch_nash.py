@@ -259,3 +259,21 @@ def test_minimising_inpo_pair_loss_in_torch_gives_the_omd_step():
     opt.step(closure)
     want = nash.inpo(g, beta, eta, 1, ref=ref, init=pi_t).policies[1]
     assert np.abs(pol.probs().detach().numpy()[0] - want).max() <= 1e-8
+
+
+def test_step_bad_inputs():
+    g, ref = _game(4, 14)
+    P = tn.pref_tensor(g)
+    log_mu = torch.log(torch.tensor(ref))[None]
+    pol = TabularSoftmaxPolicy.uniform(4)
+    with pytest.raises(ValueError, match=r"eta \* beta must be <= 1"):
+        tn.nash_md_step(pol, P, log_mu, 3.0, 1.0)
+    with pytest.raises(ValueError, match="prox"):
+        tn.omd_step(pol, P, log_mu, 0.5, 1.0, prox="exactly")
+    with pytest.raises(ValueError, match=r"Pref must have shape \(1, 4, 4\)"):
+        tn.nash_mp_step(pol, P[:, :3, :3], log_mu, 2.0, 1.0)
+    with pytest.raises(TypeError, match="policy must be a TabularSoftmaxPolicy"):
+        tn.nash_mp_step(torch.zeros(4), P, log_mu, 2.0, 1.0)
+    with pytest.raises(ValueError, match="eta"):
+        tn.nash_mp_step(pol, P, log_mu, 0.0, 1.0)
+    tn.nash_mp_step(pol, P, log_mu, 5.0, 1.0)  # no condition on eta beta for the exact prox

@@ -129,7 +129,7 @@ def check_logps(tensors: dict) -> list[torch.Tensor]:
             idx = _first_bad(bad)
             where = f"[{', '.join(map(str, idx))}]" if idx else ""
             raise ValueError(f"{name}{where} is {float(t.detach()[idx])!r}, expected a finite log-probability")
-        if name.startswith(("policy_", "ref_", "current_")) and bool((t.detach() > 0).any()):
+        if bool((t.detach() > 0).any()):
             idx = _first_bad(t.detach() > 0)
             where = f"[{', '.join(map(str, idx))}]" if idx else ""
             raise ValueError(f"{name}{where} is {float(t.detach()[idx])!r}, expected a log-probability <= 0")

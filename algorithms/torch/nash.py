@@ -176,19 +176,34 @@ def _log_rows(p, name: str, X: int, K: int, dtype, device) -> torch.Tensor:
     return lp.expand(X, K).to(dtype=dtype, device=device).clone()
 
 
-def _check_policy_for(policy, P: torch.Tensor) -> None:
+def _check_step_args(policy, Pref, log_mu, eta, beta, *, linearized: bool) -> tuple[float, float]:
+    """Validate the arguments of a single step: the policy module, ``Pref (X, K, K)`` and
+    ``log_mu (X, K)`` tensors of its shape, ``eta > 0``, ``beta >= 0`` (``eta beta <= 1`` for a
+    linearised step). Returns ``(eta, beta)`` as floats."""
     if not isinstance(policy, TabularSoftmaxPolicy):
         raise TypeError(f"policy must be a TabularSoftmaxPolicy, got {type(policy).__name__}")
-    X, K = P.shape[0], P.shape[-1]
-    if (policy.n_contexts, policy.n_responses) != (X, K):
-        raise ValueError(f"policy has shape ({policy.n_contexts}, {policy.n_responses}), the game ({X}, {K})")
+    X, K = policy.n_contexts, policy.n_responses
+    for name, t, shape in (("Pref", Pref, (X, K, K)), ("log_mu", log_mu, (X, K))):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor (see pref_tensor), got {type(t).__name__}")
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape} for this policy, got {tuple(t.shape)}")
+    e = check_real(eta, "eta", low=0.0, low_open=True)
+    b = check_beta(beta, allow_zero=True)
+    if linearized and e * b > 1.0 + 1e-12:
+        raise ValueError(f"eta * beta must be <= 1 for a linearised step, got eta={eta!r}, beta={beta!r}")
+    return e, b
 
 
 # ----------------------------------------------------------------------------- steps on a policy
 @torch.no_grad()
 def omd_step(policy: TabularSoftmaxPolicy, Pref: torch.Tensor, log_mu: torch.Tensor, eta: float, beta: float,
              *, prox: str = "linearized") -> torch.Tensor:
-    """One OMD / INPO step on ``policy``'s logits, in place; returns the new log-policy."""
+    """One OMD / INPO step on ``policy``'s logits, in place; returns the new log-policy.
+
+    ``prox`` is ``"linearized"`` (INPO's closed form; ``eta beta <= 1``) or ``"exact"``."""
+    prox = check_choice(prox, "prox", ("linearized", "exact"))
+    eta, beta = _check_step_args(policy, Pref, log_mu, eta, beta, linearized=prox == "linearized")
     z = policy()
     g = win_rates(Pref, torch.exp(z))
     step = linearized_prox_step if prox == "linearized" else prox_step
@@ -200,7 +215,9 @@ def omd_step(policy: TabularSoftmaxPolicy, Pref: torch.Tensor, log_mu: torch.Ten
 @torch.no_grad()
 def nash_md_step(policy: TabularSoftmaxPolicy, Pref: torch.Tensor, log_mu: torch.Tensor, eta: float,
                  beta: float) -> torch.Tensor:
-    """One Nash-MD step: against the geometric mixture ``pi^{1-eta beta} mu^{eta beta}``, in place."""
+    """One Nash-MD step: against the geometric mixture ``pi^{1-eta beta} mu^{eta beta}``, in place
+    (``eta beta <= 1``); returns the new log-policy."""
+    eta, beta = _check_step_args(policy, Pref, log_mu, eta, beta, linearized=True)
     z = policy()
     z_mu = linearized_prox_step(z, log_mu, None, eta, beta)
     g = win_rates(Pref, torch.exp(z_mu))
@@ -214,6 +231,7 @@ def nash_mp_step(policy: TabularSoftmaxPolicy, Pref: torch.Tensor, log_mu: torch
                  beta: float) -> tuple[torch.Tensor, torch.Tensor]:
     """One Nash Mirror Prox iteration (extrapolation, then update, both from ``z_t``), in place;
     returns ``(z_{t+1/2}, z_{t+1})``."""
+    eta, beta = _check_step_args(policy, Pref, log_mu, eta, beta, linearized=False)
     z = policy()
     z_half = prox_step(z, log_mu, win_rates(Pref, torch.exp(z)), eta, beta)
     z_new = prox_step(z, log_mu, win_rates(Pref, torch.exp(z_half)), eta, beta)
