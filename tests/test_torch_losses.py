@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+import mdps  # noqa: E402
 from algorithms import nash  # noqa: E402
 from algorithms import preference_learning as pl  # noqa: E402
 from algorithms.torch import losses  # noqa: E402
@@ -278,3 +279,56 @@ def test_fdpo_gradients_are_never_nan_at_large_log_ratios(f, alpha):
             continue
         grads = torch.autograd.grad(loss, t[:2])
         assert torch.isfinite(loss) and all(bool(torch.isfinite(g).all()) for g in grads), (f, lw, ll)
+
+
+# ----------------------------------------------------------------------------- with a policy module
+def test_dpo_gradient_on_a_tabular_policy_is_the_chain_rule():
+    """d DPO / d logits = sum_k dpo'(z_k) beta (e_{y_w} - e_{y_l} - (pi - pi)) / B: the score of a
+    softmax is one-hot minus pi, which cancels between winner and loser."""
+    from algorithms.torch import TabularSoftmaxPolicy
+
+    rng = np.random.default_rng(15)
+    K, beta = 6, 0.3
+    pol = TabularSoftmaxPolicy(rng.standard_normal(K))
+    ref = np.log(mdps.softmax(rng.standard_normal(K)))
+    yw, yl = rng.integers(0, K, 40), rng.integers(0, K, 40)
+    loss = losses.dpo(pol.log_prob(yw), pol.log_prob(yl), torch.tensor(ref[yw]), torch.tensor(ref[yl]), beta=beta)
+    (grad,) = torch.autograd.grad(loss, pol.logits)
+    lp = pol().detach().numpy()[0]
+    z = beta * ((lp[yw] - ref[yw]) - (lp[yl] - ref[yl]))
+    d = pl.losses.dpo_grad(z) * beta / len(yw)
+    want = np.zeros(K)
+    np.add.at(want, yw, d)
+    np.add.at(want, yl, -d)
+    np.testing.assert_allclose(grad.numpy()[0], want, rtol=1e-12, atol=1e-15)
+
+
+def test_population_dpo_minimiser_is_the_kl_regularised_optimum():
+    """Bradley-Terry labels P(a > b) = sigma(r_a - r_b): the population DPO loss over every ordered
+    pair is minimised by pi* proportional to pi_ref exp(r / beta) (Rafailov et al. 2023, [R])."""
+    from algorithms.torch import TabularSoftmaxPolicy
+
+    rng = np.random.default_rng(16)
+    K, beta = 5, 0.7
+    r = rng.standard_normal(K)
+    ref = mdps.softmax(rng.standard_normal(K))
+    a, b = (x.ravel() for x in np.meshgrid(np.arange(K), np.arange(K), indexing="ij"))
+    keep = a != b
+    a, b = a[keep], b[keep]
+    w = torch.tensor(1.0 / (1.0 + np.exp(-(r[a] - r[b]))))  # Pr(a labelled the winner over b)
+    lr = torch.tensor(np.log(ref))
+    pol = TabularSoftmaxPolicy(np.log(ref))
+    opt = torch.optim.LBFGS(pol.parameters(), lr=1.0, max_iter=500, tolerance_grad=1e-14, tolerance_change=1e-16,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        lp = pol()[0]
+        per = losses.dpo(lp[a], lp[b], lr[a], lr[b], beta=beta, reduction="none")
+        loss = (w * per).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    want = mdps.softmax(np.log(ref) + r / beta)
+    assert np.abs(pol.probs().detach().numpy()[0] - want).max() <= 1e-8
