@@ -20,8 +20,8 @@ log-probabilities,
     \qquad z = \beta h,
 
 and each loss evaluates **the same expression** as its NumPy definition, with torch operations
-(``-log sigma(z)`` is ``torch.logaddexp(0, -z)``, as ``np.logaddexp(0, -z)``) so that it runs on any device and
-supports double backward. The tests (``tests/test_torch_losses.py``) hold the two together: on
+(``-log sigma(z)`` is ``torch.logaddexp(0, -z)``, as ``np.logaddexp(0, -z)``) so that it runs on
+any device and supports double backward. The tests (``tests/test_torch_losses.py``) hold the two together: on
 identical float64 inputs the values agree with the NumPy functions and the autograd gradients
 with the exact ``*_grad`` functions times the chain rule ``dz/d logp_w = beta``,
 ``dz/d logp_l = -beta`` [R]; finite differences agree; ``rdpo(eps=0) == cdpo(eps=0) == dpo``.
@@ -67,10 +67,18 @@ naming the pair) a log-ratio with ``-a lr`` beyond ``log`` of the dtype's larges
 Validation
 ----------
 Every public function checks, at the boundary, that the log-probabilities are floating tensors
-of one shape, dtype and device, non-empty and finite (``ValueError`` naming the argument, the
-first offending index and its value; on an accelerator the finiteness test synchronises once per
-call), that ``beta`` is a real number in ``[1e-300, 1e300]`` and that ``eps`` lies in the
-loss's range (``[0, 1/2)`` for rDPO, ``[0, 1/2]`` for cDPO), the same messages as the NumPy layer.
+of one shape, dtype and device, non-empty, finite and ``<= 0`` (``ValueError`` naming the
+argument, the first offending index and its value; on an accelerator these tests synchronise once
+per call), that ``beta`` is a real number in ``[1e-300, 1e300]`` and that ``eps`` lies in the
+loss's range (``[0, 1/2)`` for rDPO, ``[0, 1/2]`` for cDPO), with the NumPy layer's validators
+(:func:`mdps.preference.check_beta`, :func:`mdps.validation.check_real`). A per-pair loss whose
+exact value lies beyond the dtype's range raises ``OverflowError`` naming the pair; ``inf`` and
+NaN are never returned.
+
+Why a torch evaluation and not a call into NumPy: a loss on an LLM's log-probabilities must stay
+on the device and in the autograd graph (double backward, ``torch.compile``); the NumPy module
+remains the definition, and the tests and the check ``torch_bridge.loss_gradients`` hold the two
+together at the rounding level, including margins up to ``|z| = 700``.
 """
 
 from __future__ import annotations
