@@ -76,7 +76,7 @@ exact value lies beyond the dtype's range raises ``OverflowError`` naming the pa
 NaN are never returned.
 
 Why a torch evaluation and not a call into NumPy: a loss on an LLM's log-probabilities must stay
-on the device and in the autograd graph (double backward, ``torch.compile``); the NumPy module
+on the device and in the autograd graph (double backward works); the NumPy module
 remains the definition, and the tests and the check ``torch_bridge.loss_gradients`` hold the two
 together at the rounding level, including margins up to ``|z| = 700``.
 """

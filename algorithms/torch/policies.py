@@ -50,7 +50,7 @@ class TabularSoftmaxPolicy(nn.Module):
     --------
     >>> import numpy as np
     >>> pol = TabularSoftmaxPolicy.from_policy(np.array([0.5, 0.25, 0.25]))
-    >>> [round(float(p), 4) for p in pol.probs()[0]]
+    >>> [round(float(p), 4) for p in pol.probs().detach()[0]]
     [0.5, 0.25, 0.25]
     """
 
