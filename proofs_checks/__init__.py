@@ -21,7 +21,8 @@ import labkit
 #: the family packages, in the order ``labkit list`` shows them
 FAMILIES = ("proofs_checks.planning", "proofs_checks.nash", "proofs_checks.preference_learning",
             "proofs_checks.exploration", "proofs_checks.robust",
-            "proofs_checks.average_reward", "proofs_checks.submodular", "proofs_checks.linear")
+            "proofs_checks.average_reward", "proofs_checks.submodular", "proofs_checks.linear",
+            "proofs_checks.torch_bridge")
 
 
 def modules() -> list[str]:

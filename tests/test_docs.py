@@ -89,7 +89,8 @@ def test_theory_pages_cover_every_registered_check():
              "average_reward": (ROOT / "docs/theory/average_reward.md").read_text(encoding="utf-8"),
              "submodular": (ROOT / "docs/theory/submodular.md").read_text(encoding="utf-8"),
              "linear": (ROOT / "docs/theory/linear.md").read_text(encoding="utf-8"),
-             "preference_learning": (ROOT / "docs/theory/preference_learning.md").read_text(encoding="utf-8")}
+             "preference_learning": (ROOT / "docs/theory/preference_learning.md").read_text(encoding="utf-8"),
+             "torch": (ROOT / "docs/theory/torch_bridge.md").read_text(encoding="utf-8")}
     missing = [f"{c.family}: {name}" for name, c in labkit.checks().items()
                if c.family in pages and f"### {name}\n" not in pages[c.family]]
     assert not missing, f"checks without a section on their theory page: {missing}"

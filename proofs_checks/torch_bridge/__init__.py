@@ -1,0 +1,10 @@
+"""Checks of the torch bridge (:mod:`algorithms.torch`, the optional ``torch`` extra).
+
+:mod:`.exact` cross-validates the torch Nash-learning updates against the NumPy/Numba lab's
+iterates; :mod:`.gradients` the torch losses and their gradients against the NumPy definitions,
+exact derivatives and tabular update directions. The checks declare ``requires=("torch",)``:
+without torch they are listed as unavailable (with the install hint) and skipped, and the
+modules import torch only inside the measurements, so loading the registry never needs torch.
+"""
+
+MODULES = tuple(f"{__name__}.{m}" for m in ("exact", "gradients"))
