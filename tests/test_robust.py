@@ -260,3 +260,85 @@ def test_kl_ball_with_a_near_tie_at_the_minimum(p0, v):
     assert np.isfinite(p).all() and abs(p.sum() - 1) <= 1e-12 and p.min() >= 0
     assert abs(p @ v - val) <= 1e-12 and abs(val) <= 1e-12
     assert float(np.sum(p[p > 0] * np.log(p[p > 0] / p0[p > 0]))) <= 0.3 * (1 + 1e-9)
+
+
+# -- tiny and subnormal nominal masses (KL and chi-square kernels) ------------------------------------
+def _ball_and_value_ok(kind, p0, v, r):
+    """The kernel's contract on any input: the minimiser is a distribution in the ball (divergence
+    <= r (1 + 1e-9) + 1e-12, evaluated exactly for chi2 and with log differences for KL, whose round-off
+    is below 1e-13 here) and its expected value is the returned value to 1e-12 max(1, |v|)."""
+    from fractions import Fraction
+
+    val = mdps.robust_inner(p0, v, r, kind=kind)
+    p = mdps.robust_argmin(p0, v, r, kind=kind)
+    assert np.isfinite(p).all() and p.min() >= 0.0 and abs(p.sum() - 1.0) <= 1e-12
+    assert np.all(p[p0 == 0] == 0.0)
+    s = p0 > 0
+    if kind == "chi2":
+        div = float(sum((Fraction(a) - Fraction(b)) ** 2 / Fraction(b) for a, b in zip(p[s], p0[s])))
+    else:
+        t = s & (p > 0)
+        div = math.fsum(p[t] * (np.log(p[t]) - np.log(p0[t])))
+    assert div <= r * (1 + 1e-9) + 1e-12, (div, r)
+    assert abs(math.fsum(p * v) - val) <= 1e-12 * max(1.0, np.abs(v).max())
+    return val, p
+
+
+def test_chi2_tiny_nominal_mass_closed_form():
+    # Hypothesis found it: the minimiser was 8e-6 outside the ball, its small entry 1e-4 (relative) off, because
+    # the variance came from 1 - mu with mu = 1 - 1e-15 rounded at the scale of |v|. On the two-point support
+    # {a, b} (a + b = 1) the minimiser moves delta = sqrt(r a b) onto the lower value: chi2 = delta^2 / (a b) = r.
+    p0 = np.array([1e-15, 0.0, 1.0 - 1e-15])
+    v = np.array([0.0, 0.0, 1.0])
+    r = 0.01
+    val, p = _ball_and_value_ok("chi2", p0, v, r)
+    a, b = p0[0] / (p0[0] + p0[2]), p0[2] / (p0[0] + p0[2])
+    delta = math.sqrt(r * a * b)
+    assert abs((p[0] - p0[0]) / delta - 1.0) <= 1e-12
+    assert abs(val - (b - delta)) <= 1e-15
+
+
+def test_kl_tiny_nominal_mass_value_is_its_minimisers():
+    # Hypothesis found value and <argmin, v> 1.4e-8 apart on such rows (the value was the dual objective at a
+    # lambda whose KL was off the radius); the value is now the minimiser's own tilted mean
+    _ball_and_value_ok("kl", np.array([1e-15, 0.0, 1.0 - 1e-15]), np.array([0.0, 0.0, 1.0]), 0.01)
+    _ball_and_value_ok("kl", np.array([1e-15, 0.0, 1.0 - 1e-15]), np.array([1.0, 0.0, 0.0]), 0.01)
+
+
+@pytest.mark.parametrize("kind, p0, v, r", [
+    # subnormal nominal masses: p0 / max p0 and p0 e^{-d/lam} lost their digits (minimisers far outside the
+    # ball, values 0.1 off their minimisers'), and the chi2 variance underflowed
+    ("chi2", [1.515105443338649e-300, 1.515105443338649e-300, 1.0, 1e-323, 1.515105443338649e-300],
+     [0.4652144364938673, 0.038980639827442966, 0.5031386008598768, -0.006798935140857277, 0.288436255780573], 1e-6),
+    ("chi2", [1.5097192627901087e-300, 1.0, 1.5097192627901086e-200, 1.5097192627901087e-300],
+     [-25.414953251565645, 22.53119869363516, -6.90506662481628, -5.762210220632286], 1e-12),
+    ("chi2", [0.6337854740458996, 5e-324, 0.3662145259541004], [2.0, -2.0, 0.0], 30.0),
+    ("chi2", [1.0, 0.0, 1.5e-323], [1.0, -2.0, -1.0], 30.0),
+    ("kl", [1.0, 2e-323], [-0.03282688408495184, -0.06367758044327379], 1e-6),
+    ("kl", [1.0, 5e-324], [-0.04944982166603513, -0.1434476379206598], 0.1),
+])
+def test_subnormal_nominal_masses(kind, p0, v, r):
+    _ball_and_value_ok(kind, np.array(p0), np.array(v), r)
+
+
+@st.composite
+def tiny_instances(draw):
+    n = draw(st.integers(2, 6))
+    w = np.array(draw(st.lists(st.sampled_from([0.0, 5e-324, 1e-320, 1e-300, 1e-200, 1e-15, 1e-12, 1e-8]) | st.floats(
+        1e-3, 1.0), min_size=n, max_size=n)))
+    if w.max() < 1e-3:
+        w[draw(st.integers(0, n - 1))] = 1.0
+    p0 = w / w.sum()
+    v = np.array(draw(st.lists(st.sampled_from([-2.0, 0.0, 1.0]) | st.floats(-100, 100), min_size=n, max_size=n)))
+    r = draw(st.sampled_from([1e-20, 1e-12, 1e-6, 1e-4, 0.01, 0.1, 0.3, 1.0, 3.0, 30.0, 1e3]))
+    return p0, v, r
+
+
+@pytest.mark.parametrize("kind", ["kl", "chi2"])
+@settings(max_examples=300, deadline=None)
+@given(inst=tiny_instances())
+def test_tiny_nominal_masses_argmin_in_ball_with_the_value(kind, inst):
+    p0, v, r = inst
+    val, _ = _ball_and_value_ok(kind, p0, v, r)
+    s = p0 > 0
+    assert v[s].min() - 1e-12 * max(1.0, np.abs(v).max()) <= val <= p0 @ v + 1e-12 * max(1.0, np.abs(v).max())
