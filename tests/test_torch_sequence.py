@@ -164,3 +164,20 @@ def test_bad_inputs():
         sq.sequence_preference_game(3, 2, intransitive=-1.0, rng=0)
     with pytest.raises(ValueError, match="device"):
         sq.select_device("nonsense")
+
+
+@pytest.mark.parametrize("algorithm,tabular", [("nash_md", "nash_md"), ("nash_mp", "nash_mirror_prox"),
+                                               ("inpo", "inpo")])
+def test_the_distillation_target_is_the_exact_tabular_step(algorithm, tabular):
+    from algorithms import nash
+    from algorithms.torch import nash as tn
+
+    game, ref, model = _setup(3)
+    mu = sq.response_log_policy(ref, L).detach().exp().numpy()
+    mu /= mu.sum()
+    pi = sq.response_log_policy(model, L).detach().exp().numpy()
+    pi /= pi.sum()
+    z = torch.log(torch.tensor(pi))[None]
+    target = sq._target(algorithm, z, torch.log(torch.tensor(mu))[None], tn.pref_tensor(game), 1.0, 0.3)
+    step = np.asarray(getattr(nash, tabular)(game, 0.3, 1.0, 1, ref=mu, init=pi).policies)[1]
+    np.testing.assert_allclose(torch.exp(target[0]).numpy(), step, rtol=0, atol=1e-12)

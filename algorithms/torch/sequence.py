@@ -25,11 +25,14 @@ Training: distillation of the exact mirror step [U; a lab construction]
 2. the *exact* tabular update of the chosen algorithm applied to ``z_t`` (the functions of
    :mod:`algorithms.torch.nash`, with exact win rates ``Pref pi``):
 
-   * Nash-MD (Munos et al. 2023, arXiv 2312.00886): ``z_{t+1} = prox^lin(z_t, Pref pi_t^mu)``,
-     ``pi_t^mu`` the geometric mixture ``pi_t^{1 - eta beta} mu^{eta beta}``;
-   * Nash-MP (Tiapkin et al. 2025, arXiv 2505.19731): ``z_{t+1/2} = prox(z_t, Pref pi_t)``,
+   * Nash-MD (R. Munos et al. 2023, *Nash Learning from Human Feedback*, arXiv 2312.00886):
+     ``z_{t+1} = prox^lin(z_t, Pref pi_t^mu)``, ``pi_t^mu`` the geometric mixture
+     ``pi_t^{1 - eta beta} mu^{eta beta}``;
+   * Nash-MP (D. Tiapkin et al. 2025, *Accelerating Nash Learning from Human Feedback via Mirror
+     Prox*, arXiv 2505.19731): ``z_{t+1/2} = prox(z_t, Pref pi_t)``,
      ``z_{t+1} = prox(z_t, Pref pi_{t+1/2})``;
-   * INPO (Zhang et al. 2024, arXiv 2407.00617), closed form ``z_{t+1} = prox^lin(z_t, Pref pi_t)``;
+   * INPO (Y. Zhang et al. 2024, *Iterative Nash Policy Optimization*, arXiv 2407.00617), closed
+     form ``z_{t+1} = prox^lin(z_t, Pref pi_t)``;
 
    with ``prox^lin(z, v) = log softmax((1 - eta beta) z + eta beta log mu + eta v)`` and
    ``prox(z, v) = log softmax(s z + (1 - s) log mu + eta s v)``, ``s = 1/(1 + eta beta)``;

@@ -86,7 +86,8 @@ def _measure(ctx):
         f"E_beta(pi_T) / E_beta(pi_0) of the tiny transformer's enumerated policy (V = {VOCAB}, L = {LENGTH}: "
         f"{VOCAB ** LENGTH} responses), T = {N_STEPS} outer steps of {N_FIT} Adam steps (lr {LR}) distilling the "
         f"exact update, beta = {BETA}, eta = {ETA}, over {len(final)} runs (random games and references, the "
-        f"model starting as a copy of the reference; E_beta(pi_0) in [{final.e0.min():.3f}, {final.e0.max():.3f}]). Worst per algorithm: "
+        f"model starting as a copy of the reference; E_beta(pi_0) in [{final.e0.min():.3f}, "
+        f"{final.e0.max():.3f}]). Worst per algorithm: "
         + "; ".join(f"{k} {v:.3f}" for k, v in worst.items())
         + ". The exact tabular iterates from the same start reach: "
         + "; ".join(f"{k} {v:.3f}" for k, v in tab.items()) + f". Bound {RATIO_BOUND} (a lab choice, tag U).",
@@ -124,9 +125,9 @@ def _plot(result):
 transformer_exploitability = register(Check(
     name="torch_bridge.transformer_exploitability",
     paper=PAPER,
-    claim="A tiny causal transformer over 27 enumerated 3-token responses, started at the reference and trained with Nash-MD, Nash-MP and INPO "
-          "by distillation of the exact mirror step (exact-oracle regime), reduces its exact regularised "
-          "exploitability to at most half its initial value in 20 steps.",
+    claim="A tiny causal transformer over 27 enumerated 3-token responses, started at the reference and trained "
+          "with Nash-MD, Nash-MP and INPO by distillation of the exact mirror step (exact-oracle regime), reduces "
+          "its exact regularised exploitability to at most half its initial value in 20 steps.",
     tag="U", family="torch", requires=("torch",), install='pip install "rl-theory-lab[torch]"', cost=(5, 60),
     measure=_measure, plot=_plot,
 ))
