@@ -300,7 +300,9 @@ def train_sequence_policy(model: TinyCausalTransformer, game: PreferenceGame, re
         Regularisation ``beta > 0`` and step ``eta > 0`` (``eta beta <= 1`` for Nash-MD and INPO).
     n_steps, n_fit, lr : outer steps, Adam steps per outer step, Adam's learning rate.
     seed : int
-        Seeds torch's CPU generator inside the call only (restored after); the loop draws nothing.
+        Recorded in ``settings``. The loop draws no random numbers (exact win rates, full-batch
+        fits over the enumerated responses), so it never touches a generator: the model's
+        randomness is its initialisation, seeded by the model's own ``seed``.
     """
     algorithm = check_choice(algorithm, "algorithm", ALGORITHMS)
     for name, m in (("model", model), ("ref_model", ref_model)):
@@ -349,32 +351,27 @@ def train_sequence_policy(model: TinyCausalTransformer, game: PreferenceGame, re
         pi = pi / pi.sum()
         return pi, game.exploitability(pi, beta=b, ref=mu)
 
-    rng_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    z = current()
+    pis, expl, fit = [], [], []
+    pi, ex = record(z)
+    pis.append(pi)
+    expl.append(ex)
+    for _ in range(n):
+        target = _target(algorithm, z, log_mu, P, e, b)[0].to(dev)
+        p_target = torch.exp(target)
+        for _ in range(n_fit):
+            opt.zero_grad()
+            loss = (p_target * (target - sequence_log_probs(model, seqs))).sum()  # KL(target || model)
+            loss.backward()
+            opt.step()
         z = current()
-        pis, expl, fit = [], [], []
+        fit.append(float((p_target.cpu() * (target.cpu() - z[0])).sum()))
+        if not torch.isfinite(z).all():
+            raise FloatingPointError("the model's log-policy became non-finite during training (lower lr)")
         pi, ex = record(z)
         pis.append(pi)
         expl.append(ex)
-        for _ in range(n):
-            target = _target(algorithm, z, log_mu, P, e, b)[0].to(dev)
-            p_target = torch.exp(target)
-            for _ in range(n_fit):
-                opt.zero_grad()
-                loss = (p_target * (target - sequence_log_probs(model, seqs))).sum()  # KL(target || model)
-                loss.backward()
-                opt.step()
-            z = current()
-            fit.append(float((p_target.cpu() * (target.cpu() - z[0])).sum()))
-            if not torch.isfinite(z).all():
-                raise FloatingPointError("the model's log-policy became non-finite during training (lower lr)")
-            pi, ex = record(z)
-            pis.append(pi)
-            expl.append(ex)
-    finally:
-        torch.random.set_rng_state(rng_state)
     settings = {"algorithm": algorithm, "beta": b, "eta": e, "n_steps": n, "n_fit": n_fit, "lr": lr, "length": L,
                 "device": str(dev), "dtype": str(dtype), "seed": seed}
     return SequenceTrainingResult(policies=np.array(pis), exploitability=np.array(expl), fit_kl=np.array(fit),
