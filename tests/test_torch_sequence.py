@@ -52,7 +52,7 @@ def test_enumerated_policy_is_normalised(vocab, length, seed, n_layers):
 def test_sequence_log_probs_is_the_sum_of_token_log_softmax():
     m = sq.TinyCausalTransformer(4, 3, seed=3, device="cpu", dtype=torch.float64)
     seqs = torch.tensor([[0, 1, 2], [3, 3, 0]])
-    logits = m(seqs)
+    logits = m(seqs).detach()
     expect = [sum(float(torch.log_softmax(logits[b, t], -1)[seqs[b, t]]) for t in range(3)) for b in range(2)]
     np.testing.assert_allclose(sq.sequence_log_probs(m, seqs).detach().numpy(), expect, rtol=0, atol=1e-12)
     # the first token's distribution is the BOS prediction: the marginal of y_1 over the enumeration
