@@ -101,28 +101,29 @@ def _measure(ctx):
 def _plot(result):
     from matplotlib.ticker import MaxNLocator
 
-    from labkit.figures import MARKERS, PALETTE, legend, reference_line, subplots
+    from labkit.figures import MARKERS, PALETTE, figure_legend, reference_line, subplots
 
     data = result.data
-    fig, axes = subplots(panel_aspect=0.8)
-    ax = axes[0, 0]
     names = {"nash_md": "Nash-MD", "nash_mp": "Nash-MP", "inpo": "INPO"}
-    for i, (alg, grp) in enumerate(data.groupby("algorithm", sort=False)):
+    fig, axes = subplots(1, 3, panel_aspect=1.0, sharey=True)
+    lo = float(np.nanmin(data[["model", "tabular"]].to_numpy()))
+    for i, (alg, ax) in enumerate(zip(names, axes[0])):
+        grp = data[data.algorithm == alg]
         for j, (_, run) in enumerate(grp.groupby("replicate")):
             run = run.sort_values("t")
-            kw = {"label": f"{names[alg]}: transformer"} if j == 0 else {}
-            ax.plot(run.t, run.model, color=PALETTE[i], marker=MARKERS[i], ms=2.5, lw=0.9, alpha=0.8, **kw)
-            kw = {"label": f"{names[alg]}: exact tabular"} if j == 0 else {}
-            ax.plot(run.t, run.tabular, color=PALETTE[i], ls=":", lw=0.9, alpha=0.8, **kw)
-    reference_line(ax, RATIO_BOUND, label=r"claimed at the last step $T=%d$: ratio $\leq 1/2$" % N_STEPS)
-    ax.set_yscale("log")
-    lo = float(np.nanmin(data[["model", "tabular"]].to_numpy()))
-    ax.set_ylim(10 ** np.floor(np.log10(lo)), 1.5)
-    ax.set_xlim(0, N_STEPS)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(r"outer step $t$ (%d Adam steps on KL(target$\,\|\,\pi_\theta$) each)" % N_FIT)
-    ax.set_ylabel(r"$E_\beta(\pi_t) / E_\beta(\pi_0)$")
-    legend(ax, outside=True)
+            ax.plot(run.t, run.model, color=PALETTE[0], marker=MARKERS[0], ms=2, lw=0.8, alpha=0.7,
+                    **({"label": "tiny transformer (distilled)"} if j == 0 else {}))
+            ax.plot(run.t, run.tabular, color=PALETTE[1], ls=":", lw=0.9, alpha=0.8,
+                    **({"label": "exact tabular iterates, same start"} if j == 0 else {}))
+        reference_line(ax, RATIO_BOUND, label=r"claimed at $T=%d$: ratio $\leq 1/2$" % N_STEPS)
+        ax.set_yscale("log")
+        ax.set_ylim(10 ** np.floor(np.log10(lo)), 1.5)
+        ax.set_xlim(0, N_STEPS)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+        ax.set_title(names[alg])
+        ax.set_xlabel(r"outer step $t$")
+    axes[0, 0].set_ylabel(r"$E_\beta(\pi_t) / E_\beta(\pi_0)$")
+    figure_legend(fig, axes)
     return fig
 
 
