@@ -549,6 +549,12 @@ MUTANTS = [
            "Nash-MD's policy-gradient loss adds the KL penalty to the objective instead of subtracting it",
            "algorithms.torch.nash:nash_md_pg_loss",
            (("- b * _kl_rows(log_pi, log_mu).sum())", "+ b * _kl_rows(log_pi, log_mu).sum())"),)),
+    # -- torch: the tiny transformer --
+    Mutant("torch_transformer_target_against_win_rates", "torch_bridge.transformer_exploitability",
+           "the distilled target of the tiny transformer's training steps follows the opposite sign of the win "
+           "rates (the game is played with 1 - Pref = Pref^T)",
+           "algorithms.torch.sequence:train_sequence_policy",
+           (("P = tnash.pref_tensor(game)  #", "P = 1.0 - tnash.pref_tensor(game)  #"),)),
 ]
 
 

@@ -12,6 +12,10 @@ LLM-sized policies whose only interface is a per-sequence log-probability:
 :mod:`.nash`             the exact-mode OMD / Nash-MD / Nash Mirror Prox / INPO steps applied
                          to the logits of a :class:`TabularSoftmaxPolicy`, with the win rates
                          obtained by autograd of the preference objective
+:mod:`.sequence`         :class:`TinyCausalTransformer` (plain torch), per-sequence
+                         log-probabilities, the enumerated response space and its preference
+                         game, and :func:`train_sequence_policy` (Nash-MD / Nash-MP / INPO by
+                         distillation of the exact mirror step, exact exploitability recorded)
 =======================  ===================================================================
 
 Every per-pair formula has one definition, in :mod:`algorithms.preference_learning.losses`
@@ -24,7 +28,9 @@ never imports torch: only this package does, and the bridge's check imports it l
 
 from __future__ import annotations
 
-from algorithms.torch import losses, nash, policies
+from algorithms.torch import losses, nash, policies, sequence
 from algorithms.torch.policies import TabularSoftmaxPolicy
+from algorithms.torch.sequence import TinyCausalTransformer, sequence_log_probs, train_sequence_policy
 
-__all__ = ["losses", "policies", "nash", "TabularSoftmaxPolicy"]
+__all__ = ["losses", "policies", "nash", "sequence", "TabularSoftmaxPolicy", "TinyCausalTransformer",
+           "sequence_log_probs", "train_sequence_policy"]
