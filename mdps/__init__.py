@@ -69,7 +69,7 @@ _LAZY = {
     "check_submodular": "submodular", "curvature": "submodular", "bandit_mdp": "submodular",
     "trap_instance": "submodular",
     # linear bandits
-    "LinearBandit": "linear_bandit", "LinearMDP": "linear_mdp",
+    "LinearBandit": "linear_bandit", "IIDActionSets": "linear_bandit", "LinearMDP": "linear_mdp",
     # robust regularised (f-divergence-penalised) linear MDPs
     "penalized_inner": "robust_regularized", "penalized_argmin": "robust_regularized",
     "penalty": "robust_regularized", "robust_regularized_dp": "robust_regularized",

@@ -555,6 +555,13 @@ MUTANTS = [
            "rates (the game is played with 1 - Pref = Pref^T)",
            "algorithms.torch.sequence:train_sequence_policy",
            (("P = tnash.pref_tensor(game)  #", "P = 1.0 - tnash.pref_tensor(game)  #"),)),
+    # -- linear: OFUL / LinUCB on changing action sets --
+    Mutant("linucb_changing_index_on_next_set", "linucb.changing_actions",
+           "on changing action sets the optimistic index is computed on the next round's set and its row played "
+           "in the current set (an off-by-one in the set index)",
+           "algorithms.linear._kernels:run_changing",
+           (("parallel=True, cache=True", "parallel=True, cache=False"),
+            ("a = sets[k, j]", "a = sets[(t + 1) % n_sets, j]"))),
 ]
 
 

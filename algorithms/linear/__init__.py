@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib
 
-_LINUCB = ("linucb", "oful_regret_bound", "LinearBanditRun", "LinearBanditBatch", "LinUCBSettings")
+_LINUCB = ("linucb", "oful_regret_bound", "run_action_sets", "LinearBanditRun", "LinearBanditBatch", "LinUCBSettings")
 _LSVI = ("lsvi_ucb", "lsvi_beta", "LSVISettings", "LSVIRun", "LSVIBatch")
 _R2PVI = ("r2pvi", "OfflineData", "as_offline_data", "collect_offline_data", "R2PVISettings", "R2PVIResult")
 _HOME = {**{n: "algorithms.linear.oful" for n in _LINUCB}, **{n: "algorithms.linear.lsvi" for n in _LSVI},

@@ -185,3 +185,72 @@ def run_batch(seeds, actions, unit_ball, theta, noise, T, lam, sigma_hat, S_boun
             if t + 1 == next_refresh:
                 _refresh(Vmat, Vinv, actions, widths)
                 next_refresh *= 2
+
+
+@nb.njit(parallel=True, cache=True)
+def run_changing(seeds, sets, sizes, theta, noise, T, lam, sigma_hat, S_bound, delta, bonus_scale,
+                 regret, chosen, chosen_x):
+    r"""OFUL on changing action sets: round ``t`` offers the first ``sizes[t mod n]`` rows of
+    ``sets[t mod n]`` (``n = sets.shape[0]``); one run per ``prange`` step, as :func:`run_batch`.
+
+    The statistics (:math:`V_t`, :math:`V_t^{-1}` by Sherman-Morrison with the exact refresh at
+    rounds :math:`2^k`, :math:`b_t`, :math:`\log\det V_t`) and the radius :math:`\beta_t` are
+    :func:`run_batch`'s, operation for operation; only the widths differ: they are computed afresh,
+    :math:`\|a\|^2_{V_t^{-1}} = a^\top (V_t^{-1} a)`, for every row of the round's set
+    (``O(m d^2)`` per round), since the set changes. The index and its ties (first row) are
+    :func:`run_batch`'s. ``regret[i, t]`` is the exact :math:`\max_{a\in\mathcal X_t}\langle\theta,
+    a\rangle - \langle\theta, x_t\rangle`.
+    """
+    d = theta.shape[0]
+    n_sets = sets.shape[0]
+    best = np.empty(n_sets)
+    for k in range(n_sets):
+        best[k] = -np.inf
+        for j in range(sizes[k]):
+            m = sets[k, j] @ theta
+            if m > best[k]:
+                best[k] = m
+    keep_x = chosen_x.shape[1] == T
+    no_actions = np.zeros((0, d))
+    no_widths = np.zeros(0)
+    for i in nb.prange(seeds.shape[0]):
+        state = np.empty(1, dtype=np.uint64)
+        state[0] = seeds[i]
+        Vmat = lam * np.eye(d)
+        Vinv = (1.0 / lam) * np.eye(d)
+        b = np.zeros(d)
+        logdet = d * math.log(lam)
+        x = np.empty(d)
+        next_refresh = 2
+        for t in range(T):
+            k = t % n_sets
+            theta_hat = Vinv @ b
+            rad = sigma_hat * math.sqrt(max(2.0 * math.log(1.0 / delta) + logdet - d * math.log(lam), 0.0))
+            beta = bonus_scale * (rad + math.sqrt(lam) * S_bound)
+            jbest = 0
+            ubest = -np.inf
+            for j in range(sizes[k]):
+                a = sets[k, j]
+                w = a @ (Vinv @ a)
+                u = a @ theta_hat + beta * math.sqrt(max(w, 0.0))
+                if u > ubest:
+                    ubest = u
+                    jbest = j
+            x[:] = sets[k, jbest]
+            chosen[i, t] = jbest
+            mean = x @ theta
+            regret[i, t] = best[k] - mean
+            if keep_x:
+                chosen_x[i, t] = x
+            y = mean + noise * standard_normal(state)
+            z = Vinv @ x
+            den = 1.0 + x @ z
+            for p in range(d):
+                for q in range(d):
+                    Vinv[p, q] -= z[p] * z[q] / den
+                    Vmat[p, q] += x[p] * x[q]
+                b[p] += y * x[p]
+            logdet += math.log(den)
+            if t + 1 == next_refresh:
+                _refresh(Vmat, Vinv, no_actions, no_widths)
+                next_refresh *= 2
