@@ -75,6 +75,11 @@ _LAZY = {
     "penalty": "robust_regularized", "robust_regularized_dp": "robust_regularized",
     "robust_regularized_evaluate": "robust_regularized", "RegularizedSolution": "robust_regularized",
     "liu_xu_linear_mdp": "robust_regularized", "PENALTY_KINDS": "robust_regularized",
+    # policy-regularised d-rectangular TV-robust linear MDPs (DR-RPO's ground truth)
+    "policy_regularized_robust_evaluate": "policy_regularized_robust",
+    "policy_regularized_robust_dp": "policy_regularized_robust",
+    "PolicyRegularizedSolution": "policy_regularized_robust",
+    "policy_regularized_robust_values": "policy_regularized_robust", "tv_worst_case": "policy_regularized_robust",
     # numerics
     "span": "numerics", "sup_norm": "numerics", "logsumexp": "numerics", "log_softmax": "numerics",
     "softmax": "numerics", "kl": "numerics", "log_span": "numerics", "entropy": "numerics",

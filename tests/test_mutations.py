@@ -562,6 +562,20 @@ MUTANTS = [
            "algorithms.linear._kernels:run_changing",
            (("parallel=True, cache=True", "parallel=True, cache=False"),
             ("a = sets[k, j]", "a = sets[(t + 1) % n_sets, j]"))),
+    # -- linear: DR-RPO --
+    Mutant("drrpo_md_exponent_one_on_pi_k", "dr_rpo.mirror_step_identity",
+           "the mirror step raises pi_k to the power 1 instead of 1/(1 + eta beta_reg)",
+           "algorithms.linear.drrpo:_mirror_step",
+           (("z = (np.log(pi) + eta * beta_reg * np.log(ref) + eta * Q) / c",
+             "z = np.log(pi) + (eta * beta_reg * np.log(ref) + eta * Q) / c"),)),
+    Mutant("drrpo_tv_dual_sign_flipped", "dr_rpo.robust_regression_cvxpy",
+           "the TV dual adds the radius term rho (alpha - min v) instead of subtracting it",
+           "algorithms.linear.drrpo:_tv_dual",
+           (("- rho * (v - v.min())[None, :]", "+ rho * (v - v.min())[None, :]"),)),
+    Mutant("drrpo_restarts_from_reference", "dr_rpo.regret_slope",
+           "every mirror step starts from pi_ref instead of the current policy pi_k (the iterate is forgotten)",
+           "algorithms.linear.drrpo:dr_rpo",
+           (("pi = _mirror_step(pi, ref, Q, e, b)", "pi = _mirror_step(ref, ref, Q, e, b)"),)),
 ]
 
 

@@ -12,6 +12,9 @@
 :func:`r2pvi`                      R2PVI (Tang, Liu, Xu 2025): robust regularised pessimistic
                                    value iteration from offline data (TV, KL, chi-square)
 :func:`collect_offline_data`       an offline dataset of a behaviour policy (:class:`OfflineData`)
+:func:`dr_rpo`                     DR-RPO (Gu, He, Liu, Xu 2025; reconstruction): online policy
+                                   optimisation for policy-regularised d-rectangular TV-robust
+                                   linear MDPs (:func:`mirror_step`, :func:`tv_dual`)
 =================================  ==========================================================
 
 Every name loads its module on first attribute access, so ``from algorithms import linear``
@@ -25,10 +28,12 @@ import importlib
 _LINUCB = ("linucb", "oful_regret_bound", "run_action_sets", "LinearBanditRun", "LinearBanditBatch", "LinUCBSettings")
 _LSVI = ("lsvi_ucb", "lsvi_beta", "LSVISettings", "LSVIRun", "LSVIBatch")
 _R2PVI = ("r2pvi", "OfflineData", "as_offline_data", "collect_offline_data", "R2PVISettings", "R2PVIResult")
+_DRRPO = ("dr_rpo", "dr_rpo_eta", "mirror_step", "tv_dual", "tv_regression", "robust_regularized_evaluation", "DRRPORun",
+          "DRRPOSettings")
 _HOME = {**{n: "algorithms.linear.oful" for n in _LINUCB}, **{n: "algorithms.linear.lsvi" for n in _LSVI},
-         **{n: "algorithms.linear.offline_robust" for n in _R2PVI}}
+         **{n: "algorithms.linear.offline_robust" for n in _R2PVI}, **{n: "algorithms.linear.drrpo" for n in _DRRPO}}
 
-__all__ = [*_LINUCB, *_LSVI, *_R2PVI]
+__all__ = [*_LINUCB, *_LSVI, *_R2PVI, *_DRRPO]
 
 
 def __getattr__(name):
