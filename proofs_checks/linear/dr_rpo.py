@@ -273,8 +273,18 @@ def _regret_plot(result):
     ax.errorbar(Ks, mean, yerr=Y.std(axis=0).to_numpy() / np.sqrt(len(Y)), color=PALETTE[0], marker=MARKERS[0],
                 capsize=2, label="DR-RPO, Reg(K) (mean ± s.e.)")
     theory_line(ax, Ks, mean[-1] * np.sqrt(Ks / Ks[-1]), label=r"slope 1/2 ($\sqrt{K}$)")
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(Ks))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    lo_y, hi_y = ax.get_ylim()
+    if hi_y / lo_y < 10.0:  # less than a decade: plain numbers on the value axis
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_locator(FixedLocator(np.unique(np.round(np.geomspace(lo_y, hi_y, 5), 1))))
     ax.set_xlabel("episodes K (step size tuned to K)")
     ax.set_ylabel("regret")
     legend(ax, outside=True, ncols=2)
