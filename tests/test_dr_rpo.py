@@ -74,7 +74,7 @@ def test_tv_dual_at_zero_radius_is_the_regression_coefficient_and_decreases_in_r
     Wpos = gen.random((4, 6)) * 0.3  # nonnegative weights (one-hot ridge fits are): nu(0) = W v
     np.testing.assert_allclose(linear.tv_dual(Wpos, v, 0.0), Wpos @ v, rtol=1e-14)
     W = gen.normal(size=(4, 6)) * 0.3 + 1.0 / 6  # signed weights, as a general ridge fit gives
-    # with signed weights the alpha-maximum can exceed W v at rho = 0 (the note's "nu equals the
+    # with signed weights the alpha-maximum can exceed W v at rho = 0 (the reconstruction's "nu equals the
     # nominal regression coefficient at rho = 0" needs nonnegative weights): only >= holds
     assert (linear.tv_dual(W, v, 0.0) >= W @ v - 1e-14).all()
     assert (linear.tv_dual(W, v, 0.0) > W @ v + 1e-3).any()

@@ -28,10 +28,10 @@ The agent interacts with the nominal linear MDP only. Per episode ``k = 1..K``:
                    - \rho\,(\alpha - \min_s V_{h+1}(s)) \big\}
 
    (:func:`tv_dual`; the maximum over :math:`\alpha \in [\min V, \max V]`, the ``[0, H]`` of the
-   note when :math:`V \in [0, H]`, of a piecewise-linear function, is attained at a breakpoint
+   reconstruction when :math:`V \in [0, H]`, of a piecewise-linear function, is attained at a breakpoint
    :math:`\alpha = V_{h+1}(s)` and is computed exactly by enumerating them), the d-rectangular bonus
    :math:`\Gamma_h(s,a) = \beta \sum_i \phi_i(s,a)\sqrt{(\Lambda_h^{-1})_{ii}}` with
-   :math:`\beta = c_\beta \sqrt d\, H` (``bonus_scale`` :math:`c_\beta`; the note's
+   :math:`\beta = c_\beta \sqrt d\, H` (``bonus_scale`` :math:`c_\beta`; the reconstruction's
    :math:`\tilde O(\sqrt d H)` without its logarithm), and
 
    .. math::
@@ -58,7 +58,7 @@ The agent interacts with the nominal linear MDP only. Per episode ``k = 1..K``:
 
 Step size tuned to ``K`` (:func:`dr_rpo_eta`): :math:`\eta = c_\eta\sqrt{\log A / (K H^2)}`, the
 standard choice of optimistic policy optimisation **[U]**. Expected guarantee **[U]** (the abstract
-says "sublinear"; the note expects a leading :math:`\sqrt K`): regret
+says "sublinear"; the reconstruction expects a leading :math:`\sqrt K`): regret
 :math:`\mathrm{Reg}(K) = \sum_k V^*_0(s_0) - V^{\pi_k}_0(s_0)` with both values the exact
 regularised robust ones, growing like :math:`\sqrt K`.
 
@@ -82,8 +82,8 @@ from mdps.linear_mdp import LinearMDP
 from mdps.policy_regularized_robust import (check_reference_policy, check_tv_radius,
                                             policy_regularized_robust_dp, policy_regularized_robust_values)
 
-__all__ = ["mirror_step", "tv_dual", "tv_regression", "robust_regularized_evaluation", "dr_rpo", "dr_rpo_eta", "DRRPORun",
-           "DRRPOSettings"]
+__all__ = ["mirror_step", "tv_dual", "tv_regression", "robust_regularized_evaluation", "dr_rpo", "dr_rpo_eta",
+           "DRRPORun", "DRRPOSettings"]
 
 
 # ------------------------------------------------------------------------------ mirror step

@@ -234,7 +234,8 @@ def _regret_run(config, rng):
                         rng=int(rng.integers(2**63)))
     # ground truth recomputed here from the played policies
     v_star = mdps.policy_regularized_robust_dp(lmdp, rho=RHO, beta_reg=BETA_REG).value(lmdp.rho)
-    values = mdps.policy_regularized_robust_values(lmdp, run.policies, rho=RHO, beta_reg=BETA_REG) @ np.asarray(lmdp.rho)
+    values = mdps.policy_regularized_robust_values(lmdp, run.policies, rho=RHO, beta_reg=BETA_REG)
+    values = values @ np.asarray(lmdp.rho)
     per = v_star - values
     return pd.DataFrame({"regret": [float(per.sum())], "min_episode_regret": [float(per.min())],
                          "eta": [run.settings.eta]})
