@@ -163,3 +163,70 @@ def srect_bellman_cvxpy(P0, R0, v, gamma, r, kind, relaxed=True):
     obj = pi @ (R0 + gamma * (P0 @ v)) + gamma * (-r * dual_norm + extra)
     value = _solve(cp.Problem(cp.Maximize(obj), [cp.sum(pi) == 1]))
     return value, np.asarray(pi.value)
+
+
+def _div_constraints(cp, Pv, P0, r, kind):
+    """``sum_a D(p_a || P0_a) <= r`` on the supports (``Pv`` a list of support-restricted variables)."""
+    terms = []
+    for a, p in enumerate(Pv):
+        q = P0[a][P0[a] > 0]
+        q = q / q.sum()
+        if kind == "kl":
+            terms.append(cp.sum(cp.kl_div(p, q)))  # = KL(p || q) on the simplex
+        else:
+            terms.append(cp.sum(cp.multiply(1.0 / q, cp.square(p - q))))
+    cons = [cp.sum(terms) <= r]
+    for p in Pv:
+        cons += [p >= 0, cp.sum(p) == 1]
+    return cons
+
+
+def _scatter(Pv, P0):
+    A, S = P0.shape
+    out = np.zeros((A, S))
+    for a, p in enumerate(Pv):
+        out[a, P0[a] > 0] = np.maximum(np.asarray(p.value).ravel(), 0.0)
+    return out
+
+
+def srect_div_cvxpy(P0, R0, v, gamma, r, kind):
+    r"""``min_{P in U_s} max_a R0_a + gamma <p_a, v>`` for the s-rectangular KL / chi-square ball
+    :math:`\sum_a D(p_a\|P0_a) \le r` (supports of ``P0``), by cvxpy's epigraph form (exponential cone for KL).
+    By the minimax theorem this is the s-rectangular robust Bellman operator at the state. Returns
+    ``(value, P (A, S))``. Independent of :mod:`mdps._srect_kernels`: no projection costs, no multipliers."""
+    import cvxpy as cp
+
+    P0, R0, v = (np.asarray(x, dtype=float) for x in (P0, R0, v))
+    Pv = [cp.Variable(int((row > 0).sum())) for row in P0]
+    t = cp.Variable()
+    cons = _div_constraints(cp, Pv, P0, r, kind)
+    cons += [R0[a] + gamma * (p @ v[P0[a] > 0]) <= t for a, p in enumerate(Pv)]
+    value = _solve(cp.Problem(cp.Minimize(t), cons))
+    return value, _scatter(Pv, P0)
+
+
+def srect_div_inner_cvxpy(P0, v, pi, r, kind):
+    r"""``min_{P in U_s} sum_a pi_a <p_a, v>`` over the s-rectangular KL / chi-square ball, by cvxpy."""
+    import cvxpy as cp
+
+    P0, v, pi = (np.asarray(x, dtype=float) for x in (P0, v, pi))
+    Pv = [cp.Variable(int((row > 0).sum())) for row in P0]
+    obj = sum(pi[a] * (p @ v[P0[a] > 0]) for a, p in enumerate(Pv))
+    return _solve(cp.Problem(cp.Minimize(obj), _div_constraints(cp, Pv, P0, r, kind)))
+
+
+def srect_divergence(P, P0, kind):
+    """``sum_a D(P_a || P0_a)`` evaluated directly (``inf`` if ``P_a`` puts mass where ``P0_a`` has none)."""
+    P, P0 = np.asarray(P, dtype=float), np.asarray(P0, dtype=float)
+    total = 0.0
+    for p, q in zip(P, P0):
+        q = q / q.sum()
+        if np.any((q == 0) & (p > 0)):
+            return np.inf
+        s = q > 0
+        if kind == "kl":
+            m = s & (p > 0)
+            total += float(np.sum(p[m] * (np.log(p[m]) - np.log(q[m]))))
+        else:
+            total += float(np.sum((p[s] - q[s]) ** 2 / q[s]))
+    return total
