@@ -72,6 +72,10 @@ check) and against cvxpy (``robust.inner_cvxpy``).
 Scope
 -----
 Dense nominal models (sparse CSR models are refused, not silently densified).
+``rectangularity="s"`` with ``kind="kl"`` or ``"chi2"`` (:data:`S_EXACT_KINDS`): the exact s-rectangular divergence
+ball :math:`\sum_a D(p_a\|\hat P_{s,a}) \le r_s` (:mod:`mdps._srect_kernels`: projection costs, a safeguarded root
+in the value, the saddle policy from the multipliers); :func:`srect_bellman`, :func:`srect_saddle`, robust VI and
+finite-horizon backward induction; the policy operator (robust evaluation, policy iteration) is not built for them.
 (s,a)-rectangular: every ball; robust VI, robust evaluation, robust policy iteration
 (:func:`robust_policy_iteration`, ``solve(method="pi")``). ``rectangularity="s"``: L1 and L-infinity
 balls over the stacked ``(A, S)`` block, on Kumar, Wang, Levy and Mannor's (ICML 2024) *relaxed* set
@@ -106,6 +110,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mdps import _robust_kernels as _rk
+from mdps import _srect_kernels as _sk
 from mdps.tabular import TabularMDP
 from mdps.validation import (
     as_float_array,
@@ -123,7 +128,7 @@ from mdps.validation import (
 __all__ = ["KINDS", "S_KINDS", "RobustMDP", "RobustSolution", "robust_inner", "robust_argmin", "robust_q_values",
            "l1_inner_kernel",
            "robust_bellman_operator", "worst_case_model", "robust_value_iteration", "robust_evaluate",
-           "robust_policy_iteration", "srect_bellman"]
+           "robust_policy_iteration", "srect_bellman", "srect_saddle", "S_EXACT_KINDS"]
 
 #: The compiled L1 inner solver, for other compiled code (UCRL2's extended value iteration calls it
 #: on ``-u``): ``l1_inner_kernel(p0, v, order, r, p_out, want_p) -> min_{||p - p0||_1 <= r} p . v``
@@ -134,8 +139,10 @@ l1_inner_kernel = _rk.l1_inner
 #: ball name -> (kernel code, factor applied to the radius before the kernel)
 KINDS = {"l1": (_rk.L1, 1.0), "tv": (_rk.L1, 2.0), "linf": (_rk.LINF, 1.0), "kl": (_rk.KL, 1.0),
          "chi2": (_rk.CHI2, 1.0)}
-#: balls implemented for s-rectangular sets (entrywise norm of the stacked (A, S) block)
+#: relaxed s-rectangular balls (entrywise norm of the stacked (A, S) block, no P >= 0; closed forms)
 S_KINDS = ("l1", "linf")
+#: exact s-rectangular divergence balls sum_a D(p_a || p0_a) <= r_s (mdps._srect_kernels)
+S_EXACT_KINDS = ("kl", "chi2")
 #: instances with more than this many entries of P use the parallel sweep kernel
 _PARALLEL_MIN = 200_000
 
@@ -247,10 +254,13 @@ class RobustMDP:
     radius : float or array_like of shape (S, A) (``"sa"``) or (S,) (``"s"``)
         Non-negative, finite; one radius per pair (per state for ``"s"``) or a common one.
     rectangularity : {"sa", "s"}
-        ``"sa"``: :math:`U = \times_{s,a} U_{s,a}`. ``"s"`` (``kind`` in :data:`S_KINDS`): Kumar, Wang,
+        ``"sa"``: :math:`U = \times_{s,a} U_{s,a}`. ``"s"`` with ``kind`` in :data:`S_KINDS`: Kumar, Wang,
         Levy and Mannor's *relaxed* s-rectangular ball (ICML 2024; see :func:`srect_bellman`)
         :math:`U_s = \{\hat P_s + D : \|D\|_p \le r_s,\ D 1 = 0\}` over the
-        stacked ``(A, S)`` block, *without* the constraint ``P >= 0``.
+        stacked ``(A, S)`` block, *without* the constraint ``P >= 0``. ``"s"`` with ``kind`` in
+        :data:`S_EXACT_KINDS` (``"kl"``, ``"chi2"``): the exact divergence ball
+        :math:`U_s = \{(p_a)_a \in \Delta_S^A : \sum_a D(p_a \| \hat P_{s,a}) \le r_s\}`
+        (:mod:`mdps._srect_kernels`; robust VI and backward induction, not policy evaluation).
     """
 
     __slots__ = ("_mdp", "_kind", "_radius", "_rect", "_frozen")
@@ -278,9 +288,9 @@ class RobustMDP:
         self._kind = _check_kind(kind)
         self._rect = rect
         if rect == "s":
-            if self._kind not in S_KINDS:
+            if self._kind not in S_KINDS + S_EXACT_KINDS:
                 raise NotImplementedError(f"kind={self._kind!r} is not implemented for rectangularity='s'; "
-                                          f"s-rectangular balls: {', '.join(S_KINDS)}")
+                                          f"s-rectangular balls: {', '.join(S_KINDS + S_EXACT_KINDS)}")
             self._radius = readonly(_check_radius_s(radius, mdp.n_states))
         else:
             self._radius = readonly(_check_radius(radius, mdp.n_states, mdp.n_actions))
@@ -353,6 +363,7 @@ def robust_bellman_operator(rmdp: RobustMDP, V, pi=None) -> np.ndarray:
         V = np.ascontiguousarray(check_value(V, "V", rmdp.n_states))
         if pi is None:
             return _srect_optimal(rmdp, V)[0]
+        _no_exact_policy_operator(rmdp, "robust_bellman_operator(rmdp, V, pi)")
         return _srect_policy(rmdp, V, _as_stochastic(rmdp, pi))
     Q = robust_q_values(rmdp, V)
     if pi is None:
@@ -452,7 +463,9 @@ def _iterate(rmdp, pol, tol, max_iter, v0, method):
     srect = rmdp.rectangularity == "s"
     L = g
     if srect:  # Lipschitz modulus of the relaxed operator (srect_bellman): kappa_q is (1 or S)-Lipschitz
-        L = g * (1.0 + float(rmdp._radius.max()) * (1.0 if rmdp.kind == "l1" else rmdp.n_states))
+        L = _srect_modulus(rmdp)
+        if pol is not None:
+            _no_exact_policy_operator(rmdp, "robust_evaluate")
     coef = L / (1.0 - L) if L < 1.0 else g / (1.0 - g)
     res = []
     converged = False
@@ -537,10 +550,33 @@ def _nominal_q(rmdp, V):
     return m.R + rmdp.gamma * (m.P_matrix() @ V).reshape(rmdp.n_states, rmdp.n_actions)
 
 
-def _srect_optimal(rmdp, V, Qn=None, gamma=None):
+def _no_exact_policy_operator(rmdp, what):
+    if rmdp.kind in S_EXACT_KINDS:
+        raise NotImplementedError(f"{what} is not implemented for the s-rectangular kind={rmdp.kind!r} ball (its policy "
+                                  f"operator T^pi is not built yet); robust VI, srect_bellman and srect_saddle are")
+
+
+def _srect_exact(rmdp, V, gamma=None, h=0):
+    """``(T_U V (S,), saddle policy (S, A), worst-case rows (S, A, S))`` on the exact s-rectangular KL / chi-square
+    ball (:mod:`mdps._srect_kernels`), around the nominal kernel and rewards of stage ``h``."""
+    S, A = rmdp.n_states, rmdp.n_actions
+    m = rmdp._mdp
+    P2 = np.ascontiguousarray(m.P_matrix(h), dtype=float)
+    R = np.ascontiguousarray(m.R_stage(h), dtype=float)
+    g = float(rmdp.gamma if gamma is None else gamma)
+    TV, pol, P = np.empty(S), np.empty((S, A)), np.empty_like(P2)
+    _sk.srect_sweep(KINDS[rmdp.kind][0], P2, R, np.ascontiguousarray(rmdp._radius, dtype=float), g,
+                    np.ascontiguousarray(V, dtype=float), TV, pol, P)
+    return TV, pol, P.reshape(S, A, S)
+
+
+def _srect_optimal(rmdp, V, Qn=None, gamma=None, h=0):
     """``(T_U V, greedy policy (S, A))`` for the relaxed s-rectangular ball (closed forms, :func:`srect_bellman`).
     ``Qn`` (S, A) and ``gamma`` default to the discounted nominal ``R + gamma P V``; the finite-horizon backup
-    passes ``Qn = R_h + P_h V`` and ``gamma = 1``."""
+    passes ``Qn = R_h + P_h V``, ``gamma = 1`` and the stage ``h``. Exact KL / chi-square balls:
+    :func:`_srect_exact` (``Qn`` unused)."""
+    if rmdp.kind in S_EXACT_KINDS:
+        return _srect_exact(rmdp, V, gamma, h)[:2]
     S, A = rmdp.n_states, rmdp.n_actions
     Qn = _nominal_q(rmdp, V) if Qn is None else Qn
     c = (rmdp.gamma if gamma is None else gamma) * rmdp._radius * _kappa(V, rmdp.kind)
@@ -567,7 +603,11 @@ def _srect_policy(rmdp, V, pol):
 def _srect_worst(rmdp, V, pol, h=0):
     """A minimiser ``P = Phat + D`` (S, A, S) of ``sum_a pi(a|s) <P_{s,a}, V>`` over the relaxed ball at every
     state (around the nominal kernel of stage ``h``). Its rows sum to 1 but may have negative entries where the
-    relaxation differs from the simplex."""
+    relaxation differs from the simplex. Exact KL / chi-square balls: the saddle rows of :func:`_srect_exact`,
+    worst case for its saddle policy (``pol`` must be that policy; ``gamma`` only scales the rewards' role and is
+    taken as 1 for a finite-horizon model)."""
+    if rmdp.kind in S_EXACT_KINDS:
+        return _srect_exact(rmdp, V, 1.0 if rmdp.gamma is None else None, h)[2]
     S, A = rmdp.n_states, rmdp.n_actions
     P = np.array(rmdp._mdp.P_matrix(h), dtype=float).reshape(S, A, S)
     r = rmdp._radius
@@ -627,12 +667,48 @@ def srect_bellman(rmdp: RobustMDP, V):
 
     Returns ``(T_U V (S,), pi (S, A))``, the greedy (randomised) policy, rows on the simplex.
     Certified against cvxpy on the same relaxed set (tests; ``robust_srect.closed_form_cvxpy``).
+
+    ``kind="kl"`` / ``"chi2"`` (:data:`S_EXACT_KINDS`): the exact operator on
+    :math:`U_s = \{(p_a)_a \in \Delta_S^A : \sum_a D(p_a\|\hat P_{s,a}) \le r_s\}` (no relaxation), by the
+    minimax theorem :math:`\min_{P \in U_s} \max_a R(s,a) + \gamma\langle p_a, V\rangle`, computed through the
+    actions' projection costs (:mod:`mdps._srect_kernels`, where the derivation and the accuracy guarantee are);
+    the policy is the saddle policy :math:`\pi_a \propto -c_a'(t^*)`. A :math:`\gamma`-contraction.
+    Certified against cvxpy (tests; ``robust_srect.kl_chi2_cvxpy``). :func:`srect_saddle` also returns the
+    worst-case rows.
     """
     rmdp = _check_robust(rmdp)
     if rmdp.rectangularity != "s":
         raise ValueError("srect_bellman needs rectangularity='s'; got an (s,a)-rectangular RobustMDP")
     V = np.ascontiguousarray(check_value(V, "V", rmdp.n_states))
     return _srect_optimal(rmdp, V)
+
+
+def srect_saddle(rmdp: RobustMDP, V):
+    r"""``(T_U V (S,), pi (S, A), P (S, A, S))``: the s-rectangular robust Bellman operator, its optimal
+    (randomised) policy and a worst-case model for that policy at ``V``.
+
+    For the exact KL / chi-square balls ``(pi, P)`` is a saddle point of
+    :math:`\sum_a \pi_a (R(s,a) + \gamma \langle P_{s,a}, V\rangle)` at every state: ``P`` lies in :math:`U_s`
+    (to :math:`r_s(1 + 10^{-9}) + 10^{-12}`) and :math:`\max_a R(s,a) + \gamma\langle P_{s,a}, V\rangle = (T_U V)(s)`
+    (:mod:`mdps._srect_kernels`). For the relaxed L1 / L-infinity balls ``P`` is the minimiser for ``pi`` on the
+    relaxed set (rows sum to 1, entries may be negative).
+
+    Examples
+    --------
+    >>> import mdps
+    >>> rm = mdps.RobustMDP(mdps.garnet(4, 2, 3, gamma=0.9, rng=0), kind="kl", radius=0.1, rectangularity="s")
+    >>> TV, pi, P = mdps.srect_saddle(rm, [0.0, 1.0, 2.0, 3.0])
+    >>> TV.shape, pi.shape, P.shape
+    ((4,), (4, 2), (4, 2, 4))
+    """
+    rmdp = _check_robust(rmdp)
+    if rmdp.rectangularity != "s":
+        raise ValueError("srect_saddle needs rectangularity='s'; got an (s,a)-rectangular RobustMDP")
+    V = np.ascontiguousarray(check_value(V, "V", rmdp.n_states))
+    if rmdp.kind in S_EXACT_KINDS:
+        return _srect_exact(rmdp, V)
+    TV, pol = _srect_optimal(rmdp, V)
+    return TV, pol, _srect_worst(rmdp, V, pol)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -696,6 +772,7 @@ def robust_policy_iteration(rmdp: RobustMDP, *, tol: float = 1e-10, max_iter: in
         if pi0 is not None:
             raise ValueError("pi0 is not used for rectangularity='s' (robust PI starts from the s-rectangular greedy "
                              "policy at V = 0); got pi0 != None")
+        _no_exact_policy_operator(rmdp, "robust policy iteration")
         return _srect_policy_iteration(rmdp, tol, max_iter)
     g = rmdp.gamma
     S = rmdp.n_states
@@ -735,7 +812,10 @@ def robust_policy_iteration(rmdp: RobustMDP, *, tol: float = 1e-10, max_iter: in
 # ---------------------------------------------------------------------------------------------
 
 def _srect_modulus(rmdp) -> float:
-    """The Lipschitz bound ``L`` of the relaxed s-rectangular operators (:func:`srect_bellman`)."""
+    """The Lipschitz bound ``L`` of the relaxed s-rectangular operators (:func:`srect_bellman`); ``gamma`` for the
+    exact KL / chi-square balls (sets of stochastic kernels: a gamma-contraction, Wiesemann et al. 2013)."""
+    if rmdp.kind in S_EXACT_KINDS:
+        return rmdp.gamma
     return rmdp.gamma * (1.0 + float(rmdp._radius.max()) * (1.0 if rmdp.kind == "l1" else rmdp.n_states))
 
 
