@@ -673,7 +673,7 @@ def srect_bellman(rmdp: RobustMDP, V):
     minimax theorem :math:`\min_{P \in U_s} \max_a R(s,a) + \gamma\langle p_a, V\rangle`, computed through the
     actions' projection costs (:mod:`mdps._srect_kernels`, where the derivation and the accuracy guarantee are);
     the policy is the saddle policy :math:`\pi_a \propto -c_a'(t^*)`. A :math:`\gamma`-contraction.
-    Certified against cvxpy (tests; ``robust_srect.kl_chi2_cvxpy``). :func:`srect_saddle` also returns the
+    Certified against cvxpy (tests; ``robust_srect.kl_chisq_cvxpy``). :func:`srect_saddle` also returns the
     worst-case rows.
     """
     rmdp = _check_robust(rmdp)

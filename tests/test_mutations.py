@@ -555,6 +555,24 @@ MUTANTS = [
            "rates (the game is played with 1 - Pref = Pref^T)",
            "algorithms.torch.sequence:train_sequence_policy",
            (("P = tnash.pref_tensor(game)  #", "P = 1.0 - tnash.pref_tensor(game)  #"),)),
+    # -- robust: s-rectangular KL and chi-square balls --
+    Mutant("srect_div_budget_per_action", "robust_srect.kl_chisq_cvxpy",
+           "the s-rectangular divergence budget is spent once per action (each action's projection cost may use "
+           "A r_s: the union of (s,a)-rectangular balls, not the shared budget)",
+           "mdps._srect_kernels:srect_sweep",
+           (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
+            ("gamma, radius[s], pi_out[s]", "gamma, radius[s] * A, pi_out[s]"))),
+    Mutant("srect_div_policy_deterministic", "robust_srect.kl_chisq_cvxpy",
+           "the s-rectangular KL / chi-square operator returns its saddle policy rounded to the most likely action "
+           "(a deterministic policy, which the adversary's shared budget exploits)",
+           "mdps.robust:_srect_exact",
+           (("return TV, pol, P.reshape(S, A, S)", "return TV, np.eye(A)[pol.argmax(axis=1)], P.reshape(S, A, S)"),)),
+    Mutant("srect_div_sorted_descending", "robust_srect.kl_chisq_cvxpy",
+           "the s-rectangular sweep sorts V in decreasing order (the chi-square scan then grows K from the largest "
+           "values)",
+           "mdps._srect_kernels:srect_sweep",
+           (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
+            ('order = np.argsort(V, kind="mergesort")', 'order = np.argsort(-V, kind="mergesort")'))),
 ]
 
 
