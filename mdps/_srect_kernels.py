@@ -60,6 +60,12 @@ nominal value already lies below :math:`t^*` (:math:`c_a(t^*) = 0`) get probabil
 :math:`t_{lo}` (:math:`\theta = \infty`): any policy on them guarantees :math:`t_{lo}`. ``r = 0`` or
 :math:`\gamma = 0`: the nominal greedy action.
 
+The policy operator
+-------------------
+:func:`srect_policy_state` computes :math:`\min_{P \in U_s} \sum_a \pi_a q_a(P)` for a given policy (robust
+evaluation and policy iteration): each played row solves its projection problem with multiplier
+:math:`\theta_a = \pi_a \tau`, one :math:`\tau` per state set by the budget (derivation in its docstring).
+
 Accuracy guarantee (stated, tested in ``tests/test_robust_srect_kl.py``)
 ------------------------------------------------------------------------
 The returned rows lie on the simplex with zeros where :math:`\hat p` vanishes; their divergence, computed
@@ -426,3 +432,187 @@ def srect_sweep(kind, P2, R, radius, gamma, V, V_out, pi_out, P_out):
     for s in range(S):
         V_out[s] = srect_state(kind, P2[s * A:(s + 1) * A], R[s], V, order, gamma, radius[s], pi_out[s],
                                P_out[s * A:(s + 1) * A])
+
+
+# ---------------------------------------------------------------------------------------------
+# the policy operator T^pi: min_{P in U_s} sum_a pi_a (R_a + gamma <p_a, v>)
+# ---------------------------------------------------------------------------------------------
+
+@nb.njit(cache=True)
+def _kl_row_at(p0, v, theta, row):
+    """The tilt ``p ~ p0 e^{-theta v}`` (``theta >= 0``, finite) into ``row``; returns ``KL(p || p0)``."""
+    n = v.shape[0]
+    tot, vmin, vmax, mean, m0 = _support_stats(p0, v)
+    if theta <= 0.0 or vmax == vmin:
+        for i in range(n):
+            row[i] = p0[i] / tot if p0[i] > 0.0 else 0.0
+        return 0.0
+    d = np.empty(n)
+    lp = np.empty(n)
+    c = np.empty(n)
+    mu0 = 0.0
+    for i in range(n):
+        if p0[i] > 0.0:
+            d[i] = v[i] - vmin
+            lp[i] = math.log(p0[i])
+            mu0 += p0[i] * d[i]
+        else:
+            d[i] = 0.0
+            lp[i] = -np.inf
+    mu0 /= tot
+    for i in range(n):
+        c[i] = d[i] - mu0 if p0[i] > 0.0 else 0.0
+    sp = vmax - vmin
+    lam = 1.0 / theta
+    logz, kl, var, mean_t = _kl_stats(p0, lp, d, c, mu0, tot, lam, sp)
+    _kl_tilt_row(p0, lp, d, c, mu0, tot, lam, sp, row)
+    return max(kl, 0.0)
+
+
+@nb.njit(cache=True)
+def _chi2_row_at(p0, v, order, theta, row):
+    """The minimiser of ``<p, v> + chi2(p || p0) / theta`` into ``row``: ``p ~ p0 (alpha - v)_+`` with
+    ``sum p0 (alpha - v)_+ = 2 / theta`` (normalisation of ``p = p0 (theta / 2)(alpha - v)_+``), found by a scan in
+    increasing ``v``: on the prefix ``K`` (normalised mass ``m_K``, mean ``mu_K``) ``alpha = mu_K + 2/(theta m_K)``,
+    valid when it lies at or below the next value. Returns the chi-square divergence of the row, summed directly."""
+    n = v.shape[0]
+    tot, vmin, vmax, mean, m0 = _support_stats(p0, v)
+    if theta <= 0.0 or vmax == vmin:
+        for i in range(n):
+            row[i] = p0[i] / tot if p0[i] > 0.0 else 0.0
+        return 0.0
+    target = 2.0 / theta
+    m = 0.0
+    mu = 0.0
+    last = -1
+    alpha = np.inf
+    for j in range(n + 1):
+        if j < n:
+            i = order[j]
+            if p0[i] <= 0.0:
+                continue
+            vnext = v[i]
+        else:
+            vnext = np.inf
+        if m > 0.0 and (j == n or vnext != v[order[last]]):
+            a_k = mu + target / (m / tot)
+            if a_k <= vnext:
+                alpha = a_k
+                break
+        if j == n:
+            break
+        w = p0[i]
+        if m == 0.0:
+            mu = v[i]
+            m = w
+        else:
+            m_new = m + w
+            mu += (v[i] - mu) * (w / m_new)
+            m = m_new
+        last = j
+    z = 0.0
+    for i in range(n):
+        row[i] = 0.0
+    for jj in range(last + 1):
+        i = order[jj]
+        if p0[i] > 0.0:
+            row[i] = p0[i] * max((alpha - mu) + (mu - v[i]), 0.0)
+            z += row[i]
+    if not z > 0.0:
+        _endpoint_row(p0, v, vmin, m0, row)
+        return (tot - m0) / m0
+    cost = 0.0
+    for i in range(n):
+        if p0[i] > 0.0:
+            row[i] /= z
+            q = p0[i] / tot
+            cost += (row[i] - q) * (row[i] - q) / q
+    return cost
+
+
+@nb.njit(cache=True)
+def _policy_total(kind, P0, v, order, pi, tau, rows):
+    """``sum_a D(p_a(pi_a tau) || p0_a)`` with the rows written into ``rows``."""
+    total = 0.0
+    for a in range(pi.shape[0]):
+        if kind == KIND_KL:
+            total += _kl_row_at(P0[a], v, pi[a] * tau, rows[a])
+        else:
+            total += _chi2_row_at(P0[a], v, order, pi[a] * tau, rows[a])
+    return total
+
+
+@nb.njit(cache=True)
+def srect_policy_state(kind, P0, R, v, order, gamma, r, pi, P_out):
+    r"""The policy operator :math:`\min_{P \in U_s} \sum_a \pi_a (R_a + \gamma \langle p_a, v\rangle)` at one state.
+
+    Lagrange (derived): with multiplier :math:`\lambda` on :math:`\sum_a D_a \le r`, row ``a`` minimises
+    :math:`\pi_a \langle p, v\rangle + \lambda D(p)`, i.e. the projection problem with multiplier
+    :math:`\theta_a = \pi_a \tau`, :math:`\tau = 1/\lambda` (KL: the tilt :math:`\hat p e^{-\theta_a v}`; chi-square:
+    :math:`\hat p(\alpha - v)_+` with :math:`\sum \hat p(\alpha - v)_+ = 2/\theta_a`); rows with :math:`\pi_a = 0`
+    stay nominal. :math:`\sum_a D_a(\tau)` increases in :math:`\tau`; if its limit (every played row on its support
+    minimisers) is within the budget those rows are optimal, otherwise :math:`\tau` solves
+    :math:`\sum_a D_a(\tau) = r` by bisection on :math:`\log\tau` to a relative width of 4 ulp, keeping the feasible
+    end. Writes the rows into ``P_out`` (A, S); returns :math:`\sum_a \pi_a (R_a + \gamma\langle p_a, v\rangle)`.
+    Accuracy: the rows' divergence is at most ``r`` as computed here (the guarantee of :func:`srect_state`)."""
+    A = R.shape[0]
+    S = v.shape[0]
+    if r <= 0.0 or gamma == 0.0:
+        _policy_total(kind, P0, v, order, pi, 0.0, P_out)
+    else:
+        ends = 0.0
+        for a in range(A):
+            tot, vmin, vmax, mean, m0 = _support_stats(P0[a], v)
+            if pi[a] > 0.0 and vmax > vmin:
+                ends += (math.log(tot) - math.log(m0)) if kind == KIND_KL else (tot - m0) / m0
+        if ends <= r:
+            for a in range(A):
+                tot, vmin, vmax, mean, m0 = _support_stats(P0[a], v)
+                if pi[a] > 0.0:
+                    _endpoint_row(P0[a], v, vmin, m0, P_out[a])
+                else:
+                    for i in range(S):
+                        P_out[a, i] = P0[a, i] / tot if P0[a, i] > 0.0 else 0.0
+        else:
+            sp = 0.0
+            for a in range(A):
+                tot, vmin, vmax, mean, m0 = _support_stats(P0[a], v)
+                sp = max(sp, vmax - vmin)
+            lo = 1.0 / sp  # tau with total <= r
+            for _ in range(2200):
+                if _policy_total(kind, P0, v, order, pi, lo, P_out) <= r or lo < 1e-300:
+                    break
+                lo *= 0.5
+            hi = 1.0 / sp
+            for _ in range(2200):
+                if _policy_total(kind, P0, v, order, pi, hi, P_out) > r or hi > 1e300:
+                    break
+                hi *= 2.0
+            ulo = math.log(lo)
+            uhi = math.log(hi)
+            for _ in range(_OUTER_STEPS):
+                if uhi - ulo <= 4.0 * np.finfo(np.float64).eps * max(1.0, abs(ulo)):
+                    break
+                u = 0.5 * (ulo + uhi)
+                if _policy_total(kind, P0, v, order, pi, math.exp(u), P_out) <= r:
+                    ulo = u
+                else:
+                    uhi = u
+            _policy_total(kind, P0, v, order, pi, math.exp(ulo), P_out)
+    value = 0.0
+    for a in range(A):
+        q = 0.0
+        for i in range(S):
+            q += P_out[a, i] * v[i]
+        value += pi[a] * (R[a] + gamma * q)
+    return value
+
+
+@nb.njit(cache=True)
+def srect_policy_sweep(kind, P2, R, radius, gamma, V, pol, V_out, P_out):
+    """:func:`srect_policy_state` at every state for the policy ``pol`` (S, A); writes ``V_out`` and ``P_out``."""
+    S, A = R.shape
+    order = np.argsort(V, kind="mergesort")
+    for s in range(S):
+        V_out[s] = srect_policy_state(kind, P2[s * A:(s + 1) * A], R[s], V, order, gamma, radius[s], pol[s],
+                                      P_out[s * A:(s + 1) * A])

@@ -75,7 +75,8 @@ Dense nominal models (sparse CSR models are refused, not silently densified).
 ``rectangularity="s"`` with ``kind="kl"`` or ``"chi2"`` (:data:`S_EXACT_KINDS`): the exact s-rectangular divergence
 ball :math:`\sum_a D(p_a\|\hat P_{s,a}) \le r_s` (:mod:`mdps._srect_kernels`: projection costs, a safeguarded root
 in the value, the saddle policy from the multipliers); :func:`srect_bellman`, :func:`srect_saddle`, robust VI and
-finite-horizon backward induction; the policy operator (robust evaluation, policy iteration) is not built for them.
+finite-horizon backward induction, and the policy operator :math:`T^\pi_U` (robust evaluation, s-rectangular robust
+policy iteration).
 (s,a)-rectangular: every ball; robust VI, robust evaluation, robust policy iteration
 (:func:`robust_policy_iteration`, ``solve(method="pi")``). ``rectangularity="s"``: L1 and L-infinity
 balls over the stacked ``(A, S)`` block, on Kumar, Wang, Levy and Mannor's (ICML 2024) *relaxed* set
@@ -260,7 +261,7 @@ class RobustMDP:
         stacked ``(A, S)`` block, *without* the constraint ``P >= 0``. ``"s"`` with ``kind`` in
         :data:`S_EXACT_KINDS` (``"kl"``, ``"chi2"``): the exact divergence ball
         :math:`U_s = \{(p_a)_a \in \Delta_S^A : \sum_a D(p_a \| \hat P_{s,a}) \le r_s\}`
-        (:mod:`mdps._srect_kernels`; robust VI and backward induction, not policy evaluation).
+        (:mod:`mdps._srect_kernels`; robust VI, evaluation, policy iteration, backward induction).
     """
 
     __slots__ = ("_mdp", "_kind", "_radius", "_rect", "_frozen")
@@ -363,7 +364,6 @@ def robust_bellman_operator(rmdp: RobustMDP, V, pi=None) -> np.ndarray:
         V = np.ascontiguousarray(check_value(V, "V", rmdp.n_states))
         if pi is None:
             return _srect_optimal(rmdp, V)[0]
-        _no_exact_policy_operator(rmdp, "robust_bellman_operator(rmdp, V, pi)")
         return _srect_policy(rmdp, V, _as_stochastic(rmdp, pi))
     Q = robust_q_values(rmdp, V)
     if pi is None:
@@ -464,8 +464,6 @@ def _iterate(rmdp, pol, tol, max_iter, v0, method):
     L = g
     if srect:  # Lipschitz modulus of the relaxed operator (srect_bellman): kappa_q is (1 or S)-Lipschitz
         L = _srect_modulus(rmdp)
-        if pol is not None:
-            _no_exact_policy_operator(rmdp, "robust_evaluate")
     coef = L / (1.0 - L) if L < 1.0 else g / (1.0 - g)
     res = []
     converged = False
@@ -550,10 +548,18 @@ def _nominal_q(rmdp, V):
     return m.R + rmdp.gamma * (m.P_matrix() @ V).reshape(rmdp.n_states, rmdp.n_actions)
 
 
-def _no_exact_policy_operator(rmdp, what):
-    if rmdp.kind in S_EXACT_KINDS:
-        raise NotImplementedError(f"{what} is not implemented for the s-rectangular kind={rmdp.kind!r} ball (its policy "
-                                  f"operator T^pi is not built yet); robust VI, srect_bellman and srect_saddle are")
+def _srect_exact_policy(rmdp, V, pol, gamma=None, h=0):
+    """``(T^pi_U V (S,), worst-case rows for pi (S, A, S))`` on the exact s-rectangular KL / chi-square ball
+    (:func:`mdps._srect_kernels.srect_policy_state`), around the nominal model of stage ``h``."""
+    S, A = rmdp.n_states, rmdp.n_actions
+    m = rmdp._mdp
+    P2 = np.ascontiguousarray(m.P_matrix(h), dtype=float)
+    R = np.ascontiguousarray(m.R_stage(h), dtype=float)
+    g = float(rmdp.gamma if gamma is None else gamma)
+    TV, P = np.empty(S), np.empty_like(P2)
+    _sk.srect_policy_sweep(KINDS[rmdp.kind][0], P2, R, np.ascontiguousarray(rmdp._radius, dtype=float), g,
+                           np.ascontiguousarray(V, dtype=float), np.ascontiguousarray(pol, dtype=float), TV, P)
+    return TV, P.reshape(S, A, S)
 
 
 def _srect_exact(rmdp, V, gamma=None, h=0):
@@ -594,7 +600,10 @@ def _srect_optimal(rmdp, V, Qn=None, gamma=None, h=0):
 
 
 def _srect_policy(rmdp, V, pol):
-    r"""``T^pi_U V`` on the relaxed s-rectangular ball: ``<pi_s, Qhat_s> - gamma r_s kappa_q(V) ||pi_s||_q``."""
+    r"""``T^pi_U V`` on the relaxed s-rectangular ball: ``<pi_s, Qhat_s> - gamma r_s kappa_q(V) ||pi_s||_q``; on the
+    exact KL / chi-square balls :func:`_srect_exact_policy`."""
+    if rmdp.kind in S_EXACT_KINDS:
+        return _srect_exact_policy(rmdp, V, pol)[0]
     Qn = _nominal_q(rmdp, V)
     norm = pol.max(axis=1) if rmdp.kind == "l1" else pol.sum(axis=1)
     return np.einsum("sa,sa->s", pol, Qn) - rmdp.gamma * rmdp._radius * _kappa(V, rmdp.kind) * norm
@@ -603,11 +612,10 @@ def _srect_policy(rmdp, V, pol):
 def _srect_worst(rmdp, V, pol, h=0):
     """A minimiser ``P = Phat + D`` (S, A, S) of ``sum_a pi(a|s) <P_{s,a}, V>`` over the relaxed ball at every
     state (around the nominal kernel of stage ``h``). Its rows sum to 1 but may have negative entries where the
-    relaxation differs from the simplex. Exact KL / chi-square balls: the saddle rows of :func:`_srect_exact`,
-    worst case for its saddle policy (``pol`` must be that policy; ``gamma`` only scales the rewards' role and is
-    taken as 1 for a finite-horizon model)."""
+    relaxation differs from the simplex. Exact KL / chi-square balls: the minimiser for ``pol`` from
+    :func:`_srect_exact_policy` (rows on the simplex)."""
     if rmdp.kind in S_EXACT_KINDS:
-        return _srect_exact(rmdp, V, 1.0 if rmdp.gamma is None else None, h)[2]
+        return _srect_exact_policy(rmdp, V, pol, 1.0 if rmdp.gamma is None else None, h)[1]
     S, A = rmdp.n_states, rmdp.n_actions
     P = np.array(rmdp._mdp.P_matrix(h), dtype=float).reshape(S, A, S)
     r = rmdp._radius
@@ -772,7 +780,6 @@ def robust_policy_iteration(rmdp: RobustMDP, *, tol: float = 1e-10, max_iter: in
         if pi0 is not None:
             raise ValueError("pi0 is not used for rectangularity='s' (robust PI starts from the s-rectangular greedy "
                              "policy at V = 0); got pi0 != None")
-        _no_exact_policy_operator(rmdp, "robust policy iteration")
         return _srect_policy_iteration(rmdp, tol, max_iter)
     g = rmdp.gamma
     S = rmdp.n_states
@@ -874,6 +881,9 @@ def _srect_policy_iteration(rmdp, tol, max_iter):
     :math:`\|V - V^*_U\|_\infty \le (\theta + \epsilon)/(1 - L) \le \tfrac34` ``tol`` (``settings["certified"]``).
     Monotone improvement (exact for sets of stochastic kernels, Iyengar 2005) is not guaranteed on the relaxed set,
     whose minimisers may have negative entries; the loop stops at ``max_iter`` (``converged=False``) if it cycles.
+    The exact KL / chi-square balls (:data:`S_EXACT_KINDS`) run the same loop with the kernels of
+    :mod:`mdps._srect_kernels` (greedy = the saddle policy, :math:`T^\pi_U` and its minimiser exact, ``L = gamma``);
+    there the rows are stochastic and the improvement argument applies **[R]**.
     """
     g = rmdp.gamma
     S, A = rmdp.n_states, rmdp.n_actions

@@ -172,9 +172,42 @@ def test_bad_input():
         mdps.srect_saddle(rm, [0.0, np.inf, 0.0, 0.0])
     with pytest.raises(ValueError, match="V"):
         mdps.srect_bellman(rm, np.zeros(3))
-    with pytest.raises(NotImplementedError, match="kind='kl'"):
-        mdps.robust_evaluate(rm, np.zeros(4, dtype=np.int64))
-    with pytest.raises(NotImplementedError, match="kind='kl'"):
-        mdps.solve(rm, method="pi")
+    with pytest.raises(ValueError, match="pi"):
+        mdps.robust_evaluate(rm, np.full((4, 2), 0.7))
     with pytest.raises(ValueError, match="rectangularity='s'"):
         mdps.srect_saddle(mdps.RobustMDP(mdp, kind="kl", radius=0.1), np.zeros(4))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("seed", range(3))
+def test_policy_operator_against_cvxpy(kind, seed):
+    pytest.importorskip("cvxpy")
+    rng = np.random.default_rng(10 + seed)
+    mdp = mdps.garnet(4, 3, 3, gamma=0.9, rng=seed)
+    rm = mdps.RobustMDP(mdp, kind=kind, radius=0.3, rectangularity="s")
+    pol = rng.dirichlet(np.ones(3), size=4)
+    pol[0] = [0.0, 1.0, 0.0]
+    V = rng.normal(size=4) * 3
+    TV = mdps.robust_bellman_operator(rm, V, pol)
+    for s in range(4):
+        cv = float(pol[s] @ mdp.R[s]) + 0.9 * ref.srect_div_inner_cvxpy(mdp.P[s], V, pol[s], 0.3, kind)
+        assert abs(TV[s] - cv) <= CVXPY_RTOL * max(1.0, abs(cv))
+    # T^pi <= ... the optimal operator dominates every policy's, with equality at the saddle policy
+    TVopt, sad, _ = mdps.srect_saddle(rm, V)
+    assert (TV <= TVopt + 1e-12).all()
+    assert np.abs(mdps.robust_bellman_operator(rm, V, sad) - TVopt).max() <= 1e-9
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_evaluation_and_policy_iteration_agree_with_vi(kind):
+    mdp = mdps.garnet(8, 3, 3, gamma=0.9, rng=4)
+    rm = mdps.RobustMDP(mdp, kind=kind, radius=0.2, rectangularity="s")
+    vi = mdps.solve(rm, method="vi", tol=1e-10)
+    ev = mdps.robust_evaluate(rm, vi.policy, tol=1e-10)
+    assert np.abs(np.asarray(ev.V) - np.asarray(vi.V)).max() <= 1e-8
+    pi = mdps.solve(rm, method="pi", tol=1e-10)
+    assert pi.converged
+    assert np.abs(np.asarray(pi.V) - np.asarray(vi.V)).max() <= 1e-8
+    # the worst-case model for the evaluated policy is a TabularMDP and reproduces its robust value
+    Vw = mdps.evaluate(mdps.TabularMDP(np.asarray(ev.P_worst), mdp.R, gamma=0.9), vi.policy)
+    assert np.abs(Vw - np.asarray(ev.V)).max() <= 1e-8
