@@ -573,6 +573,19 @@ MUTANTS = [
            "mdps._srect_kernels:srect_sweep",
            (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
             ('order = np.argsort(V, kind="mergesort")', 'order = np.argsort(-V, kind="mergesort")'))),
+    # -- robust: s-rectangular robust policy iteration --
+    Mutant("srect_pi_nominal_evaluation", "robust_pi.srect_agrees",
+           "s-rectangular robust PI evaluates each policy on the nominal model (a linear solve with P-hat) instead of "
+           "its robust value",
+           "mdps.robust:_srect_policy_iteration",
+           (("V, n, _r = _srect_evaluate(rmdp, pol, V, eps)",
+             "V, n, _r = np.linalg.solve(np.eye(S) - g * np.einsum(\"sa,sat->st\", pol, rmdp._mdp.P), "
+             "np.einsum(\"sa,sa->s\", pol, rmdp._mdp.R)), 0, 0.0"),)),
+    Mutant("srect_pi_evaluation_one_step", "robust_pi.srect_agrees",
+           "s-rectangular robust PI's evaluation stops after one adversary step (one linear solve on the model that "
+           "was worst for the previous value)",
+           "mdps.robust:_srect_evaluate",
+           (("        if res <= eps:", "        if step > 1 or res <= eps:"),)),
 ]
 
 

@@ -9,4 +9,5 @@ tolerances: docs/theory/robust.md.
 """
 
 MODULES = tuple(f"{__name__}.{m}" for m in ("inner", "value_iteration", "s_rectangular", "policy_iteration",
-                                          "iwocs", "finite_horizon", "s_rectangular_div"))
+                                          "iwocs", "finite_horizon", "s_rectangular_div",
+                                          "srect_policy_iteration"))
