@@ -156,38 +156,49 @@ def _check_radius_scalar(radius) -> float:
     return check_real(radius, "radius", low=0.0)
 
 
-def _check_radius(radius, S: int, A: int) -> np.ndarray:
-    """A scalar radius or one per pair, shape ``(S, A)``; finite and non-negative."""
+def _check_radius_entries(arr) -> np.ndarray:
+    """Every entry finite and non-negative; the error names the first offending index, e.g. ``radius[2, 1]``."""
+    if not np.isfinite(arr).all():
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        name = f"radius[{idx[0]}]" if arr.ndim == 1 else f"radius{list(idx)}"
+        raise ValueError(f"{name} = {float(arr[idx])!r}, expected a finite radius")
+    if (arr < 0).any():
+        idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
+        name = f"radius[{idx[0]}]" if arr.ndim == 1 else f"radius{list(idx)}"
+        raise ValueError(f"{name} = {float(arr[idx])!r} is negative, expected radius >= 0")
+    return arr.copy()
+
+
+def _check_radius(radius, S: int, A: int, H: int | None = None) -> np.ndarray:
+    """A scalar radius or one per pair, shape ``(S, A)``, or (finite-horizon model, ``H`` given) one per stage and
+    pair, shape ``(H, S, A)``; finite and non-negative."""
     if np.ndim(radius) == 0:
         return np.full((S, A), _check_radius_scalar(radius))
     arr = as_float_array(radius, "radius")
-    if arr.shape != (S, A):
-        raise ValueError(f"radius must be a scalar or have shape (S, A) = ({S}, {A}) for (s,a)-rectangular "
+    if arr.shape != (S, A) and (H is None or arr.shape != (H, S, A)):
+        stage = f" or (H, S, A) = ({H}, {S}, {A}) (one per stage)" if H is not None else ""
+        raise ValueError(f"radius must be a scalar or have shape (S, A) = ({S}, {A}){stage} for (s,a)-rectangular "
                          f"sets, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise ValueError(f"radius{list(idx)} = {float(arr[idx])!r}, expected a finite radius")
-    if (arr < 0).any():
-        idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
-        raise ValueError(f"radius{list(idx)} = {float(arr[idx])!r} is negative, expected radius >= 0")
-    return arr.copy()
+    return _check_radius_entries(arr)
 
 
-def _check_radius_s(radius, S: int) -> np.ndarray:
-    """s-rectangular radius: a scalar or one per state, shape ``(S,)``; finite and non-negative."""
+def _check_radius_s(radius, S: int, H: int | None = None) -> np.ndarray:
+    """s-rectangular radius: a scalar or one per state, shape ``(S,)``, or (finite-horizon model, ``H`` given) one per
+    stage and state, shape ``(H, S)``; finite and non-negative."""
     if np.ndim(radius) == 0:
         return np.full(S, _check_radius_scalar(radius))
     arr = as_float_array(radius, "radius")
-    if arr.shape != (S,):
-        raise ValueError(f"radius must be a scalar or have shape (S,) = ({S},) for s-rectangular sets "
+    if arr.shape != (S,) and (H is None or arr.shape != (H, S)):
+        stage = f" or (H, S) = ({H}, {S}) (one per stage)" if H is not None else ""
+        raise ValueError(f"radius must be a scalar or have shape (S,) = ({S},){stage} for s-rectangular sets "
                          f"(one budget per state), got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        i = int(np.argwhere(~np.isfinite(arr))[0, 0])
-        raise ValueError(f"radius[{i}] = {float(arr[i])!r}, expected a finite radius")
-    if (arr < 0).any():
-        i = int(np.argwhere(arr < 0)[0, 0])
-        raise ValueError(f"radius[{i}] = {float(arr[i])!r} is negative, expected radius >= 0")
-    return arr.copy()
+    return _check_radius_entries(arr)
+
+
+def _stage_radius(rmdp, h: int) -> np.ndarray:
+    """The radius of stage ``h``: ``(S, A)`` / ``(S,)`` (the common one unless the radius varies by stage)."""
+    r = rmdp._radius
+    return r[h] if r.ndim == (3 if rmdp._rect == "sa" else 2) else r
 
 
 def _prepare_inner(p0, v, radius, kind):
@@ -253,7 +264,9 @@ class RobustMDP:
         to any state.
     kind : {"l1", "tv", "linf", "kl", "chi2"}
     radius : float or array_like of shape (S, A) (``"sa"``) or (S,) (``"s"``)
-        Non-negative, finite; one radius per pair (per state for ``"s"``) or a common one.
+        Non-negative, finite; one radius per pair (per state for ``"s"``) or a common one. With a
+        finite-horizon nominal model the radius may also vary by stage: shape (H, S, A) (``"sa"``) or
+        (H, S) (``"s"``), used by :func:`mdps.robust_backward_induction`.
     rectangularity : {"sa", "s"}
         ``"sa"``: :math:`U = \times_{s,a} U_{s,a}`. ``"s"`` with ``kind`` in :data:`S_KINDS`: Kumar, Wang,
         Levy and Mannor's *relaxed* s-rectangular ball (ICML 2024; see :func:`srect_bellman`)
@@ -292,9 +305,9 @@ class RobustMDP:
             if self._kind not in S_KINDS + S_EXACT_KINDS:
                 raise NotImplementedError(f"kind={self._kind!r} is not implemented for rectangularity='s'; "
                                           f"s-rectangular balls: {', '.join(S_KINDS + S_EXACT_KINDS)}")
-            self._radius = readonly(_check_radius_s(radius, mdp.n_states))
+            self._radius = readonly(_check_radius_s(radius, mdp.n_states, mdp.horizon))
         else:
-            self._radius = readonly(_check_radius(radius, mdp.n_states, mdp.n_actions))
+            self._radius = readonly(_check_radius(radius, mdp.n_states, mdp.n_actions, mdp.horizon))
         self._frozen = True
 
     def __setattr__(self, name, value):
@@ -305,7 +318,8 @@ class RobustMDP:
     mdp = property(lambda self: self._mdp, doc="the nominal TabularMDP")
     kind = property(lambda self: self._kind, doc="the ball")
     radius = property(lambda self: self._radius, doc="radius per pair, (S, A), or per state, (S,) for "
-                                                     "rectangularity 's'; read-only")
+                                                     "rectangularity 's', with a leading stage axis (H, ...) when it "
+                                                     "varies by stage (finite horizon); read-only")
     gamma = property(lambda self: self._mdp.gamma, doc="the discount (None for a finite-horizon nominal model)")
     horizon = property(lambda self: self._mdp.horizon, doc="H for a finite-horizon nominal model, else None")
     n_states = property(lambda self: self._mdp.n_states)
@@ -557,7 +571,7 @@ def _srect_exact_policy(rmdp, V, pol, gamma=None, h=0):
     R = np.ascontiguousarray(m.R_stage(h), dtype=float)
     g = float(rmdp.gamma if gamma is None else gamma)
     TV, P = np.empty(S), np.empty_like(P2)
-    _sk.srect_policy_sweep(KINDS[rmdp.kind][0], P2, R, np.ascontiguousarray(rmdp._radius, dtype=float), g,
+    _sk.srect_policy_sweep(KINDS[rmdp.kind][0], P2, R, np.ascontiguousarray(_stage_radius(rmdp, h), dtype=float), g,
                            np.ascontiguousarray(V, dtype=float), np.ascontiguousarray(pol, dtype=float), TV, P)
     return TV, P.reshape(S, A, S)
 
@@ -571,7 +585,7 @@ def _srect_exact(rmdp, V, gamma=None, h=0):
     R = np.ascontiguousarray(m.R_stage(h), dtype=float)
     g = float(rmdp.gamma if gamma is None else gamma)
     TV, pol, P = np.empty(S), np.empty((S, A)), np.empty_like(P2)
-    _sk.srect_sweep(KINDS[rmdp.kind][0], P2, R, np.ascontiguousarray(rmdp._radius, dtype=float), g,
+    _sk.srect_sweep(KINDS[rmdp.kind][0], P2, R, np.ascontiguousarray(_stage_radius(rmdp, h), dtype=float), g,
                     np.ascontiguousarray(V, dtype=float), TV, pol, P)
     return TV, pol, P.reshape(S, A, S)
 
@@ -585,7 +599,7 @@ def _srect_optimal(rmdp, V, Qn=None, gamma=None, h=0):
         return _srect_exact(rmdp, V, gamma, h)[:2]
     S, A = rmdp.n_states, rmdp.n_actions
     Qn = _nominal_q(rmdp, V) if Qn is None else Qn
-    c = (rmdp.gamma if gamma is None else gamma) * rmdp._radius * _kappa(V, rmdp.kind)
+    c = (rmdp.gamma if gamma is None else gamma) * _stage_radius(rmdp, h) * _kappa(V, rmdp.kind)
     pol = np.zeros((S, A))
     if rmdp.kind == "linf":  # ||pi||_1 = 1: the penalty does not depend on pi; greedy is deterministic
         a = Qn.argmax(axis=1)
@@ -618,7 +632,7 @@ def _srect_worst(rmdp, V, pol, h=0):
         return _srect_exact_policy(rmdp, V, pol, 1.0 if rmdp.gamma is None else None, h)[1]
     S, A = rmdp.n_states, rmdp.n_actions
     P = np.array(rmdp._mdp.P_matrix(h), dtype=float).reshape(S, A, S)
-    r = rmdp._radius
+    r = _stage_radius(rmdp, h)
     order = np.argsort(V, kind="stable")
     if rmdp.kind == "l1":
         lo, hi = order[0], order[-1]
