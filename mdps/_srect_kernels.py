@@ -38,8 +38,8 @@ Projection cost, exactly (target :math:`b = (t - R_a)/\gamma` on :math:`\langle 
   :math:`\alpha` = the next value is :math:`\mu_K - s_K^2/(v_{next} - \mu_K)`, increasing along the scan;
   the first ``K`` where it reaches ``b`` is the one. The multiplier of :math:`\langle p, v\rangle \le b` is
   :math:`\theta = 2/\sum_K \hat p(\alpha - v) = 2(\mu_K - b)/(m_K s_K^2)` (``= -dc/db``, derived from the
-  formula for ``c``). The kernel returns the divergence of the row it builds, summed directly (the closed form
-  agrees with it only to ~1e-8 relative when a nominal mass of 1e-16 receives mass). At :math:`b = \min_{\mathrm{supp}} v` the cost is :math:`1/\hat p(\arg\min) - 1`.
+  formula for ``c``). The kernel returns the divergence of the row it builds, summed directly (the closed
+  form agrees with it only to ~1e-8 relative when a nominal mass of 1e-16 receives mass). At :math:`b = \min_{\mathrm{supp}} v` the cost is :math:`1/\hat p(\arg\min) - 1`.
 
 The outer problem and the policy
 --------------------------------

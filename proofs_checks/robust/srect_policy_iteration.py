@@ -6,8 +6,8 @@ L1 / L-infinity balls); on the exact s-rectangular KL / chi-square balls the sam
 :mod:`mdps._srect_kernels`. Robust PI (:func:`mdps.robust_policy_iteration`, ``rectangularity="s"``): evaluate the
 randomised policy (adversary's policy iteration with linear solves), improve by the s-rectangular greedy policy
 where it gains more than :math:`\theta = (1 - L)\,\mathrm{tol}/2`, stop when no state improves; then
-:math:`\|T_U V - V\|_\infty \le \tfrac34 (1 - L)\,\mathrm{tol}` and :math:`\|V - V^*_U\|_\infty \le \tfrac34\,\mathrm{tol}`
-with ``L`` the operator's Lipschitz bound (``gamma``; :math:`\gamma(1 + r)` for relaxed L1, :math:`\gamma(1 + S r)`
+:math:`\|T_U V - V\|_\infty \le \tfrac34 (1 - L)\,\mathrm{tol}` and
+:math:`\|V - V^*_U\|_\infty \le \tfrac34\,\mathrm{tol}` with ``L`` the operator's Lipschitz bound (``gamma``; :math:`\gamma(1 + r)` for relaxed L1, :math:`\gamma(1 + S r)`
 for relaxed L-infinity).
 
 * ``robust_pi.srect_agrees`` **[U]** (the monotone-improvement proof of Iyengar 2005 needs stochastic kernels and
