@@ -230,3 +230,49 @@ def srect_divergence(P, P0, kind):
         else:
             total += float(np.sum((p[s] - q[s]) ** 2 / q[s]))
     return total
+
+
+def srect_div_reference(P0, R0, v, gamma, r, kind):
+    r"""The s-rectangular KL / chi-square operator at one state, by plain NumPy/SciPy, independently of
+    :mod:`mdps._srect_kernels`: ``t*`` = the smallest ``t`` with :math:`\sum_a c_a(t) \le r`, where the projection
+    cost :math:`c_a(t)` is the smallest radius :math:`\rho` whose (s,a)-rectangular worst case
+    :math:`R_a + \gamma \min_{D(p\|\hat p_a) \le \rho} \langle p, v\rangle` (:func:`kl_argmin` / :func:`chi2_argmin`,
+    brentq on their multipliers) is at most ``t`` -- found by brentq on :math:`\rho` -- and ``t*`` by brentq on
+    ``t``. Slow (nested root finding); for tests. Returns the value."""
+    P0, R0, v = (np.asarray(x, dtype=float) for x in (P0, R0, v))
+    argmin = kl_argmin if kind == "kl" else chi2_argmin
+    if r <= 0.0 or gamma == 0.0:
+        return float(max(R0 + gamma * (P0 / P0.sum(axis=1, keepdims=True)) @ v))
+
+    def end_cost(q):
+        s = q > 0
+        m0 = q[s & (v == v[s].min())].sum() / q.sum()
+        return -math.log(m0) if kind == "kl" else 1.0 / m0 - 1.0
+
+    def cost(a, t):
+        q = P0[a]
+        s = q > 0
+        lo_t = R0[a] + gamma * v[s].min()
+        if t >= R0[a] + gamma * float(q @ v) / q.sum() or v[s].max() == v[s].min():
+            return 0.0
+        if t <= lo_t:
+            return end_cost(q) if t == lo_t else np.inf
+        hi = end_cost(q)
+
+        def g(rho):
+            return R0[a] + gamma * float(argmin(q, v, rho) @ v) - t
+
+        if g(hi * (1 - 1e-12)) > 0.0:
+            return hi
+        return brentq(g, 0.0, hi * (1 - 1e-12), xtol=1e-15, rtol=1e-14, maxiter=500)
+
+    A = len(R0)
+    t_lo = max(R0[a] + gamma * v[P0[a] > 0].min() for a in range(A))
+    t_hi = max(R0[a] + gamma * float(P0[a] @ v) / P0[a].sum() for a in range(A))
+
+    def G(t):
+        return sum(cost(a, t) for a in range(A)) - r
+
+    if t_hi <= t_lo or G(t_lo) <= 0.0:
+        return float(t_lo if t_hi > t_lo else t_hi)
+    return float(brentq(G, t_lo, t_hi, xtol=1e-14, rtol=1e-14, maxiter=500))

@@ -66,6 +66,9 @@ The policy operator
 evaluation and policy iteration): each played row solves its projection problem with multiplier
 :math:`\theta_a = \pi_a \tau`, one :math:`\tau` per state set by the budget (derivation in its docstring).
 
+NumPy twin: :func:`mdps._robust_reference.srect_div_reference` (nested brentq on the (s,a)-rectangular primal
+constructions; agreement to 1.4e-13 of the values' scale on 800 random states, asserted to 1e-9 by Hypothesis).
+
 Accuracy guarantee (stated, tested in ``tests/test_robust_srect_kl.py``)
 ------------------------------------------------------------------------
 The returned rows lie on the simplex with zeros where :math:`\hat p` vanishes; their divergence, computed
