@@ -63,6 +63,7 @@ _LAZY = {
     "robust_q_values": "robust", "robust_bellman_operator": "robust", "worst_case_model": "robust",
     "robust_value_iteration": "robust", "robust_evaluate": "robust", "robust_policy_iteration": "robust",
     "srect_bellman": "robust", "S_KINDS": "robust", "robust_backward_induction": "robust_horizon",
+    "srect_saddle": "robust", "S_EXACT_KINDS": "robust",
     # submodular trajectory objectives
     "coverage_objective": "submodular", "facility_location_objective": "submodular",
     "logdet_objective": "submodular", "modular_objective": "submodular", "set_function": "submodular",

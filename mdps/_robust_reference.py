@@ -163,3 +163,116 @@ def srect_bellman_cvxpy(P0, R0, v, gamma, r, kind, relaxed=True):
     obj = pi @ (R0 + gamma * (P0 @ v)) + gamma * (-r * dual_norm + extra)
     value = _solve(cp.Problem(cp.Maximize(obj), [cp.sum(pi) == 1]))
     return value, np.asarray(pi.value)
+
+
+def _div_constraints(cp, Pv, P0, r, kind):
+    """``sum_a D(p_a || P0_a) <= r`` on the supports (``Pv`` a list of support-restricted variables)."""
+    terms = []
+    for a, p in enumerate(Pv):
+        q = P0[a][P0[a] > 0]
+        q = q / q.sum()
+        if kind == "kl":
+            terms.append(cp.sum(cp.kl_div(p, q)))  # = KL(p || q) on the simplex
+        else:
+            terms.append(cp.sum(cp.multiply(1.0 / q, cp.square(p - q))))
+    cons = [cp.sum(terms) <= r]
+    for p in Pv:
+        cons += [p >= 0, cp.sum(p) == 1]
+    return cons
+
+
+def _scatter(Pv, P0):
+    A, S = P0.shape
+    out = np.zeros((A, S))
+    for a, p in enumerate(Pv):
+        out[a, P0[a] > 0] = np.maximum(np.asarray(p.value).ravel(), 0.0)
+    return out
+
+
+def srect_div_cvxpy(P0, R0, v, gamma, r, kind):
+    r"""``min_{P in U_s} max_a R0_a + gamma <p_a, v>`` for the s-rectangular KL / chi-square ball
+    :math:`\sum_a D(p_a\|P0_a) \le r` (supports of ``P0``), by cvxpy's epigraph form (exponential cone for KL).
+    By the minimax theorem this is the s-rectangular robust Bellman operator at the state. Returns
+    ``(value, P (A, S))``. Independent of :mod:`mdps._srect_kernels`: no projection costs, no multipliers."""
+    import cvxpy as cp
+
+    P0, R0, v = (np.asarray(x, dtype=float) for x in (P0, R0, v))
+    Pv = [cp.Variable(int((row > 0).sum())) for row in P0]
+    t = cp.Variable()
+    cons = _div_constraints(cp, Pv, P0, r, kind)
+    cons += [R0[a] + gamma * (p @ v[P0[a] > 0]) <= t for a, p in enumerate(Pv)]
+    value = _solve(cp.Problem(cp.Minimize(t), cons))
+    return value, _scatter(Pv, P0)
+
+
+def srect_div_inner_cvxpy(P0, v, pi, r, kind):
+    r"""``min_{P in U_s} sum_a pi_a <p_a, v>`` over the s-rectangular KL / chi-square ball, by cvxpy."""
+    import cvxpy as cp
+
+    P0, v, pi = (np.asarray(x, dtype=float) for x in (P0, v, pi))
+    Pv = [cp.Variable(int((row > 0).sum())) for row in P0]
+    obj = sum(pi[a] * (p @ v[P0[a] > 0]) for a, p in enumerate(Pv))
+    return _solve(cp.Problem(cp.Minimize(obj), _div_constraints(cp, Pv, P0, r, kind)))
+
+
+def srect_divergence(P, P0, kind):
+    """``sum_a D(P_a || P0_a)`` evaluated directly (``inf`` if ``P_a`` puts mass where ``P0_a`` has none)."""
+    P, P0 = np.asarray(P, dtype=float), np.asarray(P0, dtype=float)
+    total = 0.0
+    for p, q in zip(P, P0):
+        q = q / q.sum()
+        if np.any((q == 0) & (p > 0)):
+            return np.inf
+        s = q > 0
+        if kind == "kl":
+            m = s & (p > 0)
+            total += float(np.sum(p[m] * (np.log(p[m]) - np.log(q[m]))))
+        else:
+            total += float(np.sum((p[s] - q[s]) ** 2 / q[s]))
+    return total
+
+
+def srect_div_reference(P0, R0, v, gamma, r, kind):
+    r"""The s-rectangular KL / chi-square operator at one state, by plain NumPy/SciPy, independently of
+    :mod:`mdps._srect_kernels`: ``t*`` = the smallest ``t`` with :math:`\sum_a c_a(t) \le r`, where the projection
+    cost :math:`c_a(t)` is the smallest radius :math:`\rho` whose (s,a)-rectangular worst case
+    :math:`R_a + \gamma \min_{D(p\|\hat p_a) \le \rho} \langle p, v\rangle` (:func:`kl_argmin` / :func:`chi2_argmin`,
+    brentq on their multipliers) is at most ``t`` -- found by brentq on :math:`\rho` -- and ``t*`` by brentq on
+    ``t``. Slow (nested root finding); for tests. Returns the value."""
+    P0, R0, v = (np.asarray(x, dtype=float) for x in (P0, R0, v))
+    argmin = kl_argmin if kind == "kl" else chi2_argmin
+    if r <= 0.0 or gamma == 0.0:
+        return float(max(R0 + gamma * (P0 / P0.sum(axis=1, keepdims=True)) @ v))
+
+    def end_cost(q):
+        s = q > 0
+        m0 = q[s & (v == v[s].min())].sum() / q.sum()
+        return -math.log(m0) if kind == "kl" else 1.0 / m0 - 1.0
+
+    def cost(a, t):
+        q = P0[a]
+        s = q > 0
+        lo_t = R0[a] + gamma * v[s].min()
+        if t >= R0[a] + gamma * float(q @ v) / q.sum() or v[s].max() == v[s].min():
+            return 0.0
+        if t <= lo_t:
+            return end_cost(q) if t == lo_t else np.inf
+        hi = end_cost(q)
+
+        def g(rho):
+            return R0[a] + gamma * float(argmin(q, v, rho) @ v) - t
+
+        if g(hi * (1 - 1e-12)) > 0.0:
+            return hi
+        return brentq(g, 0.0, hi * (1 - 1e-12), xtol=1e-15, rtol=1e-14, maxiter=500)
+
+    A = len(R0)
+    t_lo = max(R0[a] + gamma * v[P0[a] > 0].min() for a in range(A))
+    t_hi = max(R0[a] + gamma * float(P0[a] @ v) / P0[a].sum() for a in range(A))
+
+    def G(t):
+        return sum(cost(a, t) for a in range(A)) - r
+
+    if t_hi <= t_lo or G(t_lo) <= 0.0:
+        return float(t_lo if t_hi > t_lo else t_hi)
+    return float(brentq(G, t_lo, t_hi, xtol=1e-14, rtol=1e-14, maxiter=500))

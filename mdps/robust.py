@@ -72,6 +72,11 @@ check) and against cvxpy (``robust.inner_cvxpy``).
 Scope
 -----
 Dense nominal models (sparse CSR models are refused, not silently densified).
+``rectangularity="s"`` with ``kind="kl"`` or ``"chi2"`` (:data:`S_EXACT_KINDS`): the exact s-rectangular divergence
+ball :math:`\sum_a D(p_a\|\hat P_{s,a}) \le r_s` (:mod:`mdps._srect_kernels`: projection costs, a safeguarded root
+in the value, the saddle policy from the multipliers); :func:`srect_bellman`, :func:`srect_saddle`, robust VI and
+finite-horizon backward induction, and the policy operator :math:`T^\pi_U` (robust evaluation, s-rectangular robust
+policy iteration).
 (s,a)-rectangular: every ball; robust VI, robust evaluation, robust policy iteration
 (:func:`robust_policy_iteration`, ``solve(method="pi")``). ``rectangularity="s"``: L1 and L-infinity
 balls over the stacked ``(A, S)`` block, on Kumar, Wang, Levy and Mannor's (ICML 2024) *relaxed* set
@@ -106,6 +111,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mdps import _robust_kernels as _rk
+from mdps import _srect_kernels as _sk
 from mdps.tabular import TabularMDP
 from mdps.validation import (
     as_float_array,
@@ -123,7 +129,7 @@ from mdps.validation import (
 __all__ = ["KINDS", "S_KINDS", "RobustMDP", "RobustSolution", "robust_inner", "robust_argmin", "robust_q_values",
            "l1_inner_kernel",
            "robust_bellman_operator", "worst_case_model", "robust_value_iteration", "robust_evaluate",
-           "robust_policy_iteration", "srect_bellman"]
+           "robust_policy_iteration", "srect_bellman", "srect_saddle", "S_EXACT_KINDS"]
 
 #: The compiled L1 inner solver, for other compiled code (UCRL2's extended value iteration calls it
 #: on ``-u``): ``l1_inner_kernel(p0, v, order, r, p_out, want_p) -> min_{||p - p0||_1 <= r} p . v``
@@ -134,8 +140,10 @@ l1_inner_kernel = _rk.l1_inner
 #: ball name -> (kernel code, factor applied to the radius before the kernel)
 KINDS = {"l1": (_rk.L1, 1.0), "tv": (_rk.L1, 2.0), "linf": (_rk.LINF, 1.0), "kl": (_rk.KL, 1.0),
          "chi2": (_rk.CHI2, 1.0)}
-#: balls implemented for s-rectangular sets (entrywise norm of the stacked (A, S) block)
+#: relaxed s-rectangular balls (entrywise norm of the stacked (A, S) block, no P >= 0; closed forms)
 S_KINDS = ("l1", "linf")
+#: exact s-rectangular divergence balls sum_a D(p_a || p0_a) <= r_s (mdps._srect_kernels)
+S_EXACT_KINDS = ("kl", "chi2")
 #: instances with more than this many entries of P use the parallel sweep kernel
 _PARALLEL_MIN = 200_000
 
@@ -148,38 +156,49 @@ def _check_radius_scalar(radius) -> float:
     return check_real(radius, "radius", low=0.0)
 
 
-def _check_radius(radius, S: int, A: int) -> np.ndarray:
-    """A scalar radius or one per pair, shape ``(S, A)``; finite and non-negative."""
+def _check_radius_entries(arr) -> np.ndarray:
+    """Every entry finite and non-negative; the error names the first offending index, e.g. ``radius[2, 1]``."""
+    if not np.isfinite(arr).all():
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        name = f"radius[{idx[0]}]" if arr.ndim == 1 else f"radius{list(idx)}"
+        raise ValueError(f"{name} = {float(arr[idx])!r}, expected a finite radius")
+    if (arr < 0).any():
+        idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
+        name = f"radius[{idx[0]}]" if arr.ndim == 1 else f"radius{list(idx)}"
+        raise ValueError(f"{name} = {float(arr[idx])!r} is negative, expected radius >= 0")
+    return arr.copy()
+
+
+def _check_radius(radius, S: int, A: int, H: int | None = None) -> np.ndarray:
+    """A scalar radius or one per pair, shape ``(S, A)``, or (finite-horizon model, ``H`` given) one per stage and
+    pair, shape ``(H, S, A)``; finite and non-negative."""
     if np.ndim(radius) == 0:
         return np.full((S, A), _check_radius_scalar(radius))
     arr = as_float_array(radius, "radius")
-    if arr.shape != (S, A):
-        raise ValueError(f"radius must be a scalar or have shape (S, A) = ({S}, {A}) for (s,a)-rectangular "
+    if arr.shape != (S, A) and (H is None or arr.shape != (H, S, A)):
+        stage = f" or (H, S, A) = ({H}, {S}, {A}) (one per stage)" if H is not None else ""
+        raise ValueError(f"radius must be a scalar or have shape (S, A) = ({S}, {A}){stage} for (s,a)-rectangular "
                          f"sets, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise ValueError(f"radius{list(idx)} = {float(arr[idx])!r}, expected a finite radius")
-    if (arr < 0).any():
-        idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
-        raise ValueError(f"radius{list(idx)} = {float(arr[idx])!r} is negative, expected radius >= 0")
-    return arr.copy()
+    return _check_radius_entries(arr)
 
 
-def _check_radius_s(radius, S: int) -> np.ndarray:
-    """s-rectangular radius: a scalar or one per state, shape ``(S,)``; finite and non-negative."""
+def _check_radius_s(radius, S: int, H: int | None = None) -> np.ndarray:
+    """s-rectangular radius: a scalar or one per state, shape ``(S,)``, or (finite-horizon model, ``H`` given) one per
+    stage and state, shape ``(H, S)``; finite and non-negative."""
     if np.ndim(radius) == 0:
         return np.full(S, _check_radius_scalar(radius))
     arr = as_float_array(radius, "radius")
-    if arr.shape != (S,):
-        raise ValueError(f"radius must be a scalar or have shape (S,) = ({S},) for s-rectangular sets "
+    if arr.shape != (S,) and (H is None or arr.shape != (H, S)):
+        stage = f" or (H, S) = ({H}, {S}) (one per stage)" if H is not None else ""
+        raise ValueError(f"radius must be a scalar or have shape (S,) = ({S},){stage} for s-rectangular sets "
                          f"(one budget per state), got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        i = int(np.argwhere(~np.isfinite(arr))[0, 0])
-        raise ValueError(f"radius[{i}] = {float(arr[i])!r}, expected a finite radius")
-    if (arr < 0).any():
-        i = int(np.argwhere(arr < 0)[0, 0])
-        raise ValueError(f"radius[{i}] = {float(arr[i])!r} is negative, expected radius >= 0")
-    return arr.copy()
+    return _check_radius_entries(arr)
+
+
+def _stage_radius(rmdp, h: int) -> np.ndarray:
+    """The radius of stage ``h``: ``(S, A)`` / ``(S,)`` (the common one unless the radius varies by stage)."""
+    r = rmdp._radius
+    return r[h] if r.ndim == (3 if rmdp._rect == "sa" else 2) else r
 
 
 def _prepare_inner(p0, v, radius, kind):
@@ -245,12 +264,17 @@ class RobustMDP:
         to any state.
     kind : {"l1", "tv", "linf", "kl", "chi2"}
     radius : float or array_like of shape (S, A) (``"sa"``) or (S,) (``"s"``)
-        Non-negative, finite; one radius per pair (per state for ``"s"``) or a common one.
+        Non-negative, finite; one radius per pair (per state for ``"s"``) or a common one. With a
+        finite-horizon nominal model the radius may also vary by stage: shape (H, S, A) (``"sa"``) or
+        (H, S) (``"s"``), used by :func:`mdps.robust_backward_induction`.
     rectangularity : {"sa", "s"}
-        ``"sa"``: :math:`U = \times_{s,a} U_{s,a}`. ``"s"`` (``kind`` in :data:`S_KINDS`): Kumar, Wang,
+        ``"sa"``: :math:`U = \times_{s,a} U_{s,a}`. ``"s"`` with ``kind`` in :data:`S_KINDS`: Kumar, Wang,
         Levy and Mannor's *relaxed* s-rectangular ball (ICML 2024; see :func:`srect_bellman`)
         :math:`U_s = \{\hat P_s + D : \|D\|_p \le r_s,\ D 1 = 0\}` over the
-        stacked ``(A, S)`` block, *without* the constraint ``P >= 0``.
+        stacked ``(A, S)`` block, *without* the constraint ``P >= 0``. ``"s"`` with ``kind`` in
+        :data:`S_EXACT_KINDS` (``"kl"``, ``"chi2"``): the exact divergence ball
+        :math:`U_s = \{(p_a)_a \in \Delta_S^A : \sum_a D(p_a \| \hat P_{s,a}) \le r_s\}`
+        (:mod:`mdps._srect_kernels`; robust VI, evaluation, policy iteration, backward induction).
     """
 
     __slots__ = ("_mdp", "_kind", "_radius", "_rect", "_frozen")
@@ -278,12 +302,12 @@ class RobustMDP:
         self._kind = _check_kind(kind)
         self._rect = rect
         if rect == "s":
-            if self._kind not in S_KINDS:
+            if self._kind not in S_KINDS + S_EXACT_KINDS:
                 raise NotImplementedError(f"kind={self._kind!r} is not implemented for rectangularity='s'; "
-                                          f"s-rectangular balls: {', '.join(S_KINDS)}")
-            self._radius = readonly(_check_radius_s(radius, mdp.n_states))
+                                          f"s-rectangular balls: {', '.join(S_KINDS + S_EXACT_KINDS)}")
+            self._radius = readonly(_check_radius_s(radius, mdp.n_states, mdp.horizon))
         else:
-            self._radius = readonly(_check_radius(radius, mdp.n_states, mdp.n_actions))
+            self._radius = readonly(_check_radius(radius, mdp.n_states, mdp.n_actions, mdp.horizon))
         self._frozen = True
 
     def __setattr__(self, name, value):
@@ -294,7 +318,8 @@ class RobustMDP:
     mdp = property(lambda self: self._mdp, doc="the nominal TabularMDP")
     kind = property(lambda self: self._kind, doc="the ball")
     radius = property(lambda self: self._radius, doc="radius per pair, (S, A), or per state, (S,) for "
-                                                     "rectangularity 's'; read-only")
+                                                     "rectangularity 's', with a leading stage axis (H, ...) when it "
+                                                     "varies by stage (finite horizon); read-only")
     gamma = property(lambda self: self._mdp.gamma, doc="the discount (None for a finite-horizon nominal model)")
     horizon = property(lambda self: self._mdp.horizon, doc="H for a finite-horizon nominal model, else None")
     n_states = property(lambda self: self._mdp.n_states)
@@ -452,7 +477,7 @@ def _iterate(rmdp, pol, tol, max_iter, v0, method):
     srect = rmdp.rectangularity == "s"
     L = g
     if srect:  # Lipschitz modulus of the relaxed operator (srect_bellman): kappa_q is (1 or S)-Lipschitz
-        L = g * (1.0 + float(rmdp._radius.max()) * (1.0 if rmdp.kind == "l1" else rmdp.n_states))
+        L = _srect_modulus(rmdp)
     coef = L / (1.0 - L) if L < 1.0 else g / (1.0 - g)
     res = []
     converged = False
@@ -537,13 +562,44 @@ def _nominal_q(rmdp, V):
     return m.R + rmdp.gamma * (m.P_matrix() @ V).reshape(rmdp.n_states, rmdp.n_actions)
 
 
-def _srect_optimal(rmdp, V, Qn=None, gamma=None):
+def _srect_exact_policy(rmdp, V, pol, gamma=None, h=0):
+    """``(T^pi_U V (S,), worst-case rows for pi (S, A, S))`` on the exact s-rectangular KL / chi-square ball
+    (:func:`mdps._srect_kernels.srect_policy_state`), around the nominal model of stage ``h``."""
+    S, A = rmdp.n_states, rmdp.n_actions
+    m = rmdp._mdp
+    P2 = np.ascontiguousarray(m.P_matrix(h), dtype=float)
+    R = np.ascontiguousarray(m.R_stage(h), dtype=float)
+    g = float(rmdp.gamma if gamma is None else gamma)
+    TV, P = np.empty(S), np.empty_like(P2)
+    _sk.srect_policy_sweep(KINDS[rmdp.kind][0], P2, R, np.ascontiguousarray(_stage_radius(rmdp, h), dtype=float), g,
+                           np.ascontiguousarray(V, dtype=float), np.ascontiguousarray(pol, dtype=float), TV, P)
+    return TV, P.reshape(S, A, S)
+
+
+def _srect_exact(rmdp, V, gamma=None, h=0):
+    """``(T_U V (S,), saddle policy (S, A), worst-case rows (S, A, S))`` on the exact s-rectangular KL / chi-square
+    ball (:mod:`mdps._srect_kernels`), around the nominal kernel and rewards of stage ``h``."""
+    S, A = rmdp.n_states, rmdp.n_actions
+    m = rmdp._mdp
+    P2 = np.ascontiguousarray(m.P_matrix(h), dtype=float)
+    R = np.ascontiguousarray(m.R_stage(h), dtype=float)
+    g = float(rmdp.gamma if gamma is None else gamma)
+    TV, pol, P = np.empty(S), np.empty((S, A)), np.empty_like(P2)
+    _sk.srect_sweep(KINDS[rmdp.kind][0], P2, R, np.ascontiguousarray(_stage_radius(rmdp, h), dtype=float), g,
+                    np.ascontiguousarray(V, dtype=float), TV, pol, P)
+    return TV, pol, P.reshape(S, A, S)
+
+
+def _srect_optimal(rmdp, V, Qn=None, gamma=None, h=0):
     """``(T_U V, greedy policy (S, A))`` for the relaxed s-rectangular ball (closed forms, :func:`srect_bellman`).
     ``Qn`` (S, A) and ``gamma`` default to the discounted nominal ``R + gamma P V``; the finite-horizon backup
-    passes ``Qn = R_h + P_h V`` and ``gamma = 1``."""
+    passes ``Qn = R_h + P_h V``, ``gamma = 1`` and the stage ``h``. Exact KL / chi-square balls:
+    :func:`_srect_exact` (``Qn`` unused)."""
+    if rmdp.kind in S_EXACT_KINDS:
+        return _srect_exact(rmdp, V, gamma, h)[:2]
     S, A = rmdp.n_states, rmdp.n_actions
     Qn = _nominal_q(rmdp, V) if Qn is None else Qn
-    c = (rmdp.gamma if gamma is None else gamma) * rmdp._radius * _kappa(V, rmdp.kind)
+    c = (rmdp.gamma if gamma is None else gamma) * _stage_radius(rmdp, h) * _kappa(V, rmdp.kind)
     pol = np.zeros((S, A))
     if rmdp.kind == "linf":  # ||pi||_1 = 1: the penalty does not depend on pi; greedy is deterministic
         a = Qn.argmax(axis=1)
@@ -558,7 +614,10 @@ def _srect_optimal(rmdp, V, Qn=None, gamma=None):
 
 
 def _srect_policy(rmdp, V, pol):
-    r"""``T^pi_U V`` on the relaxed s-rectangular ball: ``<pi_s, Qhat_s> - gamma r_s kappa_q(V) ||pi_s||_q``."""
+    r"""``T^pi_U V`` on the relaxed s-rectangular ball: ``<pi_s, Qhat_s> - gamma r_s kappa_q(V) ||pi_s||_q``; on the
+    exact KL / chi-square balls :func:`_srect_exact_policy`."""
+    if rmdp.kind in S_EXACT_KINDS:
+        return _srect_exact_policy(rmdp, V, pol)[0]
     Qn = _nominal_q(rmdp, V)
     norm = pol.max(axis=1) if rmdp.kind == "l1" else pol.sum(axis=1)
     return np.einsum("sa,sa->s", pol, Qn) - rmdp.gamma * rmdp._radius * _kappa(V, rmdp.kind) * norm
@@ -567,10 +626,13 @@ def _srect_policy(rmdp, V, pol):
 def _srect_worst(rmdp, V, pol, h=0):
     """A minimiser ``P = Phat + D`` (S, A, S) of ``sum_a pi(a|s) <P_{s,a}, V>`` over the relaxed ball at every
     state (around the nominal kernel of stage ``h``). Its rows sum to 1 but may have negative entries where the
-    relaxation differs from the simplex."""
+    relaxation differs from the simplex. Exact KL / chi-square balls: the minimiser for ``pol`` from
+    :func:`_srect_exact_policy` (rows on the simplex)."""
+    if rmdp.kind in S_EXACT_KINDS:
+        return _srect_exact_policy(rmdp, V, pol, 1.0 if rmdp.gamma is None else None, h)[1]
     S, A = rmdp.n_states, rmdp.n_actions
     P = np.array(rmdp._mdp.P_matrix(h), dtype=float).reshape(S, A, S)
-    r = rmdp._radius
+    r = _stage_radius(rmdp, h)
     order = np.argsort(V, kind="stable")
     if rmdp.kind == "l1":
         lo, hi = order[0], order[-1]
@@ -627,12 +689,48 @@ def srect_bellman(rmdp: RobustMDP, V):
 
     Returns ``(T_U V (S,), pi (S, A))``, the greedy (randomised) policy, rows on the simplex.
     Certified against cvxpy on the same relaxed set (tests; ``robust_srect.closed_form_cvxpy``).
+
+    ``kind="kl"`` / ``"chi2"`` (:data:`S_EXACT_KINDS`): the exact operator on
+    :math:`U_s = \{(p_a)_a \in \Delta_S^A : \sum_a D(p_a\|\hat P_{s,a}) \le r_s\}` (no relaxation), by the
+    minimax theorem :math:`\min_{P \in U_s} \max_a R(s,a) + \gamma\langle p_a, V\rangle`, computed through the
+    actions' projection costs (:mod:`mdps._srect_kernels`, where the derivation and the accuracy guarantee are);
+    the policy is the saddle policy :math:`\pi_a \propto -c_a'(t^*)`. A :math:`\gamma`-contraction.
+    Certified against cvxpy (tests; ``robust_srect.kl_chisq_cvxpy``). :func:`srect_saddle` also returns the
+    worst-case rows.
     """
     rmdp = _check_robust(rmdp)
     if rmdp.rectangularity != "s":
         raise ValueError("srect_bellman needs rectangularity='s'; got an (s,a)-rectangular RobustMDP")
     V = np.ascontiguousarray(check_value(V, "V", rmdp.n_states))
     return _srect_optimal(rmdp, V)
+
+
+def srect_saddle(rmdp: RobustMDP, V):
+    r"""``(T_U V (S,), pi (S, A), P (S, A, S))``: the s-rectangular robust Bellman operator, its optimal
+    (randomised) policy and a worst-case model for that policy at ``V``.
+
+    For the exact KL / chi-square balls ``(pi, P)`` is a saddle point of
+    :math:`\sum_a \pi_a (R(s,a) + \gamma \langle P_{s,a}, V\rangle)` at every state: ``P`` lies in :math:`U_s`
+    (to :math:`r_s(1 + 10^{-9}) + 10^{-12}`) and :math:`\max_a R(s,a) + \gamma\langle P_{s,a}, V\rangle = (T_U V)(s)`
+    (:mod:`mdps._srect_kernels`). For the relaxed L1 / L-infinity balls ``P`` is the minimiser for ``pi`` on the
+    relaxed set (rows sum to 1, entries may be negative).
+
+    Examples
+    --------
+    >>> import mdps
+    >>> rm = mdps.RobustMDP(mdps.garnet(4, 2, 3, gamma=0.9, rng=0), kind="kl", radius=0.1, rectangularity="s")
+    >>> TV, pi, P = mdps.srect_saddle(rm, [0.0, 1.0, 2.0, 3.0])
+    >>> TV.shape, pi.shape, P.shape
+    ((4,), (4, 2), (4, 2, 4))
+    """
+    rmdp = _check_robust(rmdp)
+    if rmdp.rectangularity != "s":
+        raise ValueError("srect_saddle needs rectangularity='s'; got an (s,a)-rectangular RobustMDP")
+    V = np.ascontiguousarray(check_value(V, "V", rmdp.n_states))
+    if rmdp.kind in S_EXACT_KINDS:
+        return _srect_exact(rmdp, V)
+    TV, pol = _srect_optimal(rmdp, V)
+    return TV, pol, _srect_worst(rmdp, V, pol)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -735,7 +833,10 @@ def robust_policy_iteration(rmdp: RobustMDP, *, tol: float = 1e-10, max_iter: in
 # ---------------------------------------------------------------------------------------------
 
 def _srect_modulus(rmdp) -> float:
-    """The Lipschitz bound ``L`` of the relaxed s-rectangular operators (:func:`srect_bellman`)."""
+    """The Lipschitz bound ``L`` of the relaxed s-rectangular operators (:func:`srect_bellman`); ``gamma`` for the
+    exact KL / chi-square balls (sets of stochastic kernels: a gamma-contraction, Wiesemann et al. 2013)."""
+    if rmdp.kind in S_EXACT_KINDS:
+        return rmdp.gamma
     return rmdp.gamma * (1.0 + float(rmdp._radius.max()) * (1.0 if rmdp.kind == "l1" else rmdp.n_states))
 
 
@@ -794,6 +895,9 @@ def _srect_policy_iteration(rmdp, tol, max_iter):
     :math:`\|V - V^*_U\|_\infty \le (\theta + \epsilon)/(1 - L) \le \tfrac34` ``tol`` (``settings["certified"]``).
     Monotone improvement (exact for sets of stochastic kernels, Iyengar 2005) is not guaranteed on the relaxed set,
     whose minimisers may have negative entries; the loop stops at ``max_iter`` (``converged=False``) if it cycles.
+    The exact KL / chi-square balls (:data:`S_EXACT_KINDS`) run the same loop with the kernels of
+    :mod:`mdps._srect_kernels` (greedy = the saddle policy, :math:`T^\pi_U` and its minimiser exact, ``L = gamma``);
+    there the rows are stochastic and the improvement argument applies **[R]**.
     """
     g = rmdp.gamma
     S, A = rmdp.n_states, rmdp.n_actions

@@ -6,10 +6,15 @@ A finite-horizon nominal MDP :math:`(\hat P_h, R_h)_{h<H}` (stationary or stage-
 :mod:`mdps.finite_horizon`) and, at every stage, the balls of :class:`mdps.RobustMDP` around the
 nominal rows of that stage: (s,a)-rectangular :math:`U_{h,s,a} = \{p \in \Delta_S : D(p, \hat P_h(s,a))
 \le r_{s,a}\}` for ``kind`` in ``l1, tv, linf, kl, chi2``, or s-rectangular (Kumar, Wang, Levy and
-Mannor's relaxed L1 / L-infinity ball over the stacked ``(A, S)`` block, see :func:`mdps.srect_bellman`).
+Mannor's relaxed L1 / L-infinity ball over the stacked ``(A, S)`` block, see :func:`mdps.srect_bellman`, or the
+exact KL / chi-square ball :math:`\sum_a D(p_a \| \hat P_h(s,a)) \le r_s`, :mod:`mdps._srect_kernels`).
 The uncertainty set is the product over stages and (state, action) pairs (resp. states): the adversary
 may pick a different kernel at every stage ((s,a,h)-rectangular; Iyengar 2005, Sec. 2-3; Nilim and El
-Ghaoui 2005, Sec. 3, whose finite-horizon robust DP this is). The radius does not depend on the stage.
+Ghaoui 2005, Sec. 3, whose finite-horizon robust DP this is). The radius may depend on the stage: a
+radius array of shape ``(H, S, A)`` ((s,a)-rectangular) or ``(H, S)`` (s-rectangular) gives stage ``h`` the
+balls of radius ``radius[h]``; the backup at stage ``h`` is the stationary one with that radius, so a
+stage array equal across stages reproduces the common radius bit for bit, and (nested balls, monotone
+backups) the robust value is non-increasing in each stage's radius.
 
 Robust backward induction **[R]** (Iyengar 2005, Thm 2.1; Nilim & El Ghaoui 2005, Thm 2.1)
 ------------------------------------------------------------------------------------------
@@ -56,7 +61,17 @@ from __future__ import annotations
 import numpy as np
 
 from mdps import _robust_kernels as _rk
-from mdps.robust import KINDS, RobustMDP, RobustSolution, _check_robust, _srect_optimal, _srect_worst
+from mdps.robust import (
+    KINDS,
+    S_EXACT_KINDS,
+    RobustMDP,
+    RobustSolution,
+    _check_robust,
+    _srect_exact,
+    _srect_optimal,
+    _srect_worst,
+    _stage_radius,
+)
 from mdps.validation import check_float64_range
 
 __all__ = ["robust_backward_induction"]
@@ -107,12 +122,12 @@ def robust_backward_induction(rmdp: RobustMDP) -> RobustSolution:
     sa = rmdp.rectangularity == "sa"
     if sa:
         code, factor = KINDS[rmdp.kind]
-        rad = np.ascontiguousarray(rmdp.radius * factor)
     with np.errstate(over="ignore", invalid="ignore"):
         for h in range(H - 1, -1, -1):
             P2 = np.ascontiguousarray(mdp.P_matrix(h))
             R = np.ascontiguousarray(mdp.R_stage(h), dtype=float)
             if sa:
+                rad = np.ascontiguousarray(_stage_radius(rmdp, h) * factor)
                 _rk.robust_q_serial(code, P2, R, rad, 1.0, V_next, Q[h])
                 a = Q[h].argmax(axis=1)
                 policy[h, np.arange(S), a] = 1.0
@@ -122,8 +137,11 @@ def robust_backward_induction(rmdp: RobustMDP) -> RobustSolution:
                 P_worst[h] = out.reshape(S, A, S)
             else:
                 Q[h] = R + (P2 @ V_next).reshape(S, A)
-                V[h], policy[h] = _srect_optimal(rmdp, V_next, Qn=Q[h], gamma=1.0)
-                P_worst[h] = _srect_worst(rmdp, V_next, policy[h], h=h)
+                if rmdp.kind in S_EXACT_KINDS:
+                    V[h], policy[h], P_worst[h] = _srect_exact(rmdp, V_next, gamma=1.0, h=h)
+                else:
+                    V[h], policy[h] = _srect_optimal(rmdp, V_next, Qn=Q[h], gamma=1.0, h=h)
+                    P_worst[h] = _srect_worst(rmdp, V_next, policy[h], h=h)
             V_next = V[h]
     check_float64_range([V, Q], "robust_backward_induction: the robust values", R=mdp.R)
     return RobustSolution(V=V, Q=Q, policy=policy, P_worst=P_worst, n_iter=H, method="robust_backward_induction",

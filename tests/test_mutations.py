@@ -576,6 +576,37 @@ MUTANTS = [
            "every mirror step starts from pi_ref instead of the current policy pi_k (the iterate is forgotten)",
            "algorithms.linear.drrpo:dr_rpo",
            (("pi = _mirror_step(pi, ref, Q, e, b)", "pi = _mirror_step(ref, ref, Q, e, b)"),)),
+    # -- robust: s-rectangular KL and chi-square balls --
+    Mutant("srect_div_budget_per_action", "robust_srect.kl_chisq_cvxpy",
+           "the s-rectangular divergence budget is spent once per action (each action's projection cost may use "
+           "A r_s: the union of (s,a)-rectangular balls, not the shared budget)",
+           "mdps._srect_kernels:srect_sweep",
+           (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
+            ("gamma, radius[s], pi_out[s]", "gamma, radius[s] * A, pi_out[s]"))),
+    Mutant("srect_div_policy_deterministic", "robust_srect.kl_chisq_cvxpy",
+           "the s-rectangular KL / chi-square operator returns its saddle policy rounded to the most likely action "
+           "(a deterministic policy, which the adversary's shared budget exploits)",
+           "mdps.robust:_srect_exact",
+           (("return TV, pol, P.reshape(S, A, S)", "return TV, np.eye(A)[pol.argmax(axis=1)], P.reshape(S, A, S)"),)),
+    Mutant("srect_div_sorted_descending", "robust_srect.kl_chisq_cvxpy",
+           "the s-rectangular sweep sorts V in decreasing order (the chi-square scan then grows K from the largest "
+           "values)",
+           "mdps._srect_kernels:srect_sweep",
+           (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
+            ('order = np.argsort(V, kind="mergesort")', 'order = np.argsort(-V, kind="mergesort")'))),
+    # -- robust: s-rectangular robust policy iteration --
+    Mutant("srect_pi_nominal_evaluation", "robust_pi.srect_agrees",
+           "s-rectangular robust PI evaluates each policy on the nominal model (a linear solve with P-hat) instead of "
+           "its robust value",
+           "mdps.robust:_srect_policy_iteration",
+           (("V, n, _r = _srect_evaluate(rmdp, pol, V, eps)",
+             "V, n, _r = np.linalg.solve(np.eye(S) - g * np.einsum(\"sa,sat->st\", pol, rmdp._mdp.P), "
+             "np.einsum(\"sa,sa->s\", pol, rmdp._mdp.R)), 0, 0.0"),)),
+    Mutant("srect_pi_evaluation_one_step", "robust_pi.srect_agrees",
+           "s-rectangular robust PI's evaluation stops after one adversary step (one linear solve on the model that "
+           "was worst for the previous value)",
+           "mdps.robust:_srect_evaluate",
+           (("        if res <= eps:", "        if step > 1 or res <= eps:"),)),
 ]
 
 

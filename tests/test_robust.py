@@ -204,7 +204,7 @@ def test_bad_input(monkeypatch):
     with pytest.raises(ValueError, match="kind"):
         mdps.RobustMDP(mdp, kind="wasserstein")
     with pytest.raises(NotImplementedError, match="rectangularity"):
-        mdps.RobustMDP(mdp, kind="kl", rectangularity="s")
+        mdps.RobustMDP(mdp, kind="tv", rectangularity="s")
     with pytest.raises(ValueError, match="criterion|discounted"):  # average reward: no robust solver
         mdps.RobustMDP(mdps.river_swim(4))
     with pytest.raises(ValueError, match="robust_backward_induction"):  # finite horizon: its own solver

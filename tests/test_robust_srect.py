@@ -143,7 +143,7 @@ def test_srect_bad_input():
     with pytest.raises(ValueError, match=r"radius\[2\]"):
         mdps.RobustMDP(mdp, kind="linf", radius=bad, rectangularity="s")
     with pytest.raises(NotImplementedError, match="kind"):
-        mdps.RobustMDP(mdp, kind="chi2", radius=0.1, rectangularity="s")
+        mdps.RobustMDP(mdp, kind="tv", radius=0.1, rectangularity="s")  # kl, chi2: exact balls
     with pytest.raises(ValueError, match="rectangularity"):
         mdps.RobustMDP(mdp, kind="l1", radius=0.1, rectangularity="sas")
     rs = mdps.RobustMDP(mdp, kind="l1", radius=0.1, rectangularity="s")
