@@ -149,6 +149,9 @@ def _kl_stats(p0, lp, d, c, mu0, tot, lam, sp):
     return logz_c, -t * mean - logz_c, s2 / (tot * z), mean
 
 
+_KL_TINY_SPREAD = 1e-250  # below this spread of v, kl_inner works with v rescaled (see there)
+
+
 @nb.njit(cache=True)
 def kl_inner(p0, v, order, r, p_out, want_p):
     r"""KL ball ``KL(p || p0) <= r`` (``p`` vanishes where ``p0`` does) through the one-dimensional dual
@@ -178,10 +181,13 @@ def kl_inner(p0, v, order, r, p_out, want_p):
             for i in range(n):
                 p_out[i] = p0[i] / m0 if (p0[i] > 0.0 and v[i] == vmin) else 0.0
         return vmin
+    # A spread below _KL_TINY_SPREAD (subnormal values, say) is rescaled to 1: the problem is invariant
+    # under v -> vmin + scale d, and 1 / lam would overflow to inf (inf * 0 = NaN) at lam ~ spread.
+    scale = vmax - vmin if vmax - vmin < _KL_TINY_SPREAD else 1.0
     d = np.empty(n)
     lp = np.empty(n)
     for i in range(n):
-        d[i] = v[i] - vmin if p0[i] > 0.0 else 0.0
+        d[i] = (v[i] - vmin) / scale if p0[i] > 0.0 else 0.0
         lp[i] = math.log(p0[i]) if p0[i] > 0.0 else -np.inf
     mu0 = 0.0  # the p0-mean of d; the kernel works with d centred at it (see _kl_stats)
     for i in range(n):
@@ -192,11 +198,11 @@ def kl_inner(p0, v, order, r, p_out, want_p):
         if want_p:
             for i in range(n):
                 p_out[i] = p0[i] / tot if p0[i] > 0.0 else 0.0
-        return vmin + mu0
+        return vmin + scale * mu0
     c = np.empty(n)
     for i in range(n):
         c[i] = d[i] - mu0 if p0[i] > 0.0 else 0.0
-    sp = vmax - vmin
+    sp = (vmax - vmin) / scale
     # bracket the root of h(lam) = KL(p_lam || p0) - r (KL decreases in lam)
     lo = sp
     for _ in range(2000):
@@ -248,7 +254,7 @@ def kl_inner(p0, v, order, r, p_out, want_p):
         if want_p:
             for i in range(n):
                 p_out[i] = math.exp(lp[i] - t * d[i] - big) / z if p0[i] > 0.0 else 0.0
-        return vmin + s1 / z
+        return vmin + scale * (s1 / z)
     # |c| / lam <= 1: weights p0 e^{-c/lam} (within a factor e of p0); value vmin + mu0 + tilted mean of c
     logz, kl, var, mean = _kl_stats(p0, lp, d, c, mu0, tot, lam, sp)
     if want_p:
@@ -258,7 +264,7 @@ def kl_inner(p0, v, order, r, p_out, want_p):
                 zs += p0[i] * math.exp(-t * c[i])
         for i in range(n):
             p_out[i] = p0[i] * math.exp(-t * c[i]) / zs if p0[i] > 0.0 else 0.0
-    return vmin + mu0 + mean
+    return vmin + scale * mu0 + scale * mean  # scale = 1: bit for bit (vmin + mu0) + mean
 
 
 @nb.njit(cache=True)

@@ -316,6 +316,12 @@ def test_kl_tiny_nominal_mass_value_is_its_minimisers():
     ("chi2", [1.0, 0.0, 1.5e-323], [1.0, -2.0, -1.0], 30.0),
     ("kl", [1.0, 2e-323], [-0.03282688408495184, -0.06367758044327379], 1e-6),
     ("kl", [1.0, 5e-324], [-0.04944982166603513, -0.1434476379206598], 0.1),
+    # Hypothesis found it: a subnormal spread of v made 1 / lam overflow (inf * 0 = NaN); the KL kernel now
+    # rescales the spread to 1.
+    ("kl", [0.0, 1.0, 5e-324], [-2.0, 2.22507386e-309, 0.0], 1e-20),
+    ("kl", [0.5, 0.5], [0.0, 5e-324], 1e-3),
+    ("chi2", [0.0, 1.0, 5e-324], [-2.0, 2.22507386e-309, 0.0], 1e-20),
+    ("chi2", [0.5, 0.5], [0.0, 5e-324], 1e-3),
 ])
 def test_subnormal_nominal_masses(kind, p0, v, r):
     _ball_and_value_ok(kind, np.array(p0), np.array(v), r)
