@@ -4,24 +4,28 @@ Iyengar (2005, Math. Oper. Res. 30(2), Thm 2.1) and Nilim & El Ghaoui (2005, Ope
 for (s,a,h)-rectangular sets robust backward induction
 :math:`V_h(s) = \max_a R_h(s,a) + \min_{p \in U_{h,s,a}} \langle p, V_{h+1}\rangle`, :math:`V_H = 0`, gives the
 robust optimum; the s-rectangular version (Kumar, Wang, Levy and Mannor, ICML 2024, on their relaxed L1 /
-L-infinity ball) maximises over randomised :math:`\pi_h(\cdot|s)` (:func:`mdps.robust_backward_induction`).
+L-infinity ball; and the exact KL / chi-square balls :math:`\sum_a D(p_a\|\hat p_{s,a}) \le r_s`) maximises
+over randomised :math:`\pi_h(\cdot|s)` (:func:`mdps.robust_backward_induction`).
 
 * ``robust_fh.worst_case_consistency`` **[R]**: on random stage-dependent episodic MDPs
-  (:func:`mdps.random_finite_horizon`), every (s,a)-rectangular ball and both s-rectangular balls over a
-  radius grid, the check recomputes from what the solver returned: (i) the returned policy's plain
-  finite-horizon value on the returned worst-case model (:func:`mdps.evaluate_finite_horizon` on a
-  :class:`mdps.TabularMDP` built from ``P_worst``, which validates its rows; the written-out linear recursion
-  for the relaxed s-rectangular model, whose rows may be negative) equals the robust value -- exact, derived in
-  :mod:`mdps.robust_horizon`; (ii) ((s,a)-rectangular) nominal backward induction on ``P_worst`` gives the
-  same value (the saddle point); (iii) ``P_worst`` lies in the ball at every stage (each row's divergence, or
-  the stacked block's norm for s-rectangular sets, recomputed here); (iv) the robust value is at most the
-  nominal optimum and non-increasing along the radius grid; and (v) on a small instance, robust backward
-  induction written out here with every inner problem solved by cvxpy (Clarabel) -- (s,a)-rectangular: the
-  convex program of each ball; s-rectangular: the relaxed max-min LP of
-  :func:`mdps._robust_reference.srect_bellman_cvxpy` -- reproduces the robust value. Measured: the largest
-  violation in units of its tolerance (``EXACT_TOL = 1e-12`` for (i), (ii), (iv), values being sums of at most
-  ``H`` rewards in [0, 1]; ``BALL_TOL = 1e-9`` for (iii), relative to the divergence's round-off scale, see
-  the constant; ``CVXPY_TOL = 1e-6`` for (v), cvxpy's accuracy with a margin), expected ``<= 1``.
+  (:func:`mdps.random_finite_horizon`), every (s,a)-rectangular ball and the four s-rectangular balls
+  (relaxed L1 / L-infinity, exact KL / chi-square) over a radius grid, the check recomputes from what the
+  solver returned: (i) the returned policy's plain finite-horizon value on the returned worst-case model
+  (:func:`mdps.evaluate_finite_horizon` on a :class:`mdps.TabularMDP` built from ``P_worst``, which
+  validates its rows; the written-out linear recursion for the s-rectangular models, whose relaxed rows
+  may be negative) equals the robust value -- exact, derived in :mod:`mdps.robust_horizon`; (ii)
+  ((s,a)-rectangular) nominal backward induction on ``P_worst`` gives the same value (the saddle point);
+  (iii) ``P_worst`` lies in the ball at every stage (each row's divergence; for s-rectangular sets the
+  stacked block's norm (relaxed L1 / L-infinity) or the sum of the rows' divergences (KL / chi-square),
+  recomputed here); (iv) the robust value is at most the nominal optimum and non-increasing along the
+  radius grid; and (v) on a small instance, robust backward induction written out here with every inner
+  problem solved by cvxpy (Clarabel) -- (s,a)-rectangular: the convex program of each ball;
+  s-rectangular: the relaxed max-min LP of :func:`mdps._robust_reference.srect_bellman_cvxpy`, or the
+  epigraph program of :func:`mdps._robust_reference.srect_div_cvxpy` for KL / chi-square -- reproduces the
+  robust value. Measured: the largest violation in units of its tolerance (``EXACT_TOL = 1e-12`` for (i),
+  (ii), (iv), values being sums of at most ``H`` rewards in [0, 1]; ``BALL_TOL = 1e-9`` for (iii), relative
+  to the divergence's round-off scale, see the constant; ``CVXPY_TOL = 1e-6`` for (v), cvxpy's accuracy
+  with a margin), expected ``<= 1``.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ BALL_TOL = 1e-9
 CVXPY_TOL = 1e-6
 RADII = {"l1": (0.0, 0.1, 0.3, 1.0), "tv": (0.0, 0.05, 0.15, 0.5), "linf": (0.0, 0.03, 0.1, 0.3),
          "kl": (0.0, 0.03, 0.3, 1.0), "chi2": (0.0, 0.03, 0.3, 1.0)}
-CASES = tuple((k, "sa") for k in KINDS) + tuple((k, "s") for k in mdps.S_KINDS)
+CASES = (tuple((k, "sa") for k in KINDS) + tuple((k, "s") for k in mdps.S_KINDS)
+         + tuple((k, "s") for k in mdps.S_EXACT_KINDS))
 
 
 def robust_dp_cvxpy(mdp, kind: str, radius: float, rectangularity: str = "sa") -> np.ndarray:
@@ -62,6 +67,8 @@ def robust_dp_cvxpy(mdp, kind: str, radius: float, rectangularity: str = "sa") -
         R = mdp.R_stage(h)
         if rectangularity == "sa":
             V[h] = [max(R[s, a] + cvxpy_value(P[s, a], V[h + 1], radius, kind) for a in range(A)) for s in range(S)]
+        elif kind in mdps.S_EXACT_KINDS:
+            V[h] = [ref.srect_div_cvxpy(P[s], R[s], V[h + 1], 1.0, radius, kind)[0] for s in range(S)]
         else:
             V[h] = [ref.srect_bellman_cvxpy(P[s], R[s], V[h + 1], 1.0, radius, kind)[0] for s in range(S)]
     return V[:H]
@@ -94,6 +101,10 @@ def _outside(kind, rect, Pw, Pn, r):
     if rect == "sa":
         return max((divergence(kind, Pw[idx], Pn[idx]) - r) / _condition(kind, Pw[idx], Pn[idx])
                    for idx in np.ndindex(Pw.shape[:3]))
+    if kind in mdps.S_EXACT_KINDS:  # the exact s-rectangular ball: sum_a D(p_a || p0_a) <= r per (h, s)
+        return max((sum(divergence(kind, Pw[h, s, a], Pn[h, s, a]) for a in range(Pw.shape[2])) - r)
+                   / sum(_condition(kind, Pw[h, s, a], Pn[h, s, a]) for a in range(Pw.shape[2]))
+                   for h, s in np.ndindex(Pw.shape[:2]))
     D = Pw - Pn  # (H, S, A, S): per (h, s) the stacked block's entrywise norm, rows summing to 0
     norm = np.abs(D).sum(axis=(2, 3)) if kind == "l1" else np.abs(D).max(axis=(2, 3))
     return max(float((norm - r).max()), float(np.abs(D.sum(axis=3)).max()))
@@ -143,7 +154,7 @@ def _measure(ctx) -> Outcome:
     return worst_case(
         units, "<=", 1.0, 0.0, frame,
         f"max over {len(frame)} (instance, ball, radius) runs (random stage-dependent episodic MDPs, S in {{3, 8}} (quick) or {{3, 6, 12, 30}} (full), "
-        f"H in {{3, 6}}; 5 (s,a)-rectangular and 2 s-rectangular balls) of the largest violation in units of its "
+        f"H in {{3, 6}}; 5 (s,a)-rectangular and 4 s-rectangular balls) of the largest violation in units of its "
         f"tolerance: |V^pi on P_worst - V_U| ({top.on_worst:.1e}), |V*_(P_worst) - V_U| ({top.saddle:.1e}), "
         f"V_U - V_nominal ({top.above_nominal:.1e}), the increase of V_U with the radius ({top.increase:.1e}) -- "
         f"tolerance {EXACT_TOL:g} --, P_worst beyond the ball relative to the divergence's round-off scale "
