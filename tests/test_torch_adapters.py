@@ -95,7 +95,7 @@ def test_adapter_rejects_bad_inputs():
         LogitsModelPolicy(lm, prompt=[], max_len=2, vocab_size=2)
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         LogitsModelPolicy(lambda x: x, prompt=[0], max_len=2, vocab_size=2)
-    pol = LogitsModelPolicy(lm, prompt=[0], max_len=2, tokens=[0, 9])
+    pol = LogitsModelPolicy(torch.nn.Embedding(10, 3), prompt=[0], max_len=2, tokens=[0, 9])  # 3 logits
     with pytest.raises(ValueError, match="tokens holds 9"):
         pol.log_prob(torch.tensor([[0, 1]]))
     pol = LogitsModelPolicy(lm, prompt=[0], max_len=2, vocab_size=2)
