@@ -132,7 +132,7 @@ def _measure(ctx):
 
 
 def _plot(result):
-    from labkit.figures import MARKERS, PALETTE, legend, subplots
+    from labkit.figures import PALETTE, legend, subplots
 
     data = result.data
     zc = z_critical(len(data))
@@ -142,8 +142,8 @@ def _plot(result):
     bins = np.linspace(-lim, lim, 25)
     ax.hist(data.z, bins=bins, density=True, color=PALETTE[0], alpha=0.45, label="z-scores (all projections)")
     grad = data[data.k == 0]
-    ax.plot(grad.z, np.full(len(grad), 0.02), ls="none", marker=MARKERS[1], color=PALETTE[5], ms=4,
-            label="along the exact gradient")
+    ax.plot(grad.z, np.full(len(grad), 0.03), ls="none", marker="|", color=PALETTE[5], ms=12, mew=1.4,
+            label="along the exact gradient (one per instance)")
     x = np.linspace(-lim, lim, 300)
     (line,) = ax.plot(x, norm.pdf(x), color="0.15", ls="--", lw=1.0, zorder=3, label=r"theory: $\mathcal{N}(0, 1)$")
     line.set_gid("theory")
