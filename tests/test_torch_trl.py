@@ -14,8 +14,8 @@ holding exactly those settings, no model or trainer built. Conventions related e
 
 Checked against the ``dpo_loss`` of TRL 0.19.0 and 0.26.0 (their source run on this stub); TRL 0.29 and
 later compute the losses inline in ``_compute_loss`` with no ``dpo_loss`` method, and the tests
-skip there with that reason. Margins are kept moderate (``|beta h| <= 20``) where both algebraic forms are exact to rounding;
-tolerance 1e-10 relative (float64).
+skip there with that reason. Margins are kept moderate (``|beta h| <= 20``) where both algebraic
+forms are exact to rounding; tolerance 1e-10 relative (float64).
 """
 
 from __future__ import annotations

@@ -203,7 +203,8 @@ def is_sequence_policy(model) -> bool:
     if isinstance(model, TinyCausalTransformer):
         return True
     return (isinstance(model, nn.Module) and callable(getattr(model, "log_prob", None))
-            and isinstance(getattr(model, "vocab_size", None), int) and isinstance(getattr(model, "max_len", None), int))
+            and isinstance(getattr(model, "vocab_size", None), int)
+            and isinstance(getattr(model, "max_len", None), int))
 
 
 def _check_model(model, name: str = "model") -> None:
@@ -275,7 +276,8 @@ class SequenceTrainingResult:
     ``policies (n_steps + 1, V^L)``: the model's enumerated policy before training and after each
     outer step (float64); ``exploitability (n_steps + 1,)``: ``game.exploitability(pi_t, beta, ref)``
     of each, computed by the tabular lab from these policies; ``fit_kl (n_steps,)``: ``KL(target ||
-    model)`` left after each step's fit (NaN by definition in sampled mode, which has no target); ``ref`` the reference policy; ``settings`` the arguments.
+    model)`` left after each step's fit (NaN by definition in sampled mode, which has no target);
+    ``ref`` the reference policy; ``settings`` the arguments.
     """
 
     policies: np.ndarray

@@ -33,7 +33,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
-import labkit
 from labkit.check import Check, register, worst_case
 
 __all__ = ["sampled_gradient_unbiased", "ALPHA"]
@@ -123,7 +122,8 @@ def _measure(ctx):
         f"max |z| of the mean of M = {int(frame.n_estimates.iloc[0])} sampled Nash-MD-PG gradients ({N_DUELS} "
         f"duels each) of a {int(frame.n_params.iloc[0])}-parameter tiny transformer against the exact autograd "
         f"gradient, projected on {N_DIRECTIONS} directions, over {len(runs)} instances (judges: game table, "
-        f"Bradley-Terry; (beta, eta beta) in (0.1, 0.5), (0.5, 1)); {len(frame)} z-scores, Bonferroni bound {zc:.2f} at "
+        f"Bradley-Terry; (beta, eta beta) in (0.1, 0.5), (0.5, 1)); {len(frame)} z-scores, Bonferroni bound "
+        f"{zc:.2f} at "
         f"family-wise level {ALPHA}. Along the exact gradient: max |z| "
         f"{runs.z.abs().max():.2f}. Relative bias ||mean - exact|| / ||exact|| in "
         f"[{runs.rel_bias.min():.3f}, {runs.rel_bias.max():.3f}] (sampling noise ~ 1/sqrt M).",
