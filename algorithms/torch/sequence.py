@@ -46,6 +46,17 @@ Nash-MP, docs/theory/nash.md); with a finite network and a finite number of fitt
 step is only approximated, so the guarantee does not transfer: the lab measures the outcome
 (check ``torch_bridge.transformer_exploitability``, tag U).
 
+Sampled mode (``mode="sampled"``, Nash-MD only): instead of distilling the exact step, each outer
+step takes ``n_fit`` Adam steps on the score-function Nash-MD-PG loss of ``n_duels`` duels drawn
+from the model and its geometric mixture with the reference and decided by a pairwise judge
+(:mod:`algorithms.torch.sampled`, :mod:`algorithms.torch.judges`; R. Munos et al. 2023, Section 7).
+Its gradient is unbiased for the exact PG-loss gradient (check
+``torch_bridge.sampled_gradient_unbiased``); its iterates are a different, stochastic dynamic.
+
+Any sequence policy: besides :class:`TinyCausalTransformer`, every function here accepts an
+``nn.Module`` with ``vocab_size``, ``max_len`` and ``log_prob(sequences)`` (:func:`is_sequence_policy`),
+e.g. :class:`algorithms.torch.adapters.LogitsModelPolicy` around a Hugging Face causal LM.
+
 Device: ``device=None`` selects CUDA when available, else the CPU. ``dtype`` is the model's
 parameter dtype (``torch.float32`` or ``torch.bfloat16``; ``torch.float64`` also works); the
 targets and exploitabilities are computed in float64 from the model's log-probabilities.
