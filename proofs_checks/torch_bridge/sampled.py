@@ -166,6 +166,6 @@ sampled_gradient_unbiased = register(Check(
           "decided by a pairwise judge, leave-one-out baseline) is an unbiased estimate of the exact gradient of "
           "Nash-MD's KL-regularised policy-gradient loss (Munos et al. 2023, Section 7): every z-score within the "
           "Bonferroni bound.",
-    tag="R", family="torch", requires=("torch",), install='pip install "rl-theory-lab[torch]"', cost=(4, 120),
+    tag="R", family="torch", requires=("torch",), install='pip install "rl-theory-lab[torch]"', cost=(7, 610),
     measure=_measure, plot=_plot,
 ))
