@@ -27,6 +27,7 @@ from algorithms.torch import judges, sampled  # noqa: E402
 from algorithms.torch import nash as tn  # noqa: E402
 from algorithms.torch import sequence as sq  # noqa: E402
 from mdps import preference_generators as pg  # noqa: E402
+from tests.strategies import preference_matrix  # noqa: E402
 
 V, L = 3, 2
 
@@ -42,6 +43,16 @@ def test_table_judge_reproduces_the_game_matrix_on_all_pairs():
     seqs = sq.enumerate_sequences(V, L)  # the same through token sequences
     got_tok = judge(None, seqs[i.reshape(-1)], seqs[j.reshape(-1)]).reshape(K, K).numpy()
     np.testing.assert_array_equal(got_tok, game.Pref)
+
+
+@settings(max_examples=40, deadline=None)
+@given(preference_matrix(max_K=8))
+def test_table_judge_is_the_matrix_and_antisymmetric(P):
+    K = P.shape[0]
+    i, j = torch.meshgrid(torch.arange(K), torch.arange(K), indexing="ij")
+    a, b = i.reshape(-1), j.reshape(-1)
+    judge = judges.FunctionJudge(judges.TableJudge(P), check_antisymmetry=True)  # raises if P + P^T != 1
+    np.testing.assert_array_equal(judge(None, a, b).reshape(K, K).numpy(), P)
 
 
 def test_table_judge_intransitive_and_contextual():
