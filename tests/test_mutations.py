@@ -547,7 +547,7 @@ MUTANTS = [
            (("c = e / (1.0 - 2.0 * e)", "c = e / (1.0 - e)"),)),
     Mutant("torch_nash_md_pg_kl_sign_flipped", "torch_bridge.loss_gradients",
            "Nash-MD's policy-gradient loss adds the KL penalty to the objective instead of subtracting it",
-           "algorithms.torch.nash:nash_md_pg_loss",
+           "algorithms.torch.nash:nash_md_pg_objective",
            (("- b * _kl_rows(log_pi, log_mu).sum())", "+ b * _kl_rows(log_pi, log_mu).sum())"),)),
     # -- torch: the tiny transformer --
     Mutant("torch_transformer_target_against_win_rates", "torch_bridge.transformer_exploitability",
@@ -607,6 +607,20 @@ MUTANTS = [
            "was worst for the previous value)",
            "mdps.robust:_srect_evaluate",
            (("        if res <= eps:", "        if step > 1 or res <= eps:"),)),
+    # -- torch_bridge: judges and sampled Nash-MD-PG --
+    Mutant("torch_sampled_advantage_sign_flipped", "torch_bridge.sampled_gradient_unbiased",
+           "the sampled Nash-MD-PG surrogate ascends instead of descends (the advantage's sign flipped)",
+           "algorithms.torch.nash:sampled_nash_md_pg_loss",
+           (("return -(logp * advantage).mean()", "return (logp * advantage).mean()"),)),
+    Mutant("torch_sampled_opponent_from_policy", "torch_bridge.sampled_gradient_unbiased",
+           "the sampled duels' opponent is drawn from pi_theta instead of the geometric mixture pi^mu",
+           "algorithms.torch.sampled:sample_duels",
+           (("log_mu[None], w, n, rng=generator)", "log_mu[None], 0.0, n, rng=generator)"),)),
+    Mutant("torch_sampled_kl_penalty_dropped", "torch_bridge.sampled_gradient_unbiased",
+           "the sampled advantage drops the KL penalty -beta (log pi(y) - log mu(y))",
+           "algorithms.torch.nash:sampled_nash_md_pg_loss",
+           (("reward = outcomes.to(logp.dtype) - b * (logp - ref_logp.to(logp.dtype))",
+             "reward = outcomes.to(logp.dtype)"),)),
 ]
 
 

@@ -15,7 +15,15 @@ LLM-sized policies whose only interface is a per-sequence log-probability:
 :mod:`.sequence`         :class:`TinyCausalTransformer` (plain torch), per-sequence
                          log-probabilities, the enumerated response space and its preference
                          game, and :func:`train_sequence_policy` (Nash-MD / Nash-MP / INPO by
-                         distillation of the exact mirror step, exact exploitability recorded)
+                         distillation of the exact mirror step, or sampled Nash-MD-PG with
+                         ``mode="sampled"``; exact exploitability recorded)
+:mod:`.judges`           pairwise judges ``judge(x, y, y') = P(y > y' | x)``:
+                         :class:`BradleyTerryJudge`, :class:`TableJudge` (an enumerated,
+                         possibly intransitive matrix), :class:`FunctionJudge`
+:mod:`.sampled`          sampled duels against the geometric mixture and the score-function
+                         Nash-MD-PG loss of a sequence policy, with its exact counterpart
+:mod:`.adapters`         :class:`LogitsModelPolicy`: any model returning per-token logits (a
+                         tensor or ``.logits``, e.g. a Hugging Face causal LM) as a sequence policy
 =======================  ===================================================================
 
 Every per-pair formula has one definition, in :mod:`algorithms.preference_learning.losses`
@@ -28,9 +36,12 @@ never imports torch: only this package does, and the bridge's check imports it l
 
 from __future__ import annotations
 
-from algorithms.torch import losses, nash, policies, sequence
+from algorithms.torch import adapters, judges, losses, nash, policies, sampled, sequence
+from algorithms.torch.adapters import LogitsModelPolicy
+from algorithms.torch.judges import BradleyTerryJudge, FunctionJudge, PairwiseJudge, TableJudge
 from algorithms.torch.policies import TabularSoftmaxPolicy
 from algorithms.torch.sequence import TinyCausalTransformer, sequence_log_probs, train_sequence_policy
 
-__all__ = ["losses", "policies", "nash", "sequence", "TabularSoftmaxPolicy", "TinyCausalTransformer",
-           "sequence_log_probs", "train_sequence_policy"]
+__all__ = ["losses", "policies", "nash", "sequence", "judges", "sampled", "adapters", "TabularSoftmaxPolicy",
+           "TinyCausalTransformer", "sequence_log_probs", "train_sequence_policy", "PairwiseJudge",
+           "BradleyTerryJudge", "TableJudge", "FunctionJudge", "LogitsModelPolicy"]

@@ -73,6 +73,8 @@ __all__ = [
     "win_rates",
     "preference_objective",
     "nash_md_pg_loss",
+    "nash_md_pg_objective",
+    "sampled_nash_md_pg_loss",
     "prox_loss",
     "omd_step",
     "nash_md_step",
@@ -138,9 +140,54 @@ def nash_md_pg_loss(policy: TabularSoftmaxPolicy, Pref: torch.Tensor, opponent: 
     """Nash-MD's KL-regularised policy-gradient loss ``-(P(pi > opponent) - beta KL(pi || mu))``,
     summed over contexts, with ``opponent`` (``(X, K)``, e.g. the geometric mixture) held fixed
     (module docstring: its natural gradient is the Nash-MD step direction)."""
+    return nash_md_pg_objective(policy(), Pref, opponent, log_mu, beta)
+
+
+def nash_md_pg_objective(log_pi: torch.Tensor, Pref: torch.Tensor, opponent: torch.Tensor, log_mu: torch.Tensor,
+                         beta: float) -> torch.Tensor:
+    """:func:`nash_md_pg_loss` on a log-policy tensor ``(X, K)`` (e.g. a sequence model's enumerated
+    log-policy, differentiable in its parameters) instead of a :class:`TabularSoftmaxPolicy`."""
     b = check_beta(beta, allow_zero=True)
-    log_pi = policy()
     return -(preference_objective(torch.exp(log_pi), Pref, opponent.detach()) - b * _kl_rows(log_pi, log_mu).sum())
+
+
+def sampled_nash_md_pg_loss(logp: torch.Tensor, ref_logp: torch.Tensor, outcomes: torch.Tensor,
+                            beta: float) -> torch.Tensor:
+    r"""The score-function (REINFORCE) estimate of :func:`nash_md_pg_objective` from ``n`` sampled duels.
+
+    Inputs ``(n,)``: ``logp = log pi_theta(y_i)`` (differentiable), ``ref_logp = log mu(y_i)``,
+    ``outcomes`` the duels' results ``o_i`` in ``[0, 1]`` of ``y_i ~ pi_theta`` against
+    ``y'_i ~ pi^mu`` (the opponent, held fixed), e.g. Bernoulli draws of a judge's ``P(y_i > y'_i)``.
+    Returns the surrogate ``-(1/n) sum_i logp_i * A_i`` with the advantage (held fixed)
+
+    .. math::
+
+        A_i = o_i - eta(\log\pi(y_i) - \log\mu(y_i)) - b_i, \qquad
+        b_i = rac{1}{n-1}\sum_{j 
+e i}ig(o_j - eta(\log\pi(y_j) - \log\mu(y_j))ig),
+
+    (leave-one-out baseline, ``n >= 2``). Its gradient is an unbiased estimate of the gradient of
+    :func:`nash_md_pg_objective` [R; derivation]: with ``g = Pref pi^mu``,
+    ``grad sum_y pi(y) (g(y) - beta (log pi(y) - log mu(y))) = E_{y ~ pi}[grad log pi(y) (g(y) -
+    beta (log pi(y) - log mu(y)))] - beta E_pi[grad log pi]``, the last term ``sum_y grad pi(y) = 0``;
+    ``E[o_i | y_i] = g(y_i)``; and ``b_i`` is independent of ``y_i``, so ``E[grad log pi(y_i) b_i] =
+    E[b_i] E[grad log pi(y_i)] = 0``. (Munos et al. 2023, arXiv 2312.00886, Section 7, Nash-MD-PG.)
+    """
+    b = check_beta(beta, allow_zero=True)
+    for name, t in (("logp", logp), ("ref_logp", ref_logp), ("outcomes", outcomes)):
+        if not isinstance(t, torch.Tensor) or t.ndim != 1:
+            raise ValueError(f"{name} must be a 1-d torch.Tensor (n,), got {t!r:.80}")
+    n = logp.shape[0]
+    if ref_logp.shape[0] != n or outcomes.shape[0] != n:
+        raise ValueError(f"logp, ref_logp and outcomes must have one length, got {n}, {ref_logp.shape[0]}, "
+                         f"{outcomes.shape[0]}")
+    if n < 2:
+        raise ValueError(f"the leave-one-out baseline needs n >= 2 duels, got n={n}")
+    with torch.no_grad():
+        reward = outcomes.to(logp.dtype) - b * (logp - ref_logp.to(logp.dtype))
+        baseline = (reward.sum() - reward) / (n - 1)
+        advantage = reward - baseline
+    return -(logp * advantage).mean()
 
 
 def prox_loss(policy: TabularSoftmaxPolicy, log_pi0: torch.Tensor, log_mu: torch.Tensor, v: torch.Tensor,

@@ -46,6 +46,17 @@ Nash-MP, docs/theory/nash.md); with a finite network and a finite number of fitt
 step is only approximated, so the guarantee does not transfer: the lab measures the outcome
 (check ``torch_bridge.transformer_exploitability``, tag U).
 
+Sampled mode (``mode="sampled"``, Nash-MD only): instead of distilling the exact step, each outer
+step takes ``n_fit`` Adam steps on the score-function Nash-MD-PG loss of ``n_duels`` duels drawn
+from the model and its geometric mixture with the reference and decided by a pairwise judge
+(:mod:`algorithms.torch.sampled`, :mod:`algorithms.torch.judges`; R. Munos et al. 2023, Section 7).
+Its gradient is unbiased for the exact PG-loss gradient (check
+``torch_bridge.sampled_gradient_unbiased``); its iterates are a different, stochastic dynamic.
+
+Any sequence policy: besides :class:`TinyCausalTransformer`, every function here accepts an
+``nn.Module`` with ``vocab_size``, ``max_len`` and ``log_prob(sequences)`` (:func:`is_sequence_policy`),
+e.g. :class:`algorithms.torch.adapters.LogitsModelPolicy` around a Hugging Face causal LM.
+
 Device: ``device=None`` selects CUDA when available, else the CPU. ``dtype`` is the model's
 parameter dtype (``torch.float32`` or ``torch.bfloat16``; ``torch.float64`` also works); the
 targets and exploitabilities are computed in float64 from the model's log-probabilities.
@@ -76,9 +87,11 @@ __all__ = [
     "SequenceTrainingResult",
     "train_sequence_policy",
     "select_device",
+    "is_sequence_policy",
 ]
 
 ALGORITHMS = ("nash_md", "nash_mp", "inpo")
+MODES = ("exact", "sampled")
 
 
 def select_device(device=None) -> torch.device:
@@ -194,9 +207,25 @@ def enumerate_sequences(vocab_size: int, length: int, *, device=None) -> torch.T
     return (idx[:, None] // powers[None]) % V
 
 
-def _check_sequences(model: TinyCausalTransformer, sequences) -> torch.Tensor:
-    if not isinstance(model, TinyCausalTransformer):
-        raise TypeError(f"model must be a TinyCausalTransformer, got {type(model).__name__}")
+def is_sequence_policy(model) -> bool:
+    """Whether ``model`` offers the sequence-policy interface: a :class:`TinyCausalTransformer`, or
+    an ``nn.Module`` with integer ``vocab_size`` and ``max_len`` and a method ``log_prob(sequences)``
+    returning per-sequence log-probabilities (e.g. :class:`algorithms.torch.adapters.LogitsModelPolicy`)."""
+    if isinstance(model, TinyCausalTransformer):
+        return True
+    return (isinstance(model, nn.Module) and callable(getattr(model, "log_prob", None))
+            and isinstance(getattr(model, "vocab_size", None), int)
+            and isinstance(getattr(model, "max_len", None), int))
+
+
+def _check_model(model, name: str = "model") -> None:
+    if not is_sequence_policy(model):
+        raise TypeError(f"{name} must be a TinyCausalTransformer or a sequence policy (an nn.Module with vocab_size, "
+                        f"max_len and log_prob, e.g. LogitsModelPolicy), got {type(model).__name__}")
+
+
+def _check_sequences(model, sequences) -> torch.Tensor:
+    _check_model(model)
     if not isinstance(sequences, torch.Tensor) or sequences.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"sequences must be an integer torch.Tensor (B, L), got {sequences!r:.80}")
     if sequences.ndim != 2 or not 1 <= sequences.shape[1] <= model.max_len:
@@ -208,19 +237,21 @@ def _check_sequences(model: TinyCausalTransformer, sequences) -> torch.Tensor:
     return sequences.to(device=next(model.parameters()).device, dtype=torch.long)
 
 
-def sequence_log_probs(model: TinyCausalTransformer, sequences: torch.Tensor) -> torch.Tensor:
-    """``log pi(y) = sum_t log softmax(logits_t)_{y_t}`` per sequence: ``(B,)``, float64, differentiable."""
+def sequence_log_probs(model, sequences: torch.Tensor) -> torch.Tensor:
+    """``log pi(y) = sum_t log softmax(logits_t)_{y_t}`` per sequence: ``(B,)``, float64, differentiable.
+    ``model``: a :class:`TinyCausalTransformer` or any sequence policy (:func:`is_sequence_policy`)."""
     seq = _check_sequences(model, sequences)
+    if not isinstance(model, TinyCausalTransformer):
+        return model.log_prob(seq).to(torch.float64)
     logp = torch.log_softmax(model(seq).to(torch.float64), dim=-1)
     return logp.gather(-1, seq[..., None]).squeeze(-1).sum(dim=-1)
 
 
-def response_log_policy(model: TinyCausalTransformer, length: int) -> torch.Tensor:
+def response_log_policy(model, length: int) -> torch.Tensor:
     """The model's log-policy over all ``V^L`` responses of ``length`` tokens, in the order of
     :func:`enumerate_sequences`: ``(V^L,)`` float64 (normalised by construction)."""
     L = check_int(length, "length", low=1)
-    if not isinstance(model, TinyCausalTransformer):
-        raise TypeError(f"model must be a TinyCausalTransformer, got {type(model).__name__}")
+    _check_model(model)
     if L > model.max_len:
         raise ValueError(f"length must be <= the model's max_len = {model.max_len}, got {L}")
     return sequence_log_probs(model, enumerate_sequences(model.vocab_size, L))
@@ -256,7 +287,8 @@ class SequenceTrainingResult:
     ``policies (n_steps + 1, V^L)``: the model's enumerated policy before training and after each
     outer step (float64); ``exploitability (n_steps + 1,)``: ``game.exploitability(pi_t, beta, ref)``
     of each, computed by the tabular lab from these policies; ``fit_kl (n_steps,)``: ``KL(target ||
-    model)`` left after each step's fit; ``ref`` the reference policy; ``settings`` the arguments.
+    model)`` left after each step's fit (NaN by definition in sampled mode, which has no target);
+    ``ref`` the reference policy; ``settings`` the arguments.
     """
 
     policies: np.ndarray
@@ -281,11 +313,13 @@ def _target(algorithm: str, z: torch.Tensor, log_mu: torch.Tensor, P: torch.Tens
     return tnash.omd_step(pol, P, log_mu, eta, beta, prox="linearized")
 
 
-def train_sequence_policy(model: TinyCausalTransformer, game: PreferenceGame, ref_model: TinyCausalTransformer, *,
+def train_sequence_policy(model, game: PreferenceGame, ref_model, *,
                           algorithm: str = "nash_md", beta: float, eta: float, n_steps: int, lr: float = 0.005,
                           n_fit: int = 20, length: int | None = None, device=None,
-                          dtype: torch.dtype = torch.float32, seed: int = 0) -> SequenceTrainingResult:
-    """Train ``model`` in place by distillation of the exact mirror step (module docstring).
+                          dtype: torch.dtype = torch.float32, seed: int = 0, mode: str = "exact", judge=None,
+                          n_duels: int = 64) -> SequenceTrainingResult:
+    """Train ``model`` in place by distillation of the exact mirror step (module docstring), or, with
+    ``mode="sampled"``, by Nash-MD-PG on sampled duels (:mod:`algorithms.torch.sampled`).
 
     Parameters
     ----------
@@ -301,14 +335,25 @@ def train_sequence_policy(model: TinyCausalTransformer, game: PreferenceGame, re
     n_steps, n_fit, lr : outer steps, Adam steps per outer step, Adam's learning rate (0.005: at 0.02 the
         check torch_bridge.transformer_exploitability failed on one game of ten, docs/theory/torch_bridge.md).
     seed : int
-        Recorded in ``settings``. The loop draws no random numbers (exact win rates, full-batch
+        Recorded in ``settings``. The exact loop draws no random numbers (exact win rates, full-batch
         fits over the enumerated responses), so it never touches a generator: the model's
-        randomness is its initialisation, seeded by the model's own ``seed``.
+        randomness is its initialisation, seeded by the model's own ``seed``. In sampled mode the
+        duels are drawn from a private ``torch.Generator`` seeded with ``seed``.
+    mode : {"exact", "sampled"}
+        ``"sampled"`` (Nash-MD only): each outer step is ``n_fit`` Adam steps, each on the
+        score-function loss :func:`algorithms.torch.nash.sampled_nash_md_pg_loss` of ``n_duels``
+        fresh duels ``y ~ pi_theta`` against ``y' ~ pi_theta^{1 - eta beta} mu^{eta beta}``, each
+        decided by a Bernoulli draw of ``judge(None, y, y')`` (default: ``TableJudge(game)``). The
+        game is used only to record the exact exploitability.
+    judge : PairwiseJudge, optional
+        The preference oracle of sampled mode, called on token sequences ``(n_duels, L)``.
+    n_duels : int
+        Duels per gradient step in sampled mode (``>= 2``).
     """
     algorithm = check_choice(algorithm, "algorithm", ALGORITHMS)
+    mode = check_choice(mode, "mode", MODES)
     for name, m in (("model", model), ("ref_model", ref_model)):
-        if not isinstance(m, TinyCausalTransformer):
-            raise TypeError(f"{name} must be a TinyCausalTransformer, got {type(m).__name__}")
+        _check_model(m, name)
     if not isinstance(game, PreferenceGame):
         raise TypeError(f"game must be an mdps.PreferenceGame, got {type(game).__name__}")
     if game.contextual:
@@ -352,6 +397,23 @@ def train_sequence_policy(model: TinyCausalTransformer, game: PreferenceGame, re
         pi = pi / pi.sum()
         return pi, game.exploitability(pi, beta=b, ref=mu)
 
+    if mode == "sampled":
+        from algorithms.torch import sampled
+
+        if algorithm != "nash_md":
+            raise ValueError(f"mode='sampled' implements algorithm='nash_md' only, got algorithm={algorithm!r}")
+        n_duels = check_int(n_duels, "n_duels", low=2)
+        if judge is None:
+            from algorithms.torch.judges import TableJudge
+
+            judge = TableJudge(game, vocab_size=model.vocab_size)
+        elif not callable(judge):
+            raise TypeError(f"judge must be a pairwise judge (callable), got {type(judge).__name__}")
+        step = sampled.make_sampled_step(model, judge, log_mu[0].to(dev), seqs, beta=b, eta=e, n_duels=n_duels,
+                                         generator=torch.Generator(device=dev).manual_seed(seed))
+    elif judge is not None:
+        raise ValueError("judge is used only with mode='sampled' (the exact mode reads the game's matrix)")
+
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     z = current()
     pis, expl, fit = [], [], []
@@ -359,21 +421,30 @@ def train_sequence_policy(model: TinyCausalTransformer, game: PreferenceGame, re
     pis.append(pi)
     expl.append(ex)
     for _ in range(n):
-        target = _target(algorithm, z, log_mu, P, e, b)[0].to(dev)
-        p_target = torch.exp(target)
-        for _ in range(n_fit):
-            opt.zero_grad()
-            loss = (p_target * (target - sequence_log_probs(model, seqs))).sum()  # KL(target || model)
-            loss.backward()
-            opt.step()
-        z = current()
-        fit.append(float((p_target.cpu() * (target.cpu() - z[0])).sum()))
+        if mode == "sampled":
+            for _ in range(n_fit):
+                opt.zero_grad()
+                step().backward()
+                opt.step()
+            z = current()
+            fit.append(float("nan"))  # no distillation target in sampled mode
+        else:
+            target = _target(algorithm, z, log_mu, P, e, b)[0].to(dev)
+            p_target = torch.exp(target)
+            for _ in range(n_fit):
+                opt.zero_grad()
+                loss = (p_target * (target - sequence_log_probs(model, seqs))).sum()  # KL(target || model)
+                loss.backward()
+                opt.step()
+            z = current()
+            fit.append(float((p_target.cpu() * (target.cpu() - z[0])).sum()))
         if not torch.isfinite(z).all():
             raise FloatingPointError("the model's log-policy became non-finite during training (lower lr)")
         pi, ex = record(z)
         pis.append(pi)
         expl.append(ex)
     settings = {"algorithm": algorithm, "beta": b, "eta": e, "n_steps": n, "n_fit": n_fit, "lr": lr, "length": L,
-                "device": str(dev), "dtype": str(dtype), "seed": seed}
+                "device": str(dev), "dtype": str(dtype), "seed": seed, "mode": mode,
+                "n_duels": n_duels if mode == "sampled" else None}
     return SequenceTrainingResult(policies=np.array(pis), exploitability=np.array(expl), fit_kl=np.array(fit),
                                   ref=mu, settings=settings)

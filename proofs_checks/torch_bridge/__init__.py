@@ -8,4 +8,4 @@ without torch they are listed as unavailable (with the install hint) and skipped
 modules import torch only inside the measurements, so loading the registry never needs torch.
 """
 
-MODULES = tuple(f"{__name__}.{m}" for m in ("exact", "gradients", "transformer"))
+MODULES = tuple(f"{__name__}.{m}" for m in ("exact", "gradients", "transformer", "sampled"))
