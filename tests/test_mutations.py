@@ -555,6 +555,17 @@ MUTANTS = [
            "rates (the game is played with 1 - Pref = Pref^T)",
            "algorithms.torch.sequence:train_sequence_policy",
            (("P = tnash.pref_tensor(game)  #", "P = 1.0 - tnash.pref_tensor(game)  #"),)),
+    # -- exploration: BPI episodes-to-eps against eps --
+    Mutant("bpi_bonus_grows_with_episode", "bpi.epsilon_rate",
+           "the compiled BPI loop scales the bonus by (k + 1)^(1/4) (a confidence width growing with the episode "
+           "index): along the played pairs it decays like n^(-1/4), and the other pairs are never given up",
+           "algorithms.exploration._demo_kernels:run_demo_batch",
+           (("cache=True, parallel=True", "cache=False, parallel=True"),
+            ("log_ref, lam, bonus, coef, L, Vbar", "log_ref, lam, bonus, coef * (k + 1.0) ** 0.25, L, Vbar"))),
+    Mutant("bpi_rate_regularizes_towards_uniform", "bpi.epsilon_rate",
+           "regularised BPI's backup uses the uniform policy as reference instead of the clone",
+           "algorithms.exploration.demo_bpi:_bpi",
+           (("log_ref = np.log(ref)", "log_ref = np.log(np.full_like(ref, 1.0 / ref.shape[-1]))"),)),
 ]
 
 
