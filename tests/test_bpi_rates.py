@@ -150,3 +150,98 @@ def test_median_power_fit_is_exact_on_a_power_law_and_ignores_a_heavy_tail():
 def test_power_fit_rejects_an_unknown_center():
     with pytest.raises(ValueError, match="center"):
         labkit.fit_power_law([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], center="mode")
+
+
+# ------------------------------------------------------------ the Bernstein bonus of the BPI agents
+def _demo_instance(seed=3, S=4, A=3, H=3):
+    m = mdps.random_finite_horizon(S, A, H, rng=seed)
+    ref = exploration.behaviour_cloning(mdps.rollout(m, exploration.soft_expert(m, 0.1), 20, rng=seed), S, A, H)
+    return m, ref
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bernstein_bpi_is_optimistic_at_the_theory_scale(seed):
+    """At c = 1 the correction term is H^2 until a state is visited 84^2 H S'^2 A L^2 times (never,
+    here), so b >= sqrt(8 H^2 / n) = 2.83 H / sqrt(n) > H sqrt(L / (2 n)) (Hoeffding's width for
+    values in [0, H], L ~ 12 < 16): on the event of probability >= 1 - delta where Hoeffding holds,
+    induction on h gives Vbar_0 >= max J_lam at every episode (module docstring of demo_bpi); the
+    regularised values lie in [0, H - h] like the unregularised ones. Seeds 0-3; the bound has
+    left the clip at H by the end."""
+    m, ref = _demo_instance()
+    EXACT = 1e-12
+    for lam in (0.1, 1.0):
+        run = exploration.demo_regularized_bpi(m, ref, lam, epsilon=0.05, n_episodes=20_000, bonus="bernstein",
+                                               bonus_scale=1.0, rng=seed)
+        assert (run.upper >= run.reg_star - EXACT).all()
+        assert (run.lower <= run.reg_values + EXACT).all()
+        assert run.upper[-1] < m.horizon
+    ctrl = exploration.unregularized_bpi(m, epsilon=0.05, n_episodes=20_000, bonus="bernstein", bonus_scale=1.0,
+                                         rng=seed)
+    assert (ctrl.upper >= ctrl.v_star - EXACT).all()
+    assert ctrl.upper[-1] < m.horizon
+
+
+def test_bernstein_optimism_on_the_graded_gap_instance():
+    g = br.instance()
+    ref = br.reference()
+    run = exploration.demo_regularized_bpi(g, ref, br.LAM, epsilon=0.01, n_episodes=3000, bonus="bernstein",
+                                           bonus_scale=1.0, n_runs=4, rng=0)
+    assert (run.upper >= run.reg_star - 1e-12).all()
+
+
+def test_bernstein_batch_rows_equal_single_runs_bit_for_bit():
+    m, ref = _demo_instance()
+    kw = dict(epsilon=0.1, n_episodes=300, bonus="bernstein", bonus_scale=0.01)
+    batch = exploration.demo_regularized_bpi(m, ref, 0.3, n_runs=4, rng=7, **kw)
+    children = np.random.SeedSequence(7).spawn(4)
+    for i in (0, 3):
+        one = exploration.demo_regularized_bpi(m, ref, 0.3, rng=children[i], **kw)
+        for name in ("upper", "lower", "values", "reg_values", "policies", "recommended"):
+            assert np.array_equal(getattr(one, name), getattr(batch.run(i), name)), name
+
+
+def test_bernstein_bonus_is_smaller_than_hoeffding_once_visited():
+    """Same scale c: after enough visits the Bernstein bonus (variance of values in [0, H]) is below
+    the Hoeffding one 7 H L / sqrt(n), so the optimistic values are lower (a deterministic fact of the
+    two formulas at large n, not a theorem about the sample complexity)."""
+    m, ref = _demo_instance()
+    kw = dict(epsilon=0.1, n_episodes=5000, bonus_scale=0.01, rng=1)
+    hoef = exploration.demo_regularized_bpi(m, ref, 0.3, bonus="hoeffding", **kw)
+    bern = exploration.demo_regularized_bpi(m, ref, 0.3, bonus="bernstein", **kw)
+    assert bern.upper[-1] < hoef.upper[-1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), visited=st.booleans())
+def test_bernstein_moments_match_numpy(seed, visited):
+    from algorithms.exploration._demo_kernels import bernstein_moments
+    from algorithms.exploration._kernels import record_transition
+
+    gen = np.random.default_rng(seed)
+    Hs, S, A = 2, 4, 3
+    N = np.zeros((Hs, S, A), dtype=np.int64)
+    Nsas = np.zeros((Hs, S, A, S), dtype=np.int64)
+    succ = np.zeros((Hs, S, A, S), dtype=np.int64)
+    nsucc = np.zeros((Hs, S, A), dtype=np.int64)
+    for _ in range(int(gen.integers(0, 40))):
+        record_transition(Nsas, succ, nsucc, N, int(gen.integers(Hs)), int(gen.integers(S)), int(gen.integers(A)),
+                          int(gen.integers(S)))
+    if visited:
+        record_transition(Nsas, succ, nsucc, N, 0, 1, 2, int(gen.integers(S)))
+    Vn = gen.uniform(0, 2, size=S)
+    n = N[0, 1, 2]
+    p = Nsas[0, 1, 2] / n if n > 0 else np.full(S, 1.0 / S)
+    pv = float(p @ Vn)
+    big, cap2 = 50.0, 4.0
+    var, corr = bernstein_moments(Nsas, succ, nsucc, N, 0, 1, 1, 2, Vn, pv, big, cap2, S)
+    assert var == pytest.approx(float(p @ (Vn - pv) ** 2), abs=1e-12)
+    ny = N[1].sum(axis=-1)
+    assert corr == pytest.approx(float(p @ np.minimum(big / np.maximum(1.0, ny), cap2)), abs=1e-12)
+
+
+def test_bad_bonus_name():
+    m, ref = _demo_instance()
+    with pytest.raises(ValueError, match="bonus"):
+        exploration.demo_regularized_bpi(m, ref, 0.1, epsilon=0.1, n_episodes=10, bonus="bernstien")
+    with pytest.raises(ValueError, match="bonus"):
+        exploration.unregularized_bpi(m, epsilon=0.1, n_episodes=10, bonus="Bernstein")

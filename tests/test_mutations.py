@@ -383,7 +383,7 @@ MUTANTS = [
            "UCBVI-BF's variance term decays like 1/n instead of 1/sqrt(n): sqrt(8 L Var) / n",
            "algorithms.exploration._kernels:run_batch_record",
            (("cache=True, parallel=True", "cache=False, parallel=True"),
-            ("math.sqrt(8.0 * L * var / nf)", "math.sqrt(8.0 * L * var) / nf"))),
+            ("bernstein_bonus(coef, L, H, var, corr, nf)", "bernstein_bonus(coef, L, H, var / nf, corr, nf)"))),
     # -- robust: IWOCS --
     Mutant("iwocs_lower_from_nominal", "iwocs.monotone_estimates",
            "IWOCS's lower estimate is the candidate's value under the nominal model instead of its robust value",
