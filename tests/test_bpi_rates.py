@@ -26,7 +26,7 @@ def test_instance_values_are_the_arm_probabilities():
     for a in range(A):
         pol = np.zeros((mdp.horizon, mdp.n_states, A))
         pol[:, :, a] = 1.0
-        gap = 0.0 if a == 0 else br.GAPS[a - 1]
+        gap = 0.0 if a == A - 1 else br.GAPS[a]
         assert float(exact_values(mdp, pol)) == pytest.approx(br.P_BEST - gap, abs=1e-15)
 
 

@@ -43,8 +43,9 @@ episodes), a heavy upper tail that makes the mean's slope a lottery.
 
 The instance (:func:`instance`) has graded gaps so that the oracle time is a continuous function of
 :math:`\epsilon` over the grid: :math:`H = 2`, :math:`S = 3`, from the start state action ``a``
-reaches the rewarding state with probability :math:`p_a`, :math:`p_0 = 0.6`,
-:math:`p_{j+1} = 0.6 - 0.3 \cdot 2^{-j}`; stage 1 pays 1 in the rewarding state whatever the action.
+reaches the rewarding state with probability :math:`p_a`, :math:`p_j = 0.6 - 0.3 \cdot 2^{-j}` for
+:math:`j < 5` and :math:`p_5 = 0.6` (the optimal arm last: ties go to the worst arm); stage 1 pays 1
+in the rewarding state whatever the action.
 So :math:`V^{\pi} = \sum_a \pi_0(a|s_0) p_a` and the gaps are :math:`0.3 \cdot 2^{-j}` (exact). The
 grid of (a) sits at :math:`0.7\times` the gaps: between two gaps :math:`T_\epsilon` is the time after
 which no arm with a larger gap is played, of order :math:`\sum_{\Delta > \epsilon} b_0^2 / \Delta^2
@@ -99,16 +100,17 @@ def instance(gaps=GAPS, p_best: float = P_BEST) -> mdps.TabularMDP:
     r"""The graded-gap instance (module docstring): ``H = 2``, ``S = 3``, ``A = len(gaps) + 1``.
 
     State 0 (the start) at stage 0: action ``a`` moves to state 1 w.p. :math:`p_a` and to state 2
-    otherwise, :math:`p_0 =` ``p_best``, :math:`p_{a} =` ``p_best - gaps[a - 1]``; every other
-    ``(h, s)`` stays put; the reward is 1 in state 1 at stage 1 (every action), else 0. Hence
-    :math:`V^\pi(\rho) = \sum_a \pi_0(a|0) p_a` and :math:`V^* = p_0`.
+    otherwise, :math:`p_a =` ``p_best - gaps[a]`` for ``a < A - 1`` and :math:`p_{A-1} =` ``p_best`` (the
+    optimal arm is the last, so the planners' ties to the lowest action favour the worst arm, never
+    the optimal one); every other ``(h, s)`` stays put; the reward is 1 in state 1 at stage 1 (every
+    action), else 0. Hence :math:`V^\pi(\rho) = \sum_a \pi_0(a|0) p_a` and :math:`V^* =` ``p_best``.
     """
     g = V.as_float_array(gaps, "gaps", ndim=1)
     p_best = V.check_real(p_best, "p_best", low=0.0, high=1.0)
     if g.size == 0 or g.min() <= 0.0 or g.max() > p_best:
         raise ValueError(f"gaps must be non-empty and lie in (0, p_best] = (0, {p_best}], got {g.tolist()}")
     H, S, A = 2, 3, g.size + 1
-    p = np.concatenate([[p_best], p_best - g])
+    p = np.concatenate([p_best - g, [p_best]])
     P = np.zeros((H, S, A, S))
     for h in range(H):
         for s in range(S):
@@ -276,6 +278,8 @@ def _measure(ctx) -> Outcome:
 
 
 def _plot(result):
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
     from labkit.figures import MARKERS, PALETTE, figure_legend, subplots, theory_line
 
     frame = result.data
@@ -303,6 +307,11 @@ def _plot(result):
                         linestyle="--" if slope == -2.0 else ":")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        # plain decimal ticks inside the grid (the default minor labels collide on a short log axis)
+        ticks = [t for t in (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2) if eps[0] <= t <= eps[-1] * 1.001]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(r"target accuracy $\epsilon$")
         ax.set_title(title, fontsize="small")
     axes[0, 0].set_ylabel(r"episodes to $\epsilon$-optimal (oracle)")
