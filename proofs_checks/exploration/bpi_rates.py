@@ -308,7 +308,7 @@ def _plot(result):
         ax.set_xscale("log")
         ax.set_yscale("log")
         # plain decimal ticks inside the grid (the default minor labels collide on a short log axis)
-        ticks = [t for t in (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2) if eps[0] <= t <= eps[-1] * 1.001]
+        ticks = [t for t in (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2) if eps[0] <= t <= eps[-1] * 1.001]
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
