@@ -245,3 +245,42 @@ def test_bad_bonus_name():
         exploration.demo_regularized_bpi(m, ref, 0.1, epsilon=0.1, n_episodes=10, bonus="bernstien")
     with pytest.raises(ValueError, match="bonus"):
         exploration.unregularized_bpi(m, epsilon=0.1, n_episodes=10, bonus="Bernstein")
+
+
+# -------------------------------------------------------------------- ucbvi.minimax_sqrt_k helpers
+def test_minimax_gap_closed_form_and_instance():
+    from proofs_checks.exploration import ucbvi_minimax as um
+
+    for K in (1000, 4000, 64000):
+        d = um.gap(K)
+        assert d == pytest.approx(um.C_GAP * np.sqrt(um.N_ARMS / K), rel=1e-15)
+        m = um.instance(K)
+        assert m.n_actions == um.N_ARMS
+        assert float(m.rho @ mdps.backward_induction(m).V[0]) == pytest.approx(um.P_BASE + d, abs=1e-15)
+
+
+def test_uniform_regret_is_k_gap_times_a_minus_one_over_a():
+    from proofs_checks.exploration import ucbvi_minimax as um
+
+    for K in (1000, 8000):
+        m = um.instance(K)
+        expected = K * um.gap(K) * (um.N_ARMS - 1) / um.N_ARMS
+        assert um.uniform_regret(m, K) == pytest.approx(expected, rel=1e-12)
+
+
+def test_sqrt_k_scaling_of_the_family_is_exact_for_uniform_play():
+    """K Delta_K = c sqrt(A K): uniform play's regret on the rebuilt family has log-log slope 1/2 exactly."""
+    from proofs_checks.exploration import ucbvi_minimax as um
+
+    ks = np.array([1000.0, 4000.0, 16000.0])
+    reg = np.array([um.uniform_regret(um.instance(int(k)), int(k)) for k in ks])
+    assert np.polyfit(np.log(ks), np.log(reg), 1)[0] == pytest.approx(0.5, abs=1e-12)
+
+
+@pytest.mark.parametrize("K, kw, match", [(0, {}, "n_episodes"), (10, {}, "n_episodes"), (1000, {"n_arms": 1}, "n_arms"),
+                                          (1000, {"c": 0.0}, "c")])
+def test_minimax_bad_input(K, kw, match):
+    from proofs_checks.exploration import ucbvi_minimax as um
+
+    with pytest.raises(ValueError, match=match):
+        um.gap(K, **kw)

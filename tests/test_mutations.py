@@ -566,6 +566,17 @@ MUTANTS = [
            "regularised BPI's backup uses the uniform policy as reference instead of the clone",
            "algorithms.exploration.demo_bpi:_bpi",
            (("log_ref = np.log(ref)", "log_ref = np.log(np.full_like(ref, 1.0 / ref.shape[-1]))"),)),
+    Mutant("minimax_instance_not_rebuilt", "ucbvi.minimax_sqrt_k",
+           "the lower-bound instance keeps the gap of K = 2000 at every K (not rescaled): regret stops growing "
+           "like sqrt(K)",
+           "proofs_checks.exploration.ucbvi_minimax:instance",
+           (("d = gap(n_episodes, n_arms, c)", "d = gap(2000, n_arms, c)"),)),
+    Mutant("hoeffding_bonus_not_decaying", "ucbvi.minimax_sqrt_k",
+           "UCBVI-CH's bonus does not decay with the visits (7 c H L instead of 7 c H L / sqrt(n)): the agent "
+           "never learns",
+           "algorithms.exploration._kernels:run_batch_record",
+           (("cache=True, parallel=True", "cache=False, parallel=True"),
+            ("b = coef * 7.0 * H * L * math.sqrt(1.0 / nf)", "b = coef * 7.0 * H * L * math.sqrt(1.0)"))),
 ]
 
 
