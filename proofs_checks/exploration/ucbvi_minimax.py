@@ -140,6 +140,8 @@ def _measure(ctx) -> Outcome:
 
 
 def _plot(result):
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
     from labkit.figures import BAND_CI, MARKERS, PALETTE, figure_legend, subplots, theory_line
 
     frame = result.data
@@ -164,12 +166,16 @@ def _plot(result):
     ax = axes[0, 1]
     ax.fill_between(ks, lo / unif, hi / unif, color=PALETTE[0], alpha=0.25, linewidth=0, label="_band")
     ax.plot(ks, mean / unif, marker=MARKERS[0], color=PALETTE[0], markersize=3, label="_ratio")
-    theory_line(ax, ks, np.full_like(ks, LEVEL), label=f"level bound {LEVEL:g}")
+    theory_line(ax, ks, np.full_like(ks, LEVEL), label=f"level bound {LEVEL:g}", linestyle="-.")
     theory_line(ax, ks, np.full_like(ks, B0 ** 2 / C_GAP ** 2), label=r"$B_0^2/c^2$ (learner, approx.)",
                 linestyle=":")
     ax.set_xscale("log")
     ax.set_ylim(0.0, 1.05)
     ax.set_xlabel("episodes K")
+    for ax in axes[0]:  # the K grid as ticks ("2k", ...): default minor labels collide on a short log axis
+        ax.xaxis.set_major_locator(FixedLocator(ks))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel("regret / uniform play's regret")
     figure_legend(fig, axes)
     return fig
