@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 import labkit
+import mdps
 from algorithms import exploration
 from algorithms.exploration.engine import log_term
 from labkit.check import Check, Outcome, register
@@ -81,8 +82,6 @@ def uniform_regret(mdp, n_episodes) -> float:
     """Exact regret of uniform play over ``K`` episodes: ``K (V* - V^unif)`` by exact evaluation."""
     K = V.check_int(n_episodes, "n_episodes", low=1)
     H, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
-    import mdps
-
     v_star = float(mdp.rho @ mdps.backward_induction(mdp).V[0])
     return K * (v_star - float(exact_reg_values(mdp, np.full((H, S, A), 1.0 / A), np.full((H, S, A), 1.0 / A), 0.0)))
 
