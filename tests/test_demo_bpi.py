@@ -204,7 +204,7 @@ def test_discounted_mdp_refused():
 def test_other_bad_arguments():
     m, ref = _instance()
     with pytest.raises(ValueError, match="bonus"):
-        ex.demo_regularized_bpi(m, ref, 0.1, epsilon=0.1, n_episodes=5, bonus="bernstein")
+        ex.demo_regularized_bpi(m, ref, 0.1, epsilon=0.1, n_episodes=5, bonus="ucb")
     with pytest.raises(ValueError, match="checkpoints"):
         ex.demo_regularized_bpi(m, ref, 0.1, epsilon=0.1, n_episodes=5, checkpoints=[0, 5])
     with pytest.raises(ValueError, match="n_pairs"):

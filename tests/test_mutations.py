@@ -383,7 +383,7 @@ MUTANTS = [
            "UCBVI-BF's variance term decays like 1/n instead of 1/sqrt(n): sqrt(8 L Var) / n",
            "algorithms.exploration._kernels:run_batch_record",
            (("cache=True, parallel=True", "cache=False, parallel=True"),
-            ("math.sqrt(8.0 * L * var / nf)", "math.sqrt(8.0 * L * var) / nf"))),
+            ("bernstein_bonus(coef, L, H, var, corr, nf)", "bernstein_bonus(coef, L, H, var / nf, corr, nf)"))),
     # -- robust: IWOCS --
     Mutant("iwocs_lower_from_nominal", "iwocs.monotone_estimates",
            "IWOCS's lower estimate is the candidate's value under the nominal model instead of its robust value",
@@ -621,6 +621,28 @@ MUTANTS = [
            "algorithms.torch.nash:sampled_nash_md_pg_loss",
            (("reward = outcomes.to(logp.dtype) - b * (logp - ref_logp.to(logp.dtype))",
              "reward = outcomes.to(logp.dtype)"),)),
+    # -- exploration: BPI episodes-to-eps against eps --
+    Mutant("bpi_bonus_grows_with_episode", "bpi.epsilon_rate",
+           "the compiled BPI loop scales the bonus by (k + 1)^(1/4) (a confidence width growing with the episode "
+           "index): along the played pairs it decays like n^(-1/4), and the other pairs are never given up",
+           "algorithms.exploration._demo_kernels:run_demo_batch",
+           (("cache=True, parallel=True", "cache=False, parallel=True"),
+            ("log_ref, lam, bonus, coef, L, Vbar", "log_ref, lam, bonus, coef * (k + 1.0) ** 0.25, L, Vbar"))),
+    Mutant("bpi_rate_regularizes_towards_uniform", "bpi.epsilon_rate",
+           "regularised BPI's backup uses the uniform policy as reference instead of the clone",
+           "algorithms.exploration.demo_bpi:_bpi",
+           (("log_ref = np.log(ref)", "log_ref = np.log(np.full_like(ref, 1.0 / ref.shape[-1]))"),)),
+    Mutant("minimax_instance_not_rebuilt", "ucbvi.minimax_sqrt_k",
+           "the lower-bound instance keeps the gap of K = 2000 at every K (not rescaled): regret stops growing "
+           "like sqrt(K)",
+           "proofs_checks.exploration.ucbvi_minimax:instance",
+           (("d = gap(n_episodes, n_arms, c)", "d = gap(2000, n_arms, c)"),)),
+    Mutant("hoeffding_bonus_not_decaying", "ucbvi.minimax_sqrt_k",
+           "UCBVI-CH's bonus does not decay with the visits (7 c H L instead of 7 c H L / sqrt(n)): the agent "
+           "never learns",
+           "algorithms.exploration._kernels:run_batch_record",
+           (("cache=True, parallel=True", "cache=False, parallel=True"),
+            ("b = coef * 7.0 * H * L * math.sqrt(1.0 / nf)", "b = coef * 7.0 * H * L * math.sqrt(1.0)"))),
 ]
 
 

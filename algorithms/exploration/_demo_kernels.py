@@ -17,7 +17,8 @@ import math
 import numba as nb
 import numpy as np
 
-from algorithms.exploration._kernels import HOEFFDING, record_transition, sample_row, uniform
+from algorithms.exploration._kernels import (BERNSTEIN, HOEFFDING, bernstein_bonus, record_transition, sample_row,
+                                             uniform)
 
 
 @nb.njit(cache=True)
@@ -121,27 +122,73 @@ def evaluate_stochastic(p_indptr, p_indices, p_probs, n_p_stages, R, pol, log_re
 
 
 @nb.njit(cache=True)
+def bernstein_moments(Nsas, succ, nsucc, N, hh, hn, s, a, V, pv, big, cap2, S):
+    r"""The two data terms of UCBVI-BF's bonus at ``(hh, s, a)`` for next values ``V`` with empirical
+    mean ``pv``: :math:`\mathrm{Var}_{\hat P}(V) = \sum_y \hat P(y)(V(y) - pv)^2` and
+    :math:`\sum_y \hat P(y) \min(\mathrm{big} / \max(1, N'_{hn}(y)), \mathrm{cap2})`, with
+    :math:`N'_{hn}(y) = \sum_b N[hn, y, b]` the visits to ``y`` at stage ``hn``; the uniform kernel
+    where ``N = 0``. Returns ``(var, corr)``."""
+    n = N[hh, s, a]
+    A = N.shape[2]
+    var = 0.0
+    corr = 0.0
+    if n == 0:
+        for y in range(S):
+            d = V[y] - pv
+            ny = 0
+            for b in range(A):
+                ny += N[hn, y, b]
+            var += d * d / S
+            corr += min(big / max(1.0, float(ny)), cap2) / S
+        return var, corr
+    for j in range(nsucc[hh, s, a]):
+        y = succ[hh, s, a, j]
+        w = Nsas[hh, s, a, y] / n
+        d = V[y] - pv
+        ny = 0
+        for b in range(A):
+            ny += N[hn, y, b]
+        var += w * d * d
+        corr += w * min(big / max(1.0, float(ny)), cap2)
+    return var, corr
+
+
+@nb.njit(cache=True)
 def optimistic_soft_plan(Nsas, succ, nsucc, N, pooled, R, log_ref, lam, bonus, coef, L, Vbar, B, pol, q):
     r"""One optimistic regularised backward induction on the agent's statistics.
 
-    For ``h = H-1, ..., 0``: :math:`b_h = c \cdot 7 H L / \sqrt{\max(1, N_h)}` (``HOEFFDING``, else 0),
+    For ``h = H-1, ..., 0``: :math:`b_h = c \cdot 7 H L / \sqrt{\max(1, N_h)}` (``HOEFFDING``), UCBVI-BF's
+    :func:`~algorithms.exploration._kernels.bernstein_bonus` with the variance of the regularised
+    :math:`\bar V_{h+1}` under :math:`\hat P_h` (``BERNSTEIN``; :func:`bernstein_moments`; at the last
+    stage :math:`\bar V_H = 0` and only :math:`14 H L / (3 n)` remains, as in the engine), else 0,
     :math:`\bar Q_h = \min(H - h, R_h + \hat P_h \bar V_{h+1} + b_h)`, :math:`\bar V_h =` the
     regularised maximum of :math:`\bar Q_h` (:func:`soft_row`), ``pol[h]`` the soft-greedy law.
     Writes ``Vbar (H + 1, S)`` (``Vbar[H] = 0``), the bonuses ``B (H, S, A)`` and ``pol (H, S, A)``.
     """
     H, S, A = R.shape
+    s_eff = float(S if pooled else S * H)  # S' inside L, as in the engine
+    big = 84.0 * 84.0 * H * H * H * s_eff * s_eff * A * L * L
+    cap2 = float(H * H)
     for s in range(S):
         Vbar[H, s] = 0.0
     for h in range(H - 1, -1, -1):
         hh = 0 if pooled else h
+        hn = 0 if pooled else h + 1  # stage of N'_{h+1}
         cap = float(H - h)
         for s in range(S):
             for a in range(A):
+                pv = empirical_mean(Nsas, succ, nsucc, N, hh, s, a, Vbar[h + 1], S)
+                nf = float(max(N[hh, s, a], 1))
                 b = 0.0
                 if bonus == HOEFFDING:
-                    b = coef * 7.0 * H * L / math.sqrt(float(max(N[hh, s, a], 1)))
+                    b = coef * 7.0 * H * L / math.sqrt(nf)
+                elif bonus == BERNSTEIN and h == H - 1:
+                    b = bernstein_bonus(coef, L, H, 0.0, 0.0, nf)  # V_H = 0: no variance terms
+                elif bonus == BERNSTEIN:
+                    var, corr = bernstein_moments(Nsas, succ, nsucc, N, hh, hn, s, a, Vbar[h + 1], pv, big, cap2, S)
+                    b = bernstein_bonus(coef, L, H, var, corr, nf)
                 B[h, s, a] = b
-                q[a] = min(cap, R[h, s, a] + empirical_mean(Nsas, succ, nsucc, N, hh, s, a, Vbar[h + 1], S) + b)
+                q[a] = min(cap, R[h, s, a] + pv + b)
             Vbar[h, s] = soft_row(q, log_ref[h, s], lam, pol[h, s])
 
 

@@ -86,6 +86,17 @@ def sample_row(indptr, indices, cdf, row, u):
 
 
 @nb.njit(cache=True)
+def bernstein_bonus(coef, L, H, var, corr, nf):
+    r"""UCBVI-BF's bonus (Azar et al. 2017, Algorithm 4) at one ``(h, s, a)`` with ``nf = max(1, N)``
+    visits: :math:`c\,[\sqrt{8 L \mathrm{Var}/n} + 14 H L/(3 n) + \sqrt{8\, \mathrm{corr}/n}]`, where
+    ``var`` is the empirical variance :math:`\mathrm{Var}_{\hat P}(\bar V_{h+1})` of the next optimistic
+    values and ``corr`` :math:`= \sum_y \hat P(y) \min(84^2 H^3 S'^2 A L^2 / \max(1, N'_{h+1}(y)), H^2)`.
+    Shared by the UCBVI engine and the regularised BPI kernels (one expression, so both agents'
+    plans are the same arithmetic)."""
+    return coef * (math.sqrt(8.0 * L * var / nf) + 14.0 * H * L / (3.0 * nf) + math.sqrt(8.0 * corr / nf))
+
+
+@nb.njit(cache=True)
 def record_transition(Nsas, succ, nsucc, N, hh, s, a, s2):
     """Count one observed transition ``(s, a) -> s2`` at estimate stage ``hh``; the first visit of
     ``s2`` from ``(s, a)`` appends it to the successor list the planners back up over."""
@@ -262,8 +273,7 @@ def run_batch_record(seeds, p_indptr, p_indices, p_probs, p_cdf, n_p_stages, R, 
                                         d = Vbar[h + 1, y] - pv
                                         var += w * d * d
                                         corr += w * C[hn, y]
-                                b = coef * (math.sqrt(8.0 * L * var / nf) + 14.0 * H * L / (3.0 * nf)
-                                            + math.sqrt(8.0 * corr / nf))
+                                b = bernstein_bonus(coef, L, H, var, corr, nf)
                             q = r + pv + b
                         q = min(q, cap)
                         if q > best:

@@ -35,8 +35,27 @@ pessimistic regularised evaluation of :math:`\pi^k`,
 with the model-free floor :math:`f_{h+1} = -\lambda\sum_{h'>h}\max_s \mathrm{KL}(\pi^k_{h'}(\cdot|s)
 \| \tilde\pi_{h'}(\cdot|s)) \le V^{\pi^k}_{\lambda,h+1}`. The bonus is UCBVI-CH's
 :math:`b = c\cdot 7 H L/\sqrt{\max(1, N_h(s,a))}` (``bonus="hoeffding"``, ``c = bonus_scale``,
-:math:`L = \ln(5 S' A T/\delta)` as in :func:`~algorithms.exploration.ucbvi`) or 0
-(``bonus="none"``). On the event where :math:`|(\hat P - P) V| \le b` for the values involved,
+:math:`L = \ln(5 S' A T/\delta)` as in :func:`~algorithms.exploration.ucbvi`), UCBVI-BF's
+Bernstein bonus (``bonus="bernstein"``, below) or 0 (``bonus="none"``).
+
+Bernstein bonus **[U]** (the form of UCBVI-BF, Azar et al. 2017, Algorithm 4, through the engine's own
+compiled helper :func:`~algorithms.exploration._kernels.bernstein_bonus`):
+
+.. math::
+
+    b_h(s,a) = c\Big[\sqrt{\tfrac{8 L\, \mathrm{Var}_{\hat P_h(\cdot|s,a)}(\bar V_{h+1})}{n}}
+    + \tfrac{14 H L}{3 n}
+    + \sqrt{\tfrac{8}{n} \sum_y \hat P_h(y|s,a) \min\big(\tfrac{84^2 H^3 S'^2 A L^2}{\max(1, N'_{h+1}(y))},
+    H^2\big)}\Big],
+
+with :math:`\bar V_{h+1}` the **regularised** optimistic value (the soft maximum): it is the function
+the backup applies :math:`\hat P_h - P_h` to, so its empirical variance is the one Bernstein's
+inequality needs. Its range is that of the unregularised values: :math:`\bar Q_h \ge 0` (rewards and
+bonuses are nonnegative) and the soft maximum lies between the reference average and the maximum,
+:math:`0 \le \sum_a \tilde\pi(a) \bar Q_h(s,a) \le \bar V_h(s) \le \max_a \bar Q_h(s,a) \le H - h`
+(Jensen for the lower end), so the engine's :math:`H^2` cap of the correction term stays valid.
+At the last stage :math:`\bar V_H = 0` and only :math:`14 H L/(3n)` remains. The pessimistic evaluation
+subtracts the same bonus table (a reconstruction: UCBVI-BF bounds the optimistic side only). On the event where :math:`|(\hat P - P) V| \le b` for the values involved,
 induction on ``h`` gives :math:`\bar V_h \ge V^*_{\lambda,h}` (the regularised maximum is
 monotone in ``Q``, and the clip at ``H - h`` is above :math:`V^*_{\lambda} \le V^*`) and
 :math:`\underline V_h \le V^{\pi^k}_{\lambda,h}`, so the gap
@@ -72,8 +91,9 @@ trajectory visits one pair per stage, so each stage block of :math:`x` sums to z
 constant shifts every regularised value at stage ``h`` by :math:`\sum_{h' \ge h} c_{h'}` and leaves
 the regularised optimum's policy unchanged. The ridge picks the minimum-norm representative.
 
-Departure from the paper: both algorithms are reconstructions (provenance above); the BPI bonus
-is the Hoeffding one of UCBVI-CH, not the paper's Bernstein-type bonuses.
+Departure from the paper: both algorithms are reconstructions (provenance above); the BPI bonuses
+are UCBVI-CH's Hoeffding one (default) and UCBVI-BF's Bernstein one, not the paper's own
+Bernstein-type bonuses, which could not be read.
 """
 
 from __future__ import annotations
@@ -95,8 +115,8 @@ __all__ = ["demo_regularized_bpi", "unregularized_bpi", "RegularizedBPIRun", "Re
            "RegularizedBPISettings", "regularized_backup", "demo_regularized_rlhf", "fit_trajectory_reward",
            "RewardFit", "RLHFResult", "trajectory_features"]
 
-BPI_BONUSES = ("hoeffding", "none")
-_BONUS_CODE = {"none": _k.NO_BONUS, "hoeffding": _k.HOEFFDING}
+BPI_BONUSES = ("hoeffding", "bernstein", "none")
+_BONUS_CODE = {"none": _k.NO_BONUS, "hoeffding": _k.HOEFFDING, "bernstein": _k.BERNSTEIN}
 
 
 @dataclass(frozen=True)
@@ -276,9 +296,11 @@ def demo_regularized_bpi(mdp, ref_policy, lam, *, epsilon, n_episodes, bonus="ho
         Target accuracy of the stopping rule :math:`\bar V_0 - \underline V_0 \le \epsilon`.
     n_episodes : int >= 1
         Episodes played (all of them, whatever the stopping rule says).
-    bonus : {"hoeffding", "none"}
+    bonus : {"hoeffding", "bernstein", "none"}
+        UCBVI-CH's Hoeffding bonus, UCBVI-BF's Bernstein bonus on the regularised values (module
+        docstring), or none.
     bonus_scale : float >= 0
-        Multiplier ``c`` on UCBVI-CH's bonus ``7 H L / sqrt(n)``.
+        Multiplier ``c`` on the bonus (Hoeffding: ``c 7 H L / sqrt(n)``).
     delta : float in (0, 1)
         Confidence level inside ``L``.
     stage_dependent : bool, optional

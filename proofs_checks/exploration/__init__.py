@@ -8,4 +8,4 @@ check measures against exact ground truth (backward induction, exact policy eval
 trajectory KL from occupancies). Theorems, instances and tolerances: docs/theory/exploration.md.
 """
 
-MODULES = tuple(f"{__name__}.{m}" for m in ("ucbvi", "demonstrations", "conservative", "demo_bpi"))
+MODULES = tuple(f"{__name__}.{m}" for m in ("ucbvi", "demonstrations", "conservative", "demo_bpi", "bpi_rates", "ucbvi_minimax"))
