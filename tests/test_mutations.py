@@ -576,6 +576,23 @@ MUTANTS = [
            "every mirror step starts from pi_ref instead of the current policy pi_k (the iterate is forgotten)",
            "algorithms.linear.drrpo:dr_rpo",
            (("pi = _mirror_step(pi, ref, Q, e, b)", "pi = _mirror_step(ref, ref, Q, e, b)"),)),
+    # -- linear: demonstration-regularised RL --
+    Mutant("lindemo_soft_backup_drops_lambda", "linear_demo.tabular_identity",
+           "the soft backup of demonstration-regularised LSVI uses lambda = 1 (log-sum-exp of Q-bar, lambda dropped) "
+           "whatever the regularisation strength",
+           "algorithms.linear._demo_kernels:run_soft",
+           (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
+            ("soft_backup(q_row, log_ref[h, s], reg, policies[k, h, s])",
+             "soft_backup(q_row, log_ref[h, s], 1.0, policies[k, h, s])"))),
+    Mutant("linear_bc_gradient_sign_flipped", "linear_demo.bc_kl_rate",
+           "the log-linear BC gradient has the sign of its data term flipped (N pi - N(s, a)): Newton stalls near w = 0",
+           "algorithms.linear.demo:_stage_terms",
+           (("counts_h - n_s[:, None] * p", "n_s[:, None] * p - counts_h"),)),
+    Mutant("linear_bc_ridge_scaled_by_n", "linear_demo.bc_kl_rate",
+           "the BC ridge is multiplied by N_E (a penalty on the summed, not the mean, likelihood): the shrinkage "
+           "bias does not vanish",
+           "algorithms.linear.demo:linear_behaviour_cloning",
+           (("    W = np.zeros((H, d))\n", "    W = np.zeros((H, d))\n    kappa = kappa * n_demos\n"),)),
 ]
 
 

@@ -206,12 +206,18 @@ def linear_behaviour_cloning(lmdp, demonstrations, *, ridge: float = 1.0, tol: f
         while np.linalg.norm(g) > tol_ * (1.0 + n_demos) and it < n_max:
             step = np.linalg.solve(-Hm, g)
             slope = float(g @ step)
-            t = 1.0
-            while True:
+            t, accepted = 1.0, False
+            while t >= 1e-10:
                 f_new, g_new, H_new = _stage_terms(phi, counts[h], w + t * step, kappa)
-                if f_new >= f + 1e-4 * t * slope or t < 1e-12:
+                # Armijo, with the round-off of f itself as slack: near the optimum the increase is
+                # below the floating-point resolution of f and the (quadratically convergent) full step
+                # must still be taken
+                if f_new >= f + 1e-4 * t * slope - 1e-13 * (1.0 + abs(f)):
+                    accepted = True
                     break
                 t *= 0.5
+            if not accepted:  # no ascent along the Newton direction: stop (the warning below names the stage)
+                break
             w = w + t * step
             f, g, Hm = f_new, g_new, H_new
             it += 1

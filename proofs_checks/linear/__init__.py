@@ -6,4 +6,4 @@ One module per theorem group: :mod:`.linucb`, :mod:`.lsvi`, :mod:`.r2pvi`. Theor
 tolerances: docs/theory/linear.md.
 """
 
-MODULES = tuple(f"{__name__}.{m}" for m in ("linucb", "lsvi", "r2pvi", "dr_rpo"))
+MODULES = tuple(f"{__name__}.{m}" for m in ("linucb", "lsvi", "r2pvi", "dr_rpo", "demo_linear"))
