@@ -132,11 +132,12 @@ def _identity_plot(result):
     ax = axes[0, 0]
     cells = frame.groupby(["reference", "lam", "bonus_scale"], sort=True)
     labels = []
-    for j, (col, name) in enumerate((("q_gap", "Q-bar"), ("policy_gap", "played policy"), ("value_gap", "rho.V-bar_0"))):
+    for j, (col, name) in enumerate((("q_gap", r"$\bar Q$"), ("policy_gap", "played policy"),
+                                     ("value_gap", r"$\rho^\top \bar V_0$"))):
         xs, ys = [], []
         for i, (key, g) in enumerate(cells):
             xs.append(i + 0.2 * (j - 1))
-            ys.append(max(float(g[col].max()), 1e-17))
+            ys.append(max(float(g[col].max()), 3e-17))
             if j == 0:
                 labels.append(f"{key[0][:1]}, {key[1]:g}, {key[2]:g}")
         ax.scatter(xs, ys, color=PALETTE[j], marker=MARKERS[j], label=name)
@@ -220,7 +221,7 @@ def _bc_measure(ctx) -> Outcome:
 
 
 def _bc_plot(result):
-    from labkit.figures import BAND_CI, PALETTE, legend, subplots, theory_line
+    from labkit.figures import PALETTE, legend, subplots, theory_line
 
     frame = result.data
     lead = result.extras["leading_constant"]
@@ -231,9 +232,9 @@ def _bc_plot(result):
     fig, axes = subplots()
     ax = axes[0, 0]
     ax.fill_between(ns, np.maximum(mean - 1.645 * se, mean * 1e-2), mean + 1.645 * se, color=PALETTE[0],
-                    alpha=BAND_CI, linewidth=0, label="90% CI of the mean (normal)")
+                    alpha=0.25, linewidth=0, label="90% CI of the mean (normal)")
     ax.plot(ns, mean, color=PALETTE[0], marker="o", markersize=3, label="log-linear BC: mean over seeds")
-    theory_line(ax, ns, lead / ns, label=r"parametric leading term $\sum_h \mathrm{rank}\,F_h/(2N_E)$")
+    theory_line(ax, ns, lead / ns, label=r"parametric leading term $\sum\nolimits_h \mathrm{rank}\,F_h/(2N_E)$")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"demonstrations $N_E$")
