@@ -593,6 +593,13 @@ MUTANTS = [
            "bias does not vanish",
            "algorithms.linear.demo:linear_behaviour_cloning",
            (("    W = np.zeros((H, d))\n", "    W = np.zeros((H, d))\n    kappa = kappa * n_demos\n"),)),
+    Mutant("lindemo_soft_greedy_sign_flipped", "linear_demo.regret_vs_unregularized",
+           "the soft backup of demonstration-regularised LSVI is taken on -Q-bar (pi proportional to ref e^{-Q/lambda}): "
+           "the reference is tilted away from the optimistic values",
+           "algorithms.linear._demo_kernels:run_soft",
+           (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
+            ("q_row[a] = optimistic_q(phi[s, a], w, beta, W2[h, s, a], cap)",
+             "q_row[a] = -optimistic_q(phi[s, a], w, beta, W2[h, s, a], cap)"))),
 ]
 
 
