@@ -15,6 +15,11 @@ reward moment :math:`\sum_\tau \phi_\tau r_\tau` and the next-state moment matri
 :math:`\sum_\tau \phi_\tau V_{h+1}(s'_\tau) = M_h V_{h+1}`, so the regression target costs
 ``O(d S)`` per stage and episode instead of ``O(k d)``: the least-squares weights are exactly
 those of the paper's sum over all past episodes.
+
+The statistics are kept by small compiled pieces shared with demonstration-regularised LSVI
+(:mod:`algorithms.linear._demo_kernels`): :func:`init_stats`, :func:`regression`,
+:func:`optimistic_q` and :func:`observe` (the rank-one update); :func:`run_batch` is their
+composition with the greedy backup, bit-identical to the single-kernel version it replaced.
 """
 
 from __future__ import annotations

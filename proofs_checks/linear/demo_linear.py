@@ -37,7 +37,6 @@ Wang & Jordan (2020), arXiv:1907.05388. Algorithms: :mod:`algorithms.linear.demo
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 import labkit
 import mdps
@@ -126,7 +125,8 @@ def _identity_measure(ctx) -> Outcome:
     return Outcome(
         measured=measured, ci=(measured, measured), expected=0.0, relation="<=", tol=IDENTITY_TOL, data=frame,
         interval="exact",
-        details=f"one-hot RiverSwim(4, H = 6), ridge 1, lambda in {list(LAMS)}, bonus scales {list(SCALES)}, references "
+        details=f"one-hot RiverSwim(4, H = 6), ridge 1, lambda in {list(LAMS)}, bonus scales {list(SCALES)}, "
+                f"references "
                 f"clone (add-1, 20 soft-expert demos) and uniform, K = {K}, {len(frame)} runs: largest |difference| to "
                 f"the tabular soft replay of Q-bar {gaps.q_gap:.2e}, of the played policy {gaps.policy_gap:.2e}, of "
                 f"rho.V-bar_0 {gaps.value_gap:.2e}.",
@@ -220,9 +220,11 @@ def _bc_measure(ctx) -> Outcome:
         interval=f"{fit.confidence:.0%} bootstrap CI over seeds",
         extras={"fit": fit.as_dict(), "leading_constant": lead, "ratio_at_max": ratio},
         details=f"random linear MDP (S = {c['S']}, A = {c['A']}, d = {c['d']}, H = {c['H']}), expert log-linear "
-                f"(w* ~ {c['w_scale']:g} N(0, I)), ridge {BC_RIDGE:g}: tail slope (last decade, N_E up to {int(x[-1])}) "
+                f"(w* ~ {c['w_scale']:g} N(0, I)), ridge {BC_RIDGE:g}: tail slope (last decade, N_E up to "
+                f"{int(x[-1])}) "
                 f"of the mean exact trajectory KL(P^{{pi_E}} || P^{{pi_BC}}) {fit.estimate:.3f} "
-                f"[{fit.ci_low:.3f}, {fit.ci_high:.3f}], {len(Y)} seeds; mean KL x N_E / (sum_h rank F_h / 2 = {lead:g}) at "
+                f"[{fit.ci_low:.3f}, {fit.ci_high:.3f}], {len(Y)} seeds; mean KL x N_E / (sum_h rank F_h / 2 = "
+                f"{lead:g}) at "
                 f"the largest N_E: {ratio:.3f} (parametric leading term, tends to 1); largest Newton gradient "
                 f"certificate ||g_h|| / (1 + N_E), recomputed: {frame.grad_rel.max():.1e}.",
     )
