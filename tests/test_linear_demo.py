@@ -183,3 +183,27 @@ def test_lsvi_ucb_unchanged_by_the_kernel_split():
     values, _, Qs = tabular_replay(mdp, run.states, run.actions, run.settings.lam, run.settings.beta)
     assert np.abs(values - run.optimistic_values).max() < 1e-9
     assert greedy_mismatches(Qs, run.policies) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), A=st.integers(1, 6), lam=st.floats(1e-3, 10.0), zeros=st.integers(0, 5))
+def test_soft_backup_kernel_matches_numpy(seed, A, lam, zeros):
+    """The compiled one-state soft backup equals lam * logsumexp(log ref + Q / lam) and the Gibbs policy."""
+    from algorithms.linear._demo_kernels import soft_backup
+
+    rng = np.random.default_rng(seed)
+    ref = rng.dirichlet(np.ones(A))
+    ref[rng.permutation(A)[:min(zeros, A - 1)]] = 0.0
+    ref /= ref.sum()
+    q = rng.uniform(0.0, 5.0, size=A)
+    with np.errstate(divide="ignore"):
+        log_ref = np.log(ref)
+    pol = np.empty(A)
+    v = soft_backup(q, log_ref, lam, pol)
+    v_np = lam * mdps.logsumexp(log_ref + q / lam)
+    assert abs(v - v_np) <= 1e-12 * max(1.0, abs(v_np))
+    np.testing.assert_allclose(pol, np.exp(log_ref + q / lam - v_np / lam), atol=1e-12)
+    assert (pol[ref == 0] == 0).all() and abs(pol.sum() - 1.0) < 1e-12
+    # Gibbs variational formula: v = <pol, q> - lam KL(pol || ref)
+    sup = pol > 0
+    assert abs(v - (pol @ q - lam * np.sum(pol[sup] * np.log(pol[sup] / ref[sup])))) < 1e-9 * max(1.0, abs(v))
