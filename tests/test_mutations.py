@@ -452,12 +452,13 @@ MUTANTS = [
            "LSVI-UCB drops the elliptical bonus (greedy least-squares value iteration)",
            "algorithms.linear._lsvi_kernels:run_batch",
            (("cache=True, parallel=True", "cache=False, parallel=True"),
-            ("q = phi[s, a] @ w + beta * math.sqrt(", "q = phi[s, a] @ w + 0.0 * beta * math.sqrt("))),
+            ("q = optimistic_q(phi[s, a], w, beta, W2[h, s, a], cap)",
+             "q = optimistic_q(phi[s, a], w, 0.0 * beta, W2[h, s, a], cap)"))),
     Mutant("lsvi_next_state_moment_at_current_state", "lsvi_ucb.tabular_identity",
            "the next-state moment is credited to the current state instead of the successor",
            "algorithms.linear._lsvi_kernels:run_batch",
            (("cache=True, parallel=True", "cache=False, parallel=True"),
-            ("M[h, p, s2] += f[p]", "M[h, p, s] += f[p]"))),
+            ("observe(h, phi[s, a], r, s2, phi,", "observe(h, phi[s, a], r, s, phi,"))),
     Mutant("lsvi_clips_at_one_less", "lsvi_ucb.tabular_identity",
            "the optimistic Q is clipped at H - 1 instead of H",
            "algorithms.linear.lsvi:lsvi_ucb",
@@ -643,6 +644,30 @@ MUTANTS = [
            "algorithms.exploration._kernels:run_batch_record",
            (("cache=True, parallel=True", "cache=False, parallel=True"),
             ("b = coef * 7.0 * H * L * math.sqrt(1.0 / nf)", "b = coef * 7.0 * H * L * math.sqrt(1.0)"))),
+    # -- linear: demonstration-regularised RL --
+    Mutant("lindemo_soft_backup_drops_lambda", "linear_demo.tabular_identity",
+           "the soft backup of demonstration-regularised LSVI uses lambda = 1 (log-sum-exp of Q-bar, lambda dropped) "
+           "whatever the regularisation strength",
+           "algorithms.linear._demo_kernels:run_soft",
+           (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
+            ("soft_backup(q_row, log_ref[h, s], reg, policies[k, h, s])",
+             "soft_backup(q_row, log_ref[h, s], 1.0, policies[k, h, s])"))),
+    Mutant("linear_bc_gradient_sign_flipped", "linear_demo.bc_kl_rate",
+           "the log-linear BC gradient has the sign of its data term flipped (N pi - N(s, a)): Newton stalls near w = 0",
+           "algorithms.linear.demo:_stage_terms",
+           (("counts_h - n_s[:, None] * p", "n_s[:, None] * p - counts_h"),)),
+    Mutant("linear_bc_ridge_scaled_by_n", "linear_demo.bc_kl_rate",
+           "the BC ridge is multiplied by N_E (a penalty on the summed, not the mean, likelihood): the shrinkage "
+           "bias does not vanish",
+           "algorithms.linear.demo:linear_behaviour_cloning",
+           (("    W = np.zeros((H, d))\n", "    W = np.zeros((H, d))\n    kappa = kappa * n_demos\n"),)),
+    Mutant("lindemo_soft_greedy_sign_flipped", "linear_demo.regret_vs_unregularized",
+           "the soft backup of demonstration-regularised LSVI is taken on -Q-bar (pi proportional to ref e^{-Q/lambda}): "
+           "the reference is tilted away from the optimistic values",
+           "algorithms.linear._demo_kernels:run_soft",
+           (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
+            ("q_row[a] = optimistic_q(phi[s, a], w, beta, W2[h, s, a], cap)",
+             "q_row[a] = -optimistic_q(phi[s, a], w, beta, W2[h, s, a], cap)"))),
 ]
 
 

@@ -12,6 +12,10 @@
 :func:`r2pvi`                      R2PVI (Tang, Liu, Xu 2025): robust regularised pessimistic
                                    value iteration from offline data (TV, KL, chi-square)
 :func:`collect_offline_data`       an offline dataset of a behaviour policy (:class:`OfflineData`)
+:func:`linear_behaviour_cloning`   log-linear maximum-likelihood behaviour cloning, Newton with a
+                                   gradient certificate (Tiapkin et al. 2024, linear part)
+:func:`demo_regularized_lsvi`      LSVI-UCB with the KL-regularised soft backup towards a reference
+                                   (demonstration-regularised RL; reconstruction), exact values
 :func:`dr_rpo`                     DR-RPO (Gu, He, Liu, Xu 2025; reconstruction): online policy
                                    optimisation for policy-regularised d-rectangular TV-robust
                                    linear MDPs (:func:`mirror_step`, :func:`tv_dual`)
@@ -30,10 +34,13 @@ _LSVI = ("lsvi_ucb", "lsvi_beta", "LSVISettings", "LSVIRun", "LSVIBatch")
 _R2PVI = ("r2pvi", "OfflineData", "as_offline_data", "collect_offline_data", "R2PVISettings", "R2PVIResult")
 _DRRPO = ("dr_rpo", "dr_rpo_eta", "mirror_step", "tv_dual", "tv_regression", "robust_regularized_evaluation", "DRRPORun",
           "DRRPOSettings")
+_DEMO = ("linear_behaviour_cloning", "linear_bc_gradient", "log_linear_policy", "LinearBCResult",
+         "demo_regularized_lsvi", "DemoLSVIRun", "DemoLSVISettings")
 _HOME = {**{n: "algorithms.linear.oful" for n in _LINUCB}, **{n: "algorithms.linear.lsvi" for n in _LSVI},
-         **{n: "algorithms.linear.offline_robust" for n in _R2PVI}, **{n: "algorithms.linear.drrpo" for n in _DRRPO}}
+         **{n: "algorithms.linear.offline_robust" for n in _R2PVI}, **{n: "algorithms.linear.drrpo" for n in _DRRPO},
+         **{n: "algorithms.linear.demo" for n in _DEMO}}
 
-__all__ = [*_LINUCB, *_LSVI, *_R2PVI, *_DRRPO]
+__all__ = [*_LINUCB, *_LSVI, *_R2PVI, *_DRRPO, *_DEMO]
 
 
 def __getattr__(name):
