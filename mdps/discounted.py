@@ -161,6 +161,7 @@ __all__ = [
     "modified_policy_iteration",
     "linear_programming",
     "pi_iteration_bound",
+    "inexact_policy_iteration",
 ]
 
 #: Relative tolerance defining a tie in PI's improvement step: the round-off level of the
@@ -832,3 +833,188 @@ def linear_programming(mdp: TabularMDP, *, solver: str = "highs") -> Solution:
         V = np.ldexp(np.asarray(res.x, dtype=np.float64), e)
     return _finish(mdp, V, n_iter=1, method="lp", converged=True,
                    settings={"solver": solver, "weights": weights, "gamma": gamma, "reward_scale_log2": e})
+
+
+# -- inexact (Krylov) policy iteration --------------------------------------------------------
+#: Forcing term of inexact policy iteration while the policy still changes: each evaluation is
+#: solved only until its residual has shrunk by this factor (Dembo, Eisenstat & Steihaug 1982).
+IPI_FORCING = 0.1
+#: Restart length of GMRES in inexact policy iteration (memory: ``IPI_RESTART * S`` floats).
+IPI_RESTART = 20
+#: Below this many states the evaluation is a dense LU solve (GMRES set-up costs more).
+IPI_DIRECT_MAX_STATES = 300
+#: Cap on GMRES restart cycles per evaluation (``IPI_RESTART`` iterations each); the certificate,
+#: not GMRES's own flag, decides when the solver stops, so an early exit only costs sweeps.
+_IPI_MAX_CYCLES = 50
+#: Rounding allowance per unit of magnitude in the certified bound (a few ulps: ``4 * eps``).
+_IPI_ROUNDING = 4.0 * np.finfo(np.float64).eps
+
+
+def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: int | None = None, v0=None,
+                             v_star=None) -> Solution:
+    r"""Policy iteration with Krylov (GMRES) evaluation, adaptive accuracy and a certified bound.
+
+    Step ``k``: one Bellman backup :math:`b = T v_k` with greedy :math:`\sigma_k = G(v_k)` (so
+    :math:`b = T^{\sigma_k} v_k`); MacQueen's bounds (Puterman 1994, Thm 6.6.3)
+
+    .. math:: b + c \min(b - v_k) \le V^* \le b + c \max(b - v_k), \qquad c = \gamma / (1 - \gamma),
+
+    certify the midpoint :math:`b + c\,(\min + \max)(b - v_k)/2` within
+    :math:`\varepsilon_k = c\,\mathrm{sp}(b - v_k)/2` of :math:`V^*`; stop when
+    :math:`\varepsilon_k \le` ``tol``. Otherwise the policy's evaluation is one Newton step of
+    the Bellman equation (Puterman & Brumelle 1979), solved inexactly:
+
+    .. math:: v_{k+1} = v_k + d_k, \qquad (I - \gamma P_{\sigma_k})\, d_k \approx b - v_k
+
+    by restarted GMRES (:func:`scipy.sparse.linalg.gmres`, matrix-free over the gathered rows
+    :math:`P_{\sigma_k}`, dense or CSR), warm-started at
+    :math:`d^0 = (b - v_k) + c\,\tfrac{\min + \max}{2}(b - v_k)\,\mathbf 1` (the exact solution
+    for a constant residual). Its accuracy adapts (an inexact-Newton forcing rule, Dembo,
+    Eisenstat & Steihaug 1982; for policy iteration, Gargiani et al. 2024, arXiv:2404.06136):
+    while the greedy policy still changes, ``||residual||_2 <= IPI_FORCING * ||b - v_k||_2``;
+    once it repeats, ``||residual||_2 <= tol / (2 c)``, which is what the certificate needs:
+    if :math:`\sigma_k` stays greedy at :math:`v_{k+1}`, then
+    :math:`T v_{k+1} - v_{k+1} = (b - v_k) - (I - \gamma P_{\sigma_k}) d_k` is that residual and
+    :math:`c\,\mathrm{sp}/2 \le c \|\cdot\|_\infty \le c \|\cdot\|_2 \le` ``tol``/2. With at most
+    ``IPI_DIRECT_MAX_STATES`` states the step is an exact LU solve (Howard's policy iteration on
+    the Newton form). Provenance: R (MacQueen bound, Newton view of PI) + A (the routing of the
+    forcing term is the lab's).
+
+    The certificate is computed from the final backup itself, never from GMRES's report: the
+    returned value is within ``certificate["bound"]`` of :math:`V^*` whatever GMRES did.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Discounted MDP (dense or sparse; feasibility masks respected).
+    tol : float > 0
+        Target certified sup-norm error of the returned value (default ``1e-10``).
+    max_iter : int >= 1, optional
+        Cap on Bellman backups (improvement steps); default ``pi_iteration_bound + 100``.
+        The loop also stops, unconverged, if the policy is stable and the bound stops
+        shrinking (the floating-point floor: about ``c * eps * ||V||_inf``).
+    v0 : array_like, shape (S,), optional
+        Initial value (default zeros).
+    v_star : None, "exact" or array_like (S,)
+        Reference for ``errors`` as in :func:`value_iteration`.
+
+    Returns
+    -------
+    Solution
+        ``method="ipi"``; ``V`` the certified midpoint; ``policy = G(V)``;
+        ``residuals[k] = sp(T v_k - v_k)``; ``errors[k] = ||v_k - v_star||`` (``k < n``) and
+        ``||V - v_star||`` last; ``trace["bounds"]`` the certified bounds
+        :math:`\varepsilon_k`, ``trace["krylov_iterations"]`` the GMRES iterations per step;
+        ``certificate``: ``bound`` (the certified :math:`\|V - V^*\|_\infty`),
+        ``min_action_gap`` (smallest gap between the best and second-best feasible ``Q(V)``)
+        and ``policy_optimal`` (``True`` when that gap exceeds ``2 gamma bound``, which proves
+        the greedy policy optimal and unique: ``Q(V)`` is within ``gamma bound`` of ``Q*``).
+
+    Examples
+    --------
+    >>> import mdps
+    >>> sol = mdps.inexact_policy_iteration(mdps.river_swim(6, gamma=0.9))
+    >>> sol.policy.tolist(), sol.certificate["bound"] <= 1e-10
+    ([1, 1, 1, 1, 1, 1], True)
+    """
+    mdp = _check_discounted(mdp)
+    tol = _check_tol(tol)
+    max_iter = _check_max_iter(max_iter)
+    S, A, gamma = mdp.n_states, mdp.n_actions, mdp.gamma
+    if max_iter is None:
+        max_iter = pi_iteration_bound(S, A, gamma) + 100
+    v = np.zeros(S) if v0 is None else check_value(v0, "v0", S).copy()
+    ref = _reference_value(mdp, v_star)
+    c = gamma / (1.0 - gamma)
+    P2, R, mask = mdp.P_matrix(), mdp.R, mdp.action_mask
+    sparse = sp.issparse(P2)
+    direct = (not sparse) and S <= IPI_DIRECT_MAX_STATES
+    b, sigma, prev = np.empty(S), np.empty(S, dtype=np.int64), None
+    work = None if sparse else np.empty(P2.shape[0])
+    row0 = np.arange(S, dtype=np.int64) * A
+    bellman_max = _backup.bellman_max if mask is None else functools.partial(_backup.bellman_max, feasible=mask)
+    if not direct:  # GMRES reads P_sigma's rows in place (no gathered copy)
+        restart = min(IPI_RESTART, S)
+        basis, w = np.empty((restart + 1, S)), np.empty(S)
+        max_krylov = restart * _IPI_MAX_CYCLES
+        target_tight = 0.5 * tol / c if c > 0 else math.inf
+        if sparse:
+            indptr, indices, data, P_dense = P2.indptr, P2.indices, P2.data, np.empty((0, 0))
+        else:
+            indptr, indices, data, P_dense = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), P2)
+    residuals, bounds, krylov, errors = _Trace(), _Trace(), _Trace(), _Trace()
+    converged, n, V, best, tight, floor = False, 0, None, math.inf, False, math.inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(max_iter):
+            bellman_max(P2, R, v, gamma, b, sigma, work)  # b = T v_k = T^sigma v_k
+            lo, hi = _kernels.diff_range(b, v)
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                _require_finite(mdp, np.array([lo, hi]), f"the iterates (step {k + 1})")
+            # rounding allowance: b and b - v are computed with relative error ~ eps (module doc)
+            slack = _IPI_ROUNDING * (1.0 + c) * (float(np.abs(b).max()) + float(np.abs(v).max()))
+            bound = c * 0.5 * (hi - lo) + slack
+            mid = b + c * 0.5 * (lo + hi)
+            bound += _IPI_ROUNDING * float(np.abs(mid).max())
+            residuals.append(hi - lo)
+            bounds.append(bound)
+            if ref is not None:
+                errors.append(_kernels.sup_diff(mid, ref))
+            n = k + 1
+            if bound < best:
+                best, V = bound, mid
+            changed = S if prev is None else int(np.count_nonzero(sigma != prev))
+            stable = changed == 0
+            # forcing term: proportional to the share of states whose action changed, so the
+            # evaluation is loose while the policy moves and exact-to-tol once it settles
+            eta = IPI_FORCING * changed / S
+            # certified, or at the round-off floor: the policy repeats after a tight evaluation and
+            # the bound no longer halves
+            if bound <= tol or (stable and tight and bound > 0.5 * floor):
+                converged = best <= tol
+                break
+            floor = min(floor, bound)
+            # Newton step on the centred residual: (I - gamma P_sigma) 1 = (1 - gamma) 1, so the
+            # constant part (lo + hi) / 2 of b - v moves v by a constant, which the centring below
+            # removes anyway; solving for the rest keeps the unknown of size sp(V*), not 1/(1-gamma)
+            r = b - v
+            r -= r.mean() if not direct else 0.5 * (lo + hi)
+            rows = row0 + sigma
+            if direct:
+                M = np.eye(S) - gamma * P2[rows]
+                d = scipy.linalg.solve(M, r, check_finite=False)
+                krylov.append(0)
+                tight = True
+            else:
+                d = r.copy()  # warm start: one policy sweep's worth, d = r
+                its, _ = _kernels.policy_gmres(indptr, indices, data, P_dense, sigma, A, float(gamma), r, d,
+                                               restart, max_krylov, target_tight, eta, basis, w)
+                krylov.append(its)
+                tight = stable
+            v = v + d
+            # centre the iterate: the bounds hold for any v, and a centred v keeps T v - v free of
+            # the round-off of values of size ||R|| / (1 - gamma) (module doc, "floating-point floor")
+            v -= 0.5 * (float(v.max()) + float(v.min()))
+            prev = sigma.copy()
+    sol = _finish(mdp, V, n_iter=n, method="ipi", errors=errors.array(), residuals=residuals.array(),
+                  converged=converged,
+                  trace={"bounds": bounds.array(), "krylov_iterations": krylov.array()},
+                  settings={"tol": tol, "max_iter": max_iter, "gamma": gamma, "forcing": IPI_FORCING,
+                            "restart": IPI_RESTART, "evaluation": "lu" if direct else "gmres",
+                            "stopping_rule": "gamma/(1-gamma) * sp(T v_k - v_k) / 2 + rounding <= tol; "
+                                             "MacQueen midpoint returned"})
+    gap = _min_action_gap(sol.Q, mask)
+    cert = {"bound": float(best), "min_action_gap": gap, "policy_optimal": bool(gap > 2.0 * gamma * best)}
+    return Solution(V=sol.V, Q=sol.Q, policy=sol.policy, n_iter=sol.n_iter, method=sol.method, errors=sol.errors,
+                    residuals=sol.residuals, converged=sol.converged, trace=sol.trace, settings=sol.settings,
+                    certificate=cert)
+
+
+def _min_action_gap(Q: np.ndarray, mask) -> float:
+    """Smallest gap ``max_a Q[s, a] - second max`` over states with two or more feasible actions
+    (``inf`` when no state has a choice)."""
+    if Q.shape[1] < 2:
+        return math.inf
+    part = np.partition(Q, Q.shape[1] - 2, axis=1)  # -inf at infeasible pairs sorts first
+    top, second = part[:, -1], part[:, -2]
+    choice = np.isfinite(second)
+    return float((top[choice] - second[choice]).min()) if np.any(choice) else math.inf
