@@ -1,0 +1,222 @@
+"""Inexact policy iteration (``mdps.inexact_policy_iteration``) and the discounted default route
+of ``mdps.solve``: certified bounds against an exact V*, equality with policy iteration (the old
+default), the pick itself, and bad inputs.
+
+The exact V* of a test is the value of the optimal policy (found by Howard policy iteration) by
+an LU solve refined twice with residuals computed in extended precision (``np.longdouble``),
+so its own error is far below the 1e-10 the solvers certify, also at gamma = 0.999.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mdps
+from mdps import _kernels
+from mdps.discounted import IPI_DIRECT_MAX_STATES
+from mdps.solvers import AUTO_PI_MAX_STATES, AUTO_TOL, auto_method
+
+
+def exact_value(mdp, sigma):
+    """``V^sigma`` by a dense LU solve with two steps of iterative refinement in long double."""
+    S, A = mdp.n_states, mdp.n_actions
+    P2 = mdp.P_matrix()
+    rows = np.arange(S) * A + sigma
+    P_pi = P2[rows].toarray() if sp.issparse(P2) else P2[rows]
+    r = mdp.R[np.arange(S), sigma]
+    M = np.eye(S) - mdp.gamma * P_pi
+    V = np.linalg.solve(M, r)
+    Ml, rl = M.astype(np.longdouble), r.astype(np.longdouble)
+    for _ in range(2):
+        res = rl - Ml @ V.astype(np.longdouble)
+        V = V + np.linalg.solve(M, res.astype(np.float64))
+    return V
+
+
+def v_star(mdp):
+    sigma = mdps.policy_iteration(mdp).policy
+    return exact_value(mdp, sigma), sigma
+
+
+def _masked_garnet(S, A, gamma, rng, sparse=False):
+    base = mdps.garnet(S, A, min(S, 4), gamma=gamma, rng=rng)
+    mask = np.random.default_rng(rng).random((S, A)) < 0.7
+    mask[np.arange(S), np.random.default_rng(rng + 1).integers(A, size=S)] = True
+    P = base.P.copy()
+    R = base.R.copy()
+    if sparse:
+        return mdps.TabularMDP(sp.csr_array(P.reshape(S * A, S)), R, gamma=gamma, feasible=mask)
+    return mdps.TabularMDP(P, R, gamma=gamma, feasible=mask)
+
+
+# -- the certificate against the exact V* -------------------------------------------------------
+@pytest.mark.parametrize("gamma", [0.5, 0.9, 0.99, 0.999])
+@pytest.mark.parametrize("S, sparse", [(40, True), (IPI_DIRECT_MAX_STATES + 20, False), (60, False)])
+def test_certified_bound_holds_against_exact_v_star(S, sparse, gamma):
+    mdp = mdps.garnet(S, 3, 5, gamma=gamma, sparse=sparse, rng=S)
+    V, sigma = v_star(mdp)
+    sol = mdps.inexact_policy_iteration(mdp)
+    assert sol.method == "ipi" and sol.converged
+    bound = sol.certificate["bound"]
+    assert bound <= 1e-10
+    assert np.abs(sol.V - V).max() <= bound
+    assert sol.certificate["policy_optimal"]
+    np.testing.assert_array_equal(sol.policy, sigma)
+    assert sol.settings["evaluation"] == ("lu" if (not sparse and S <= IPI_DIRECT_MAX_STATES) else "gmres")
+
+
+@settings(max_examples=25, deadline=None)
+@given(S=st.integers(1, 30), A=st.integers(1, 4), gamma=st.floats(0.5, 0.999), sparse=st.booleans(),
+       seed=st.integers(0, 10_000), tol=st.sampled_from([1e-6, 1e-8, 1e-10]))
+def test_hypothesis_garnets_certificate_and_optimal_policy(S, A, gamma, sparse, seed, tol):
+    mdp = mdps.garnet(S, A, min(S, 3), gamma=gamma, sparse=sparse, rng=seed)
+    V, _ = v_star(mdp)
+    sol = mdps.inexact_policy_iteration(mdp, tol=tol)
+    assert sol.converged and sol.certificate["bound"] <= tol
+    assert np.abs(sol.V - V).max() <= sol.certificate["bound"]
+    # the greedy policy of a value within eps of V* loses at most 2 gamma eps / (1 - gamma)
+    # (Singh & Yee 1994); with a certified action gap it is optimal outright
+    loss = np.abs(exact_value(mdp, sol.policy) - V).max()
+    if sol.certificate["policy_optimal"]:
+        assert loss <= 1e-9 * max(1.0, np.abs(V).max())
+    else:
+        assert loss <= 2 * gamma * sol.certificate["bound"] / (1 - gamma) + 1e-9 * max(1.0, np.abs(V).max())
+
+
+def test_traces_are_consistent():
+    mdp = mdps.garnet(80, 3, 5, gamma=0.95, sparse=True, rng=3)
+    V, _ = v_star(mdp)
+    sol = mdps.inexact_policy_iteration(mdp, v_star=V)
+    n = sol.n_iter
+    assert sol.residuals.shape == sol.trace["bounds"].shape == sol.errors.shape == (n,)
+    assert sol.trace["krylov_iterations"].shape == (n - 1,)
+    # the k-th certified bound covers the k-th midpoint's true error (measured here, not trusted)
+    assert np.all(sol.errors <= sol.trace["bounds"])
+    assert sol.certificate["bound"] == sol.trace["bounds"].min()
+
+
+def test_gamma_zero_and_one_state():
+    mdp = mdps.garnet(5, 3, 2, gamma=0.0, rng=0)
+    sol = mdps.inexact_policy_iteration(mdp)
+    np.testing.assert_allclose(sol.V, mdp.R.max(axis=1), rtol=0, atol=1e-15)
+    assert sol.n_iter == 1
+    one = mdps.TabularMDP(np.ones((1, 1, 1)), np.array([[1.0]]), gamma=0.9)
+    s1 = mdps.inexact_policy_iteration(one)
+    assert abs(s1.V[0] - 10.0) <= s1.certificate["bound"] + 1e-14
+
+
+def test_reward_shift_moves_v_by_k_over_one_minus_gamma():
+    mdp = mdps.garnet(50, 3, 4, gamma=0.99, sparse=True, rng=7)
+    shifted = mdps.TabularMDP(mdp.P_matrix(), mdp.R + 2.0, gamma=0.99)
+    a, b = mdps.inexact_policy_iteration(mdp), mdps.inexact_policy_iteration(shifted)
+    tol = a.certificate["bound"] + b.certificate["bound"]
+    assert np.abs(b.V - a.V - 2.0 / (1 - 0.99)).max() <= tol + 1e-12
+    np.testing.assert_array_equal(a.policy, b.policy)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_infeasible_actions_are_never_chosen_and_values_match_pi(sparse):
+    mdp = _masked_garnet(40, 4, 0.95, 11, sparse=sparse)
+    pi = mdps.policy_iteration(mdp)
+    sol = mdps.inexact_policy_iteration(mdp)
+    assert mdp.feasible[np.arange(40), sol.policy].all()
+    np.testing.assert_array_equal(sol.policy, pi.policy)
+    assert np.abs(sol.V - pi.V).max() <= 1e-10
+
+
+# -- kernels against NumPy references ------------------------------------------------------------
+@pytest.mark.parametrize("sparse", [False, True])
+def test_centred_policy_matvec_matches_numpy(sparse):
+    mdp = mdps.garnet(30, 3, 4, gamma=0.9, sparse=sparse, rng=2)
+    rng = np.random.default_rng(0)
+    sigma, x, out = rng.integers(3, size=30), rng.standard_normal(30), np.empty(30)
+    P2 = mdp.P_matrix()
+    Pd = P2.toarray() if sparse else P2
+    ref = x - 0.9 * Pd[np.arange(30) * 3 + sigma] @ x
+    ref -= ref.mean()
+    if sparse:
+        args = (P2.indptr, P2.indices, P2.data, np.empty((0, 0)))
+    else:
+        args = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), P2)
+    _kernels.policy_residual_matvec(*args, sigma, 3, 0.9, x, out)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-13)
+
+
+def test_gmres_solves_the_centred_policy_equation():
+    mdp = mdps.garnet(50, 2, 5, gamma=0.99, sparse=True, rng=4)
+    P2 = mdp.P_matrix()
+    rng = np.random.default_rng(1)
+    sigma = rng.integers(2, size=50)
+    b = rng.standard_normal(50)
+    b -= b.mean()
+    x = np.zeros(50)
+    its, res = _kernels.policy_gmres(P2.indptr, P2.indices, P2.data, np.empty((0, 0)), sigma, 2, 0.99, b, x,
+                                     10, 500, 1e-12, 0.0, np.empty((11, 50)), np.empty(50))
+    Pd = P2.toarray()[np.arange(50) * 2 + sigma]
+    M = np.eye(50) - 0.99 * Pd
+    z = M @ x
+    assert res <= 1e-12 and np.linalg.norm(b - (z - z.mean())) <= 1e-11
+    assert 0 < its <= 500
+
+
+# -- the default route of mdps.solve --------------------------------------------------------------
+def test_auto_picks_pi_small_and_ipi_large():
+    small = mdps.garnet(AUTO_PI_MAX_STATES, 2, 3, gamma=0.9, sparse=True, rng=0)
+    large = mdps.garnet(AUTO_PI_MAX_STATES + 1, 2, 3, gamma=0.9, sparse=True, rng=0)
+    large_dense = mdps.garnet(AUTO_PI_MAX_STATES + 1, 2, 3, gamma=0.999, rng=0)
+    assert auto_method(mdps.river_swim(6, gamma=0.9))[0] == "pi"
+    assert auto_method(small)[0] == "pi"
+    assert auto_method(large)[0] == "ipi" and auto_method(large_dense)[0] == "ipi"
+    sol = mdps.solve(mdps.river_swim(6, gamma=0.9))
+    assert sol.method == "pi" and sol.settings["auto"] and "exact policy iteration" in sol.settings["route"]
+    sol = mdps.solve(large)
+    assert sol.method == "ipi" and sol.settings["tol"] == AUTO_TOL and sol.certificate["bound"] <= AUTO_TOL
+
+
+@pytest.mark.parametrize("gamma", [0.9, 0.99, 0.999])
+@pytest.mark.parametrize("kind", ["sparse", "dense", "masked"])
+def test_default_equals_old_default_pi(kind, gamma):
+    S = AUTO_PI_MAX_STATES + 50
+    if kind == "masked":
+        mdp = _masked_garnet(S, 2, gamma, 5, sparse=True)
+    else:
+        mdp = mdps.garnet(S, 2, 4, gamma=gamma, sparse=(kind == "sparse"), rng=9)
+    new, old = mdps.solve(mdp), mdps.solve(mdp, method="pi")
+    assert new.method == "ipi" and old.method == "pi"
+    np.testing.assert_array_equal(new.policy, old.policy)
+    V = exact_value(mdp, old.policy)
+    assert np.abs(new.V - V).max() <= new.certificate["bound"] <= 1e-10
+    # the old default's LU has round-off of order cond * eps * ||V||; both agree to 1e-10 plus it
+    assert np.abs(new.V - old.V).max() <= 1e-10 + np.abs(old.V - V).max()
+
+
+def test_default_keywords():
+    small, large = mdps.river_swim(6, gamma=0.9), mdps.garnet(AUTO_PI_MAX_STATES + 1, 2, 3, gamma=0.9,
+                                                              sparse=True, rng=1)
+    assert mdps.solve(small, tol=1e-6).method == "pi"  # exact meets any tol
+    assert mdps.solve(large, tol=1e-6).settings["tol"] == 1e-6
+    with pytest.raises(ValueError, match="takes no keyword 'm'"):
+        mdps.solve(large, m=3)
+    with pytest.raises(ValueError, match="tol"):
+        mdps.solve(small, tol=-1.0)
+    assert mdps.solve(large, method="pi").method == "pi"  # every method stays selectable
+    assert mdps.solve(small, method="ipi").method == "ipi"
+
+
+# -- bad inputs --------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, match", [
+    ({"tol": 0.0}, "tol"), ({"tol": -1e-3}, "tol"), ({"tol": float("nan")}, "tol"),
+    ({"max_iter": 0}, "max_iter"), ({"v0": np.zeros(3)}, "v0"), ({"v_star": "nope"}, "v_star"),
+])
+def test_bad_inputs_name_the_argument(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        mdps.inexact_policy_iteration(mdps.river_swim(5, gamma=0.9), **kwargs)
+
+
+def test_refuses_other_criteria():
+    with pytest.raises(ValueError):
+        mdps.inexact_policy_iteration(mdps.river_swim(5, horizon=3))
