@@ -220,3 +220,19 @@ def test_bad_inputs_name_the_argument(kwargs, match):
 def test_refuses_other_criteria():
     with pytest.raises(ValueError):
         mdps.inexact_policy_iteration(mdps.river_swim(5, horizon=3))
+
+
+# -- narrow sparse indices -----------------------------------------------------------------------
+def test_sparse_indices_are_int32_and_sweeps_give_the_same_bits_as_int64():
+    from mdps import _backup
+
+    mdp = mdps.garnet(200, 3, 5, gamma=0.9, sparse=True, rng=8)
+    P2 = mdp.P_matrix()
+    assert P2.indices.dtype == np.int32 and P2.indptr.dtype == np.int32
+    P64 = sp.csr_array((P2.data, P2.indices.astype(np.int64), P2.indptr.astype(np.int64)), shape=P2.shape)
+    V = np.random.default_rng(0).standard_normal(200)
+    a, sa = _backup.bellman_max(P2, mdp.R, V, 0.9)
+    b, sb = _backup.bellman_max(P64, mdp.R, V, 0.9)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(sa, sb)
+    np.testing.assert_array_equal(_backup.apply_P(P2, V), P2 @ V)
