@@ -30,20 +30,23 @@ says which (``sol.method``, and ``sol.settings["route"]`` gives the reason):
 ==========================================================  ===========================================
 instance                                                    route
 ==========================================================  ===========================================
-``S <= AUTO_PI_MAX_STATES`` (1000), dense or sparse          ``"pi"``: Howard policy iteration, exact
-                                                            LU evaluation (the old default, bit for bit)
-larger, any density, any ``gamma``                          ``"ipi"``: inexact policy iteration, GMRES
+dense, ``S <= AUTO_PI_MAX_STATES`` (1000); sparse,         ``"pi"``: Howard policy iteration, exact
+``S <= AUTO_SPARSE_PI_MAX_STATES`` (100)                      LU evaluation (the old default, bit for bit)
+larger, any ``A``, any ``gamma``                            ``"ipi"``: inexact policy iteration, GMRES
                                                             evaluation, certified ``||V - V*|| <= tol``
 ==========================================================  ===========================================
 
 ``tol`` (default ``1e-10``) is the certified sup-norm error asked for; every route accepts it
-(policy iteration's answer is exact and meets any ``tol``). Why this rule: below a thousand
-states an exact LU costs milliseconds, so nothing beats exactness; above, an LU costs
-``O(S^3)`` (dense) or fills in (a sparse random graph), while GMRES on the centred policy
-equation converges at the mixing rate of ``P_pi``, not at ``gamma`` (where value iteration
-collapses near ``gamma = 1``), and the MacQueen bound certifies the answer. Density and ``A``
-enter through the sweep cost only, which every iterative route pays alike; they do not change
-the pick. Any method stays selectable by name.
+(policy iteration's answer is exact and meets any ``tol``). Why this rule: an exact LU costs
+``O(S^3)`` (dense) or fills in (a sparse random graph: a sparse LU per improvement is already
+slower than the whole iterative solve at a few hundred states), while GMRES on the centred
+policy equation converges at the mixing rate of ``P_pi``, not at ``gamma`` (where value
+iteration collapses near ``gamma = 1``), and the MacQueen bound certifies the answer. Small
+dense instances -- every instance of the lab's checks -- keep exact policy iteration: it costs
+milliseconds there, and its tie rule (keep the current action) is deterministic, whereas the
+greedy policy of a certified value picks among *exactly* tied actions (grid worlds, chains) by
+round-off. ``A`` enters through the sweep cost only, which every iterative route pays alike.
+Any method stays selectable by name.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ from mdps.results import Solution
 from mdps.tabular import TabularMDP
 from mdps.validation import check_mdp, check_positive
 
-__all__ = ["solve", "evaluate", "METHODS", "auto_method", "AUTO_PI_MAX_STATES", "AUTO_TOL"]
+__all__ = ["solve", "evaluate", "METHODS", "auto_method", "AUTO_PI_MAX_STATES", "AUTO_SPARSE_PI_MAX_STATES",
+           "AUTO_TOL"]
 
 METHODS = {
     "discounted": {"vi": "value_iteration", "pi": "policy_iteration",
@@ -70,6 +74,8 @@ METHODS = {
 _DEFAULT = {"discounted": "pi", "finite_horizon": "backward_induction", "average": "lp"}
 #: Largest instance (states) on which the discounted default runs exact policy iteration.
 AUTO_PI_MAX_STATES = 1000
+#: Largest sparse instance (states) on which the discounted default runs exact policy iteration.
+AUTO_SPARSE_PI_MAX_STATES = 100
 #: Certified sup-norm error of the discounted default when no ``tol`` is given.
 AUTO_TOL = 1e-10
 
@@ -99,10 +105,11 @@ def auto_method(mdp: TabularMDP, tol: float | None = None) -> tuple[str, str]:
         check_positive(tol, "tol")
     S = mdp.n_states
     layout = "sparse" if mdp.is_sparse else "dense"
-    if S <= AUTO_PI_MAX_STATES:
-        return "pi", (f"S = {S} <= {AUTO_PI_MAX_STATES}: exact policy iteration ({layout} LU per "
+    if S <= (AUTO_SPARSE_PI_MAX_STATES if mdp.is_sparse else AUTO_PI_MAX_STATES):
+        return "pi", (f"S = {S} <= {AUTO_SPARSE_PI_MAX_STATES if mdp.is_sparse else AUTO_PI_MAX_STATES}: exact policy iteration ({layout} LU per "
                       f"improvement costs little)")
-    return "ipi", (f"S = {S} > {AUTO_PI_MAX_STATES} ({layout}, A = {mdp.n_actions}, gamma = {mdp.gamma:g}): "
+    cap = AUTO_SPARSE_PI_MAX_STATES if mdp.is_sparse else AUTO_PI_MAX_STATES
+    return "ipi", (f"S = {S} > {cap} ({layout}, A = {mdp.n_actions}, gamma = {mdp.gamma:g}): "
                    f"inexact policy iteration, certified error <= tol")
 _MODULE = {"discounted": "discounted", "finite_horizon": "finite_horizon", "average": "average_reward"}
 _LABEL = {"discounted": "a discounted", "finite_horizon": "a finite-horizon", "average": "an average-reward"}

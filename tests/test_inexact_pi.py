@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import mdps
 from mdps import _kernels
 from mdps.discounted import IPI_DIRECT_MAX_STATES
-from mdps.solvers import AUTO_PI_MAX_STATES, AUTO_TOL, auto_method
+from mdps.solvers import AUTO_PI_MAX_STATES, AUTO_SPARSE_PI_MAX_STATES, AUTO_TOL, auto_method
 
 
 def exact_value(mdp, sigma):
@@ -165,8 +165,9 @@ def test_gmres_solves_the_centred_policy_equation():
 
 # -- the default route of mdps.solve --------------------------------------------------------------
 def test_auto_picks_pi_small_and_ipi_large():
-    small = mdps.garnet(AUTO_PI_MAX_STATES, 2, 3, gamma=0.9, sparse=True, rng=0)
-    large = mdps.garnet(AUTO_PI_MAX_STATES + 1, 2, 3, gamma=0.9, sparse=True, rng=0)
+    small = mdps.garnet(AUTO_SPARSE_PI_MAX_STATES, 2, 3, gamma=0.9, sparse=True, rng=0)
+    large = mdps.garnet(AUTO_SPARSE_PI_MAX_STATES + 1, 2, 3, gamma=0.9, sparse=True, rng=0)
+    assert auto_method(mdps.garnet(AUTO_PI_MAX_STATES, 2, 3, gamma=0.9, rng=0))[0] == "pi"
     large_dense = mdps.garnet(AUTO_PI_MAX_STATES + 1, 2, 3, gamma=0.999, rng=0)
     assert auto_method(mdps.river_swim(6, gamma=0.9))[0] == "pi"
     assert auto_method(small)[0] == "pi"
