@@ -19,8 +19,9 @@ RobustMDP around a finite-horizon nominal model is solved by robust backward ind
 Extra keyword arguments go to the solver (``tol``, ``max_iter``, ``v_star``, ``m``, ``tau``, ...);
 one the chosen solver does not take is refused with a ValueError naming the keyword, the
 method and the keywords it accepts (never a raw ``TypeError`` from the call). The default
-methods are the exact ones (policy iteration with linear solves, backward induction, the gain
-LP), so ``solve(mdp)`` is ground truth.
+methods are exact or certified (discounted: policy iteration with linear solves, or inexact
+policy iteration certified to ``1e-10``, see below; backward induction; the gain LP), so
+``solve(mdp)`` is ground truth.
 
 The discounted default (``method=None``)
 ----------------------------------------
@@ -30,8 +31,8 @@ says which (``sol.method``, and ``sol.settings["route"]`` gives the reason):
 ==========================================================  ===========================================
 instance                                                    route
 ==========================================================  ===========================================
-dense, ``S <= AUTO_PI_MAX_STATES`` (1000); sparse,         ``"pi"``: Howard policy iteration, exact
-``S <= AUTO_SPARSE_PI_MAX_STATES`` (100)                      LU evaluation (the old default, bit for bit)
+dense, ``S <= AUTO_PI_MAX_STATES`` (300); sparse,           ``"pi"``: Howard policy iteration, exact
+``S <= AUTO_SPARSE_PI_MAX_STATES`` (100)                    LU evaluation (the old default, bit for bit)
 larger, any ``A``, any ``gamma``                            ``"ipi"``: inexact policy iteration, GMRES
                                                             evaluation, certified ``||V - V*|| <= tol``
 ==========================================================  ===========================================
@@ -39,8 +40,9 @@ larger, any ``A``, any ``gamma``                            ``"ipi"``: inexact p
 ``tol`` (default ``1e-10``) is the certified sup-norm error asked for; every route accepts it
 (policy iteration's answer is exact and meets any ``tol``). Why this rule: an exact LU costs
 ``O(S^3)`` (dense) or fills in (a sparse random graph: a sparse LU per improvement is already
-slower than the whole iterative solve at a few hundred states), while GMRES on the centred
-policy equation converges at the mixing rate of ``P_pi``, not at ``gamma`` (where value
+slower than the whole iterative solve at a few hundred states; dense PI at S = 500,
+gamma = 0.99 took 2.3x the time of inexact PI in benchmarks/bench_planning.py), while GMRES on
+the centred policy equation converges at the mixing rate of ``P_pi``, not at ``gamma`` (where value
 iteration collapses near ``gamma = 1``), and the MacQueen bound certifies the answer. Small
 dense instances -- every instance of the lab's checks -- keep exact policy iteration: it costs
 milliseconds there, and its tie rule (keep the current action) is deterministic, whereas the
@@ -73,7 +75,7 @@ METHODS = {
 }
 _DEFAULT = {"discounted": "pi", "finite_horizon": "backward_induction", "average": "lp"}
 #: Largest instance (states) on which the discounted default runs exact policy iteration.
-AUTO_PI_MAX_STATES = 1000
+AUTO_PI_MAX_STATES = 300
 #: Largest sparse instance (states) on which the discounted default runs exact policy iteration.
 AUTO_SPARSE_PI_MAX_STATES = 100
 #: Certified sup-norm error of the discounted default when no ``tol`` is given.
@@ -132,7 +134,8 @@ def solve(mdp: TabularMDP, method: str | None = None, **kwargs) -> Solution:
     """Solve ``mdp`` exactly (or to ``tol``) with ``method``; see the module table.
 
     Without ``method``, a discounted MDP takes the route :func:`auto_method` picks (exact policy
-    iteration up to ``AUTO_PI_MAX_STATES`` states, certified inexact policy iteration above), and
+    iteration up to ``AUTO_PI_MAX_STATES`` dense / ``AUTO_SPARSE_PI_MAX_STATES`` sparse states, certified
+    inexact policy iteration above), and
     the record says which (``sol.method``, ``sol.settings["route"]``); ``tol`` (default
     ``AUTO_TOL = 1e-10``) is accepted by every pick, other keywords go to the picked solver.
 
