@@ -297,3 +297,33 @@ def policy_gmres(indptr, indices, data, P_dense, sigma, A, gamma, b, x, restart,
         for i in range(j):
             for t in range(S):
                 x[t] += y[i] * basis[i, t]
+
+
+@nb.njit(cache=True)
+def row_sum_defect(indptr, data, P_dense):
+    """``max_r |sum_k P[r, k] - 1|`` over the rows of a dense ``(S*A, S)`` array (when it has rows)
+    or of CSR arrays, summed with Neumaier's compensation and ``(s - 1) + c`` formed with an
+    exact subtraction (Sterbenz: ``s`` is in ``[0.5, 2]``), so the defect is resolved far below
+    one ulp of 1; an allowance ``4 n u^2`` for the compensated sum is added."""
+    u = 1.1102230246251565e-16
+    worst = 0.0
+    n_rows = P_dense.shape[0] if P_dense.shape[0] > 0 else indptr.shape[0] - 1
+    for r in range(n_rows):
+        s = 0.0
+        comp = 0.0
+        if P_dense.shape[0] > 0:
+            lo, hi = 0, P_dense.shape[1]
+        else:
+            lo, hi = indptr[r], indptr[r + 1]
+        for k in range(lo, hi):
+            x = P_dense[r, k] if P_dense.shape[0] > 0 else data[k]
+            t = s + x
+            if abs(s) >= abs(x):
+                comp += (s - t) + x
+            else:
+                comp += (x - t) + s
+            s = t
+        d = abs((s - 1.0) + comp) * (1.0 + 2.0 * u) + 4.0 * (hi - lo) * u * u
+        if d > worst:
+            worst = d
+    return worst

@@ -140,6 +140,9 @@ References
    iteration methods for large-scale Markov decision processes", 2024, arXiv:2404.06136.
 .. [10] M. Gargiani, D. Liao-McPherson, A. Zanelli and J. Lygeros, "Inexact GMRES policy
    iteration for large-scale Markov decision processes", 2022, arXiv:2211.04299.
+.. [11] N. J. Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., SIAM 2002;
+   N. J. Higham and T. Mary, "A new approach to probabilistic rounding error analysis", SIAM J.
+   Sci. Comput. 41(5), 2019.
 .. [9] Y. Saad and M. H. Schultz, "GMRES: a generalized minimal residual algorithm for solving
    nonsymmetric linear systems", SIAM J. Sci. Stat. Comput. 7(3), 1986.
 """
@@ -148,6 +151,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import numpy as np
 import scipy.linalg
@@ -157,7 +161,7 @@ from scipy.optimize import linprog
 
 from mdps import _backup, _kernels
 from mdps.numerics import binary_exponent
-from mdps.results import Solution
+from mdps.results import ConvergenceWarning, Solution
 from mdps.tabular import TabularMDP
 from mdps.validation import (
     check_choice,
@@ -866,8 +870,22 @@ IPI_DIRECT_MAX_STATES = 300
 #: Cap on GMRES restart cycles per evaluation (``IPI_RESTART`` iterations each); the certificate,
 #: not GMRES's own flag, decides when the solver stops, so an early exit only costs sweeps.
 _IPI_MAX_CYCLES = 50
-#: Rounding allowance per unit of magnitude in the certified bound (a few ulps: ``4 * eps``).
+#: Rounding allowance per unit of magnitude for the differences and the midpoint (``4 * eps``).
 _IPI_ROUNDING = 4.0 * np.finfo(np.float64).eps
+#: Unit roundoff ``u = eps / 2`` of float64.
+_UNIT_ROUNDOFF = 0.5 * np.finfo(np.float64).eps
+#: Confidence multiplier of the probabilistic dot-product bound used for long dense rows
+#: (Higham & Mary 2019: the error exceeds ``lambda sqrt(n) u sum |x y|`` with probability at
+#: most about ``2 exp(-lambda^2 (1 - u)^2 / 2)``; ``lambda = 10``: below ``1e-21``).
+_IPI_LAMBDA = 10.0
+
+
+def _backup_rounding(n: int) -> float:
+    """Relative rounding bound of one backup row ``R + gamma * sum_k p_k v_k`` with ``n`` terms,
+    per unit of ``max |R| + max |v|`` (since ``sum_k p_k = 1``): the worst case ``(n + 2) u``
+    (Higham 2002, Lemma 3.1, ``gamma_{n+2}`` to first order) for short rows, the probabilistic
+    ``(lambda sqrt(n) + 2) u`` (Higham & Mary 2019, Thm 3.1) when that is smaller (long dense rows)."""
+    return _UNIT_ROUNDOFF * min(n + 2.0, _IPI_LAMBDA * math.sqrt(n) + 2.0) * 1.01
 
 
 def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: int | None = None, v0=None,
@@ -914,8 +932,23 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
 
     The certificate is computed from a Bellman backup itself, never from GMRES's report: the
     returned value is within ``certificate["bound"]`` of :math:`V^*` whatever GMRES did. The
-    bound includes a rounding allowance of ``4 eps`` per unit of ``(1 + c)(||b|| + ||v||)`` and of
-    the returned ``||V||`` (the backup and the midpoint are computed in floating point).
+    bound includes the floating-point error of that backup: a computed :math:`b` off by
+    :math:`\delta` moves each MacQueen end by :math:`(1 + c)\delta`, with
+    :math:`\delta \le (n + 2) u (\|R\|_\infty + \|v\|_\infty)` for rows of ``n`` stored
+    entries (Higham 2002, Lemma 3.1; ``u = eps / 2``, and :math:`\sum_k p_k = 1`); for long
+    dense rows the probabilistic :math:`(10 \sqrt n + 2) u` of Higham & Mary 2019 (violated
+    with probability below ``1e-21``) replaces the worst case. Plus ``4 eps`` per unit of the
+    differences (times ``c``) and of the returned ``||V||``. Centring keeps
+    :math:`\|v\|_\infty` at half the span of :math:`V^*`. One more term: the stored rows of
+    ``P`` sum to 1 only within :math:`\varepsilon_P` (measured once per call with compensated
+    sums), so a constant shift :math:`k` moves :math:`T` by :math:`\gamma k (1 \pm \varepsilon_P)`;
+    over the MacQueen series this moves the ends by at most
+    :math:`\varepsilon_P c^2 \max(|\min|, |\max|)(b - v)`. This term is the real floor near
+    ``gamma = 1``: with :math:`\varepsilon_P \approx 10^{-16}` and values of size
+    :math:`\|R\| / (1 - \gamma)` it is about :math:`\varepsilon_P c \|V^*\|_\infty`, i.e. ``~1e-10`` at
+    ``gamma = 0.999`` for rewards in ``[0, 1]`` (uncentred iterates hit the same floor through
+    the rounding of ``b``); then ``converged`` is ``False`` and the bound actually proved is
+    reported.
 
     Parameters
     ----------
@@ -926,7 +959,8 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     max_iter : int >= 1, optional
         Cap on Bellman backups (improvement steps); default ``pi_iteration_bound + 100``.
         The loop also stops, unconverged, if the policy is stable and the bound stops
-        shrinking (the floating-point floor: about ``c * eps * ||V||_inf``).
+        shrinking (the floating-point floor: about ``c * eps * ||V||_inf``). Either way
+        ``converged`` is ``False`` and a :class:`mdps.ConvergenceWarning` names the bound reached.
     v0 : array_like, shape (S,), optional
         Initial value (default zeros).
     v_star : None, "exact" or array_like (S,)
@@ -977,6 +1011,14 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
         else:
             indptr, indices, data, P_dense = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), P2)
     residuals, bounds, krylov, errors = _Trace(), _Trace(), _Trace(), _Trace()
+    row_rounding = _backup_rounding(int(np.diff(P2.indptr).max()) if sparse else S)
+    if sparse:
+        eps_P = _kernels.row_sum_defect(P2.indptr, P2.data, np.empty((0, 0)))
+    else:
+        eps_P = _kernels.row_sum_defect(np.empty(0, np.int64), np.empty(0), P2)
+    if eps_P * c > 1e-3:  # the first-order defect term would not be a bound
+        eps_P = math.inf
+    max_R = float(np.abs(R if mask is None else R[mask]).max())
     converged, n, V, best, tight, floor = False, 0, None, math.inf, False, math.inf
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(max_iter):
@@ -985,7 +1027,16 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 _require_finite(mdp, np.array([lo, hi]), f"the iterates (step {k + 1})")
             # rounding allowance: b and b - v are computed with relative error ~ eps (module doc)
-            slack = _IPI_ROUNDING * (1.0 + c) * (float(np.abs(b).max()) + float(np.abs(v).max()))
+            # the MacQueen bounds hold for the exact T v; a computed b off by delta moves each end
+            # by (1 + c) delta; then the rounding of b - v (c times) and of the midpoint
+            size_v = float(np.abs(v).max())
+            slack = ((1.0 + c) * row_rounding * (max_R + size_v)
+                     + _IPI_ROUNDING * c * (float(np.abs(b).max()) + size_v))
+            # rows of the stored P sum to 1 only within eps_P: a constant shift k then moves T by
+            # gamma k (1 +- eps_P), and over the MacQueen series (shifts up to c max(|lo|, |hi|))
+            # the ends move by at most eps_P c^2 max(|lo|, |hi|) (first order; 1.01 covers the rest
+            # while eps_P c <= 1e-3)
+            slack += 1.01 * eps_P * c * c * max(abs(lo), abs(hi))
             bound = c * 0.5 * (hi - lo) + slack
             mid = b + c * 0.5 * (lo + hi)
             bound += _IPI_ROUNDING * float(np.abs(mid).max())
@@ -1036,6 +1087,11 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
                             "restart": IPI_RESTART, "evaluation": "lu" if direct else "gmres",
                             "stopping_rule": "gamma/(1-gamma) * sp(T v_k - v_k) / 2 + rounding <= tol; "
                                              "MacQueen midpoint returned"})
+    if not converged:
+        warnings.warn(
+            f"inexact_policy_iteration: certified bound {best:.3g} > tol = {tol:g} after {n} Bellman backups "
+            f"({'the policy is stable and the bound stopped shrinking: the floating-point floor, about c * eps * ||V||' if n < max_iter else 'max_iter reached'}); "
+            f"the returned value is within the bound in certificate['bound']", ConvergenceWarning, stacklevel=2)
     gap = _min_action_gap(sol.Q, mask)
     cert = {"bound": float(best), "min_action_gap": gap, "policy_optimal": bool(gap > 2.0 * gamma * best)}
     return Solution(V=sol.V, Q=sol.Q, policy=sol.policy, n_iter=sol.n_iter, method=sol.method, errors=sol.errors,

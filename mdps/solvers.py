@@ -38,7 +38,13 @@ larger, any ``A``, any ``gamma``                            ``"ipi"``: inexact p
 ==========================================================  ===========================================
 
 ``tol`` (default ``1e-10``) is the certified sup-norm error asked for; every route accepts it
-(policy iteration's answer is exact and meets any ``tol``). Why this rule: an exact LU costs
+(policy iteration's answer is exact and meets any ``tol``). Near ``gamma = 1`` float64 itself
+sets a floor under any certificate: the stored rows of ``P`` sum to 1 only within
+``eps_P ~ 3e-16``, which moves the fixed point by up to ``eps_P c ||V*||`` (``c = gamma / (1 -
+gamma)``); at ``gamma = 0.999`` with rewards in ``[0, 1]`` the proved bound is ``2e-10 .. 3e-10``,
+not ``1e-10``. The record then has ``converged=False``, the bound it did prove in
+``certificate["bound"]``, and a :class:`mdps.ConvergenceWarning` says so (exact policy
+iteration's LU answer is no better there: its round-off is of the same order, unreported). Why this rule: an exact LU costs
 ``O(S^3)`` (dense) or fills in (a sparse random graph: a sparse LU per improvement is already
 slower than the whole iterative solve at a few hundred states; dense PI at S = 500,
 gamma = 0.99 took 2.3x the time of inexact PI in benchmarks/bench_planning.py), while GMRES on
