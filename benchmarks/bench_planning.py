@@ -16,8 +16,8 @@ each tool we time
    measure the error of what each returns against V*, and tighten the tool's epsilon by factors
    of 10 until the error is at most 1e-8 (matched true error); then every tool's solve at its
    matched epsilon is timed round-robin (median of 3; the warm-up is the epsilon search). V* is exact: policy iteration
-   with linear solves (dense) or inexact policy iteration run to a certified error of 1e-11
-   (sparse, where an exact sparse LU would fill in; the certificate is MacQueen's bound from a
+   with linear solves (dense) or inexact policy iteration run to a certified error of 1e-11, or
+   to its float64 floor (~3e-10 at gamma = 0.999), required below TARGET / 10 (sparse, where an exact sparse LU would fill in; the certificate is MacQueen's bound from a
    final Bellman backup, see :func:`mdps.inexact_policy_iteration`).
 
 The lab's rows include ``mdps.solve(mdp)`` as a user calls it (the default route, certified to
@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import time
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -231,8 +232,12 @@ def bandwidth_bound(mdp):
 
 def exact_value(mdp):
     if mdp.is_sparse:  # certified by MacQueen's bound from a final Bellman backup
-        sol = mdps.inexact_policy_iteration(mdp, tol=1e-11)
-        assert sol.converged, "the sparse ground truth did not certify 1e-11"
+        with warnings.catch_warnings():  # at gamma = 0.999 the float64 floor is ~3e-10 (reported)
+            warnings.simplefilter("ignore", mdps.ConvergenceWarning)
+            sol = mdps.inexact_policy_iteration(mdp, tol=1e-11)
+        bound = sol.certificate["bound"]
+        print(f"V* (sparse): inexact policy iteration, certified ||V - V*|| <= {bound:.1e}")
+        assert bound <= TARGET / 10, f"the sparse ground truth proved only {bound:.2g}"
         return sol.V
     return mdps.policy_iteration(mdp).V
 
