@@ -186,7 +186,8 @@ def diff_range(x, y):
 # -- policy evaluation by restarted GMRES (inexact policy iteration) ---------------------------
 @nb.njit(cache=True)
 def policy_residual_matvec(indptr, indices, data, P_dense, sigma, A, gamma, x, out):
-    """``out = Pi (I - gamma P_sigma) x``, ``Pi = I - 1 1^T / S`` the centring projector, with ``P_sigma[s] = P[s * A + sigma[s], :]`` read in place:
+    """``out = Pi (I - gamma P_sigma) x``, ``Pi = I - 1 1^T / S`` the centring projector, with
+    ``P_sigma[s] = P[s * A + sigma[s], :]`` read in place:
     from the dense ``(S*A, S)`` view when ``P_dense`` has rows, from the CSR arrays otherwise
     (``P_dense`` then has shape ``(0, 0)``). No gathered copy of ``P_sigma`` is made.
 

@@ -1088,10 +1088,12 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
                             "stopping_rule": "gamma/(1-gamma) * sp(T v_k - v_k) / 2 + rounding <= tol; "
                                              "MacQueen midpoint returned"})
     if not converged:
+        why = ("the policy is stable and the bound stopped shrinking: the floating-point floor, about "
+               "c * eps * ||V||" if n < max_iter else "max_iter reached")
         warnings.warn(
             f"inexact_policy_iteration: certified bound {best:.3g} > tol = {tol:g} after {n} Bellman backups "
-            f"({'the policy is stable and the bound stopped shrinking: the floating-point floor, about c * eps * ||V||' if n < max_iter else 'max_iter reached'}); "
-            f"the returned value is within the bound in certificate['bound']", ConvergenceWarning, stacklevel=2)
+            f"({why}); the returned value is within the bound in certificate['bound']",
+            ConvergenceWarning, stacklevel=2)
     gap = _min_action_gap(sol.Q, mask)
     cert = {"bound": float(best), "min_action_gap": gap, "policy_optimal": bool(gap > 2.0 * gamma * best)}
     return Solution(V=sol.V, Q=sol.Q, policy=sol.policy, n_iter=sol.n_iter, method=sol.method, errors=sol.errors,

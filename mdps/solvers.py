@@ -113,10 +113,9 @@ def auto_method(mdp: TabularMDP, tol: float | None = None) -> tuple[str, str]:
         check_positive(tol, "tol")
     S = mdp.n_states
     layout = "sparse" if mdp.is_sparse else "dense"
-    if S <= (AUTO_SPARSE_PI_MAX_STATES if mdp.is_sparse else AUTO_PI_MAX_STATES):
-        return "pi", (f"S = {S} <= {AUTO_SPARSE_PI_MAX_STATES if mdp.is_sparse else AUTO_PI_MAX_STATES}: exact policy iteration ({layout} LU per "
-                      f"improvement costs little)")
     cap = AUTO_SPARSE_PI_MAX_STATES if mdp.is_sparse else AUTO_PI_MAX_STATES
+    if S <= cap:
+        return "pi", (f"S = {S} <= {cap}: exact policy iteration ({layout} LU per improvement costs little)")
     return "ipi", (f"S = {S} > {cap} ({layout}, A = {mdp.n_actions}, gamma = {mdp.gamma:g}): "
                    f"inexact policy iteration, certified error <= tol")
 _MODULE = {"discounted": "discounted", "finite_horizon": "finite_horizon", "average": "average_reward"}
