@@ -28,6 +28,7 @@ _LAZY = {
     "modified_policy_iteration": "discounted", "linear_programming": "discounted",
     "evaluate_policy": "discounted", "q_values": "discounted", "bellman_operator": "discounted",
     "greedy_policy": "discounted", "pi_iteration_bound": "discounted",
+    "inexact_policy_iteration": "discounted",
     # finite horizon
     "backward_induction": "finite_horizon", "evaluate_finite_horizon": "finite_horizon",
     # average reward

@@ -83,6 +83,16 @@ iterates increase monotonically to :math:`V^*` and :math:`T^k v_0 \le v_k \le V^
 :math:`\|T v_k - v_k\|_\infty`; on stopping the returned value is :math:`T v_k`, which carries
 the bound :math:`\|T v_k - V^*\| \le \frac{\gamma}{1-\gamma}\|T v_k - v_k\|`.
 
+Inexact policy iteration (``inexact_policy_iteration``), Puterman & Brumelle 1979; Gargiani et al. 2024
+--------------------------------------------------------------------------------------------------------
+Policy iteration is Newton's method on :math:`TV = V`; here each Newton system
+:math:`(I - \gamma P_{\sigma_k}) d = T v_k - v_k` is solved inexactly by GMRES on its centred
+form, to a forcing tolerance that shrinks as the policy settles, and every step's Bellman backup
+yields MacQueen's certified bound, so the answer carries a proof
+(``certificate["bound"] >= ||V - V*||_inf``) whatever the Krylov solver did. It is the default
+route of :func:`mdps.solve` on large instances (:mod:`mdps.solvers`); see its docstring for the
+centring that keeps the certificate at ``~1e-11`` up to ``gamma = 0.999``.
+
 Linear programming (``linear_programming``), Puterman sec 6.9
 -------------------------------------------------------------
 :math:`\min_V \rho^\top V` s.t. :math:`V(s) \ge R(s, a) + \gamma P[s, a, :] V` for all
@@ -122,12 +132,26 @@ References
    iteration", Mathematics of Operations Research 41(3), 2016 (arXiv:1306.0386).
 .. [5] S. Singh and R. Yee, "An upper bound on the loss from approximate optimal-value
    functions", Machine Learning 16, 1994.
+.. [6] M. L. Puterman and S. L. Brumelle, "On the convergence of policy iteration in stationary
+   dynamic programming", Mathematics of Operations Research 4(1), 1979.
+.. [7] R. S. Dembo, S. C. Eisenstat and T. Steihaug, "Inexact Newton methods", SIAM Journal on
+   Numerical Analysis 19(2), 1982.
+.. [8] M. Gargiani, R. Sieber, E. Balta, D. Liao-McPherson and J. Lygeros, "Inexact policy
+   iteration methods for large-scale Markov decision processes", 2024, arXiv:2404.06136.
+.. [10] M. Gargiani, D. Liao-McPherson, A. Zanelli and J. Lygeros, "Inexact GMRES policy
+   iteration for large-scale Markov decision processes", 2022, arXiv:2211.04299.
+.. [11] N. J. Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., SIAM 2002;
+   N. J. Higham and T. Mary, "A new approach to probabilistic rounding error analysis", SIAM J.
+   Sci. Comput. 41(5), 2019.
+.. [9] Y. Saad and M. H. Schultz, "GMRES: a generalized minimal residual algorithm for solving
+   nonsymmetric linear systems", SIAM J. Sci. Stat. Comput. 7(3), 1986.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import numpy as np
 import scipy.linalg
@@ -137,7 +161,7 @@ from scipy.optimize import linprog
 
 from mdps import _backup, _kernels
 from mdps.numerics import binary_exponent
-from mdps.results import Solution
+from mdps.results import ConvergenceWarning, Solution
 from mdps.tabular import TabularMDP
 from mdps.validation import (
     check_choice,
@@ -161,6 +185,7 @@ __all__ = [
     "modified_policy_iteration",
     "linear_programming",
     "pi_iteration_bound",
+    "inexact_policy_iteration",
 ]
 
 #: Relative tolerance defining a tie in PI's improvement step: the round-off level of the
@@ -832,3 +857,256 @@ def linear_programming(mdp: TabularMDP, *, solver: str = "highs") -> Solution:
         V = np.ldexp(np.asarray(res.x, dtype=np.float64), e)
     return _finish(mdp, V, n_iter=1, method="lp", converged=True,
                    settings={"solver": solver, "weights": weights, "gamma": gamma, "reward_scale_log2": e})
+
+
+# -- inexact (Krylov) policy iteration --------------------------------------------------------
+#: Forcing term of inexact policy iteration while the policy still changes: each evaluation is
+#: solved only until its residual has shrunk by this factor (Dembo, Eisenstat & Steihaug 1982).
+IPI_FORCING = 0.1
+#: Restart length of GMRES in inexact policy iteration (memory: ``IPI_RESTART * S`` floats).
+IPI_RESTART = 20
+#: Below this many states the evaluation is a dense LU solve (GMRES set-up costs more).
+IPI_DIRECT_MAX_STATES = 300
+#: Cap on GMRES restart cycles per evaluation (``IPI_RESTART`` iterations each); the certificate,
+#: not GMRES's own flag, decides when the solver stops, so an early exit only costs sweeps.
+_IPI_MAX_CYCLES = 50
+#: Rounding allowance per unit of magnitude for the differences and the midpoint (``4 * eps``).
+_IPI_ROUNDING = 4.0 * np.finfo(np.float64).eps
+#: Unit roundoff ``u = eps / 2`` of float64.
+_UNIT_ROUNDOFF = 0.5 * np.finfo(np.float64).eps
+#: Confidence multiplier of the probabilistic dot-product bound used for long dense rows
+#: (Higham & Mary 2019: the error exceeds ``lambda sqrt(n) u sum |x y|`` with probability at
+#: most about ``2 exp(-lambda^2 (1 - u)^2 / 2)``; ``lambda = 10``: below ``1e-21``).
+_IPI_LAMBDA = 10.0
+
+
+def _backup_rounding(n: int) -> float:
+    """Relative rounding bound of one backup row ``R + gamma * sum_k p_k v_k`` with ``n`` terms,
+    per unit of ``max |R| + max |v|`` (since ``sum_k p_k = 1``): the worst case ``(n + 2) u``
+    (Higham 2002, Lemma 3.1, ``gamma_{n+2}`` to first order) for short rows, the probabilistic
+    ``(lambda sqrt(n) + 2) u`` (Higham & Mary 2019, Thm 3.1) when that is smaller (long dense rows)."""
+    return _UNIT_ROUNDOFF * min(n + 2.0, _IPI_LAMBDA * math.sqrt(n) + 2.0) * 1.01
+
+
+def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: int | None = None, v0=None,
+                             v_star=None) -> Solution:
+    r"""Policy iteration with Krylov (GMRES) evaluation, adaptive accuracy and a certified bound.
+
+    Step ``k``: one Bellman backup :math:`b = T v_k` with greedy :math:`\sigma_k = G(v_k)` (so
+    :math:`b = T^{\sigma_k} v_k`); MacQueen's bounds (Puterman 1994, Thm 6.6.3)
+
+    .. math:: b + c \min(b - v_k) \le V^* \le b + c \max(b - v_k), \qquad c = \gamma / (1 - \gamma),
+
+    certify the midpoint :math:`b + c\,(\min + \max)(b - v_k)/2` within
+    :math:`\varepsilon_k = c\,\mathrm{sp}(b - v_k)/2` of :math:`V^*`; stop when
+    :math:`\varepsilon_k \le` ``tol``. Otherwise the policy's evaluation is one Newton step of
+    the Bellman equation (Puterman & Brumelle 1979), solved inexactly:
+
+    .. math:: v_{k+1} = v_k + d_k, \qquad (I - \gamma P_{\sigma_k})\, d_k \approx b - v_k
+
+    by restarted GMRES (:func:`mdps._kernels.policy_gmres`, compiled, matrix-free: it reads the
+    rows ``s * A + sigma[s]`` of ``P`` in place, dense or CSR) on the *centred* equation
+    :math:`\Pi (I - \gamma P_{\sigma_k}) d = \Pi (b - v_k)`, :math:`\Pi = I - \mathbf 1 \mathbf 1^\top / S`.
+    Centring is exact here: :math:`(I - \gamma P_\sigma)\mathbf 1 = (1 - \gamma)\mathbf 1`, so the
+    constant mode of the solution only shifts :math:`v` by a constant, which the MacQueen
+    midpoint recovers in closed form; removing it leaves the eigenvalues
+    :math:`1 - \gamma\lambda`, :math:`\lambda \ne 1`, so GMRES converges at the mixing rate of
+    :math:`P_\sigma`, not at the rate :math:`\gamma` that makes value iteration collapse as
+    :math:`\gamma \to 1`. Each iterate is centred as well (``v -= (max v + min v) / 2``): the
+    bounds hold for any :math:`v`, and a centred :math:`v` keeps :math:`T v - v` free of the
+    round-off of numbers of size :math:`\|R\|_\infty / (1 - \gamma)` (uncentred, the
+    certificate stalled near ``3e-10`` at ``gamma = 0.999``; centred it reaches ``1e-11``).
+
+    The accuracy adapts (an inexact-Newton forcing term, Dembo, Eisenstat & Steihaug 1982; for
+    policy iteration with GMRES evaluation see Gargiani et al. 2022, arXiv:2211.04299, and 2024,
+    arXiv:2404.06136): GMRES
+    stops at ``||residual||_2 <= max(eta_k * ||residual_0||_2, tol / (2 c))`` with
+    ``eta_k = IPI_FORCING * (share of states whose action changed)`` -- loose while the policy
+    moves, down to ``tol / (2 c)`` once it repeats. That last target is what the certificate
+    needs: if :math:`\sigma_k` stays greedy, :math:`T v_{k+1} - v_{k+1}` equals the residual up
+    to a constant, and :math:`c\,\mathrm{sp}/2 \le c \|\Pi\cdot\|_\infty \le c \|\Pi\cdot\|_2
+    \le` ``tol``/2. With a dense ``P`` and at most ``IPI_DIRECT_MAX_STATES`` states the step is an
+    exact LU solve instead (Howard's policy iteration in Newton form). Provenance: R (MacQueen's
+    bound; policy iteration as Newton's method, Puterman & Brumelle 1979) + A (the centring and
+    the forcing schedule are the lab's).
+
+    The certificate is computed from a Bellman backup itself, never from GMRES's report: the
+    returned value is within ``certificate["bound"]`` of :math:`V^*` whatever GMRES did. The
+    bound includes the floating-point error of that backup: a computed :math:`b` off by
+    :math:`\delta` moves each MacQueen end by :math:`(1 + c)\delta`, with
+    :math:`\delta \le (n + 2) u (\|R\|_\infty + \|v\|_\infty)` for rows of ``n`` stored
+    entries (Higham 2002, Lemma 3.1; ``u = eps / 2``, and :math:`\sum_k p_k = 1`); for long
+    dense rows the probabilistic :math:`(10 \sqrt n + 2) u` of Higham & Mary 2019 (violated
+    with probability below ``1e-21``) replaces the worst case. Plus ``4 eps`` per unit of the
+    differences (times ``c``) and of the returned ``||V||``. Centring keeps
+    :math:`\|v\|_\infty` at half the span of :math:`V^*`. One more term: the stored rows of
+    ``P`` sum to 1 only within :math:`\varepsilon_P` (measured once per call with compensated
+    sums), so a constant shift :math:`k` moves :math:`T` by :math:`\gamma k (1 \pm \varepsilon_P)`;
+    over the MacQueen series this moves the ends by at most
+    :math:`\varepsilon_P c^2 \max(|\min|, |\max|)(b - v)`. This term is the real floor near
+    ``gamma = 1``: with :math:`\varepsilon_P \approx 10^{-16}` and values of size
+    :math:`\|R\| / (1 - \gamma)` it is about :math:`\varepsilon_P c \|V^*\|_\infty`, i.e. ``~1e-10`` at
+    ``gamma = 0.999`` for rewards in ``[0, 1]`` (uncentred iterates hit the same floor through
+    the rounding of ``b``); then ``converged`` is ``False`` and the bound actually proved is
+    reported.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Discounted MDP (dense or sparse; feasibility masks respected).
+    tol : float > 0
+        Target certified sup-norm error of the returned value (default ``1e-10``).
+    max_iter : int >= 1, optional
+        Cap on Bellman backups (improvement steps); default ``pi_iteration_bound + 100``.
+        The loop also stops, unconverged, if the policy is stable and the bound stops
+        shrinking (the floating-point floor: about ``c * eps * ||V||_inf``). Either way
+        ``converged`` is ``False`` and a :class:`mdps.ConvergenceWarning` names the bound reached.
+    v0 : array_like, shape (S,), optional
+        Initial value (default zeros).
+    v_star : None, "exact" or array_like (S,)
+        Reference for ``errors`` as in :func:`value_iteration`.
+
+    Returns
+    -------
+    Solution
+        ``method="ipi"``; ``V`` the certified midpoint; ``policy = G(V)``;
+        ``residuals[k] = sp(T v_k - v_k)``; ``errors[k]`` the true error ``||mid_k - v_star||`` of
+        the MacQueen midpoint after backup ``k`` (empty without ``v_star``); ``trace["bounds"]`` the certified bounds
+        :math:`\varepsilon_k`, ``trace["krylov_iterations"]`` the GMRES iterations per step;
+        ``certificate``: ``bound`` (the certified :math:`\|V - V^*\|_\infty`),
+        ``min_action_gap`` (smallest gap between the best and second-best feasible ``Q(V)``)
+        and ``policy_optimal`` (``True`` when that gap exceeds ``2 gamma bound``, which proves
+        the greedy policy optimal and unique: ``Q(V)`` is within ``gamma bound`` of ``Q*``).
+
+    Examples
+    --------
+    >>> import mdps
+    >>> sol = mdps.inexact_policy_iteration(mdps.river_swim(6, gamma=0.9))
+    >>> sol.policy.tolist(), sol.certificate["bound"] <= 1e-10
+    ([1, 1, 1, 1, 1, 1], True)
+    """
+    mdp = _check_discounted(mdp)
+    tol = _check_tol(tol)
+    max_iter = _check_max_iter(max_iter)
+    S, A, gamma = mdp.n_states, mdp.n_actions, mdp.gamma
+    if max_iter is None:
+        max_iter = pi_iteration_bound(S, A, gamma) + 100
+    v = np.zeros(S) if v0 is None else check_value(v0, "v0", S).copy()
+    ref = _reference_value(mdp, v_star)
+    c = gamma / (1.0 - gamma)
+    P2, R, mask = mdp.P_matrix(), mdp.R, mdp.action_mask
+    sparse = sp.issparse(P2)
+    direct = (not sparse) and S <= IPI_DIRECT_MAX_STATES
+    b, sigma, prev = np.empty(S), np.empty(S, dtype=np.int64), None
+    work = None if sparse else np.empty(P2.shape[0])
+    row0 = np.arange(S, dtype=np.int64) * A
+    bellman_max = _backup.bellman_max if mask is None else functools.partial(_backup.bellman_max, feasible=mask)
+    if not direct:  # GMRES reads P_sigma's rows in place (no gathered copy)
+        restart = min(IPI_RESTART, S)
+        basis, w = np.empty((restart + 1, S)), np.empty(S)
+        max_krylov = restart * _IPI_MAX_CYCLES
+        target_tight = 0.5 * tol / c if c > 0 else math.inf
+        if sparse:
+            indptr, indices, data, P_dense = P2.indptr, P2.indices, P2.data, np.empty((0, 0))
+        else:
+            indptr, indices, data, P_dense = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), P2)
+    residuals, bounds, krylov, errors = _Trace(), _Trace(), _Trace(), _Trace()
+    row_rounding = _backup_rounding(int(np.diff(P2.indptr).max()) if sparse else S)
+    if sparse:
+        eps_P = _kernels.row_sum_defect(P2.indptr, P2.data, np.empty((0, 0)))
+    else:
+        eps_P = _kernels.row_sum_defect(np.empty(0, np.int64), np.empty(0), P2)
+    if eps_P * c > 1e-3:  # the first-order defect term would not be a bound
+        eps_P = math.inf
+    max_R = float(np.abs(R if mask is None else R[mask]).max())
+    converged, n, V, best, tight, floor = False, 0, None, math.inf, False, math.inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(max_iter):
+            bellman_max(P2, R, v, gamma, b, sigma, work)  # b = T v_k = T^sigma v_k
+            lo, hi = _kernels.diff_range(b, v)
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                _require_finite(mdp, np.array([lo, hi]), f"the iterates (step {k + 1})")
+            # rounding allowance: b and b - v are computed with relative error ~ eps (module doc)
+            # the MacQueen bounds hold for the exact T v; a computed b off by delta moves each end
+            # by (1 + c) delta; then the rounding of b - v (c times) and of the midpoint
+            size_v = float(np.abs(v).max())
+            slack = ((1.0 + c) * row_rounding * (max_R + size_v)
+                     + _IPI_ROUNDING * c * (float(np.abs(b).max()) + size_v))
+            # rows of the stored P sum to 1 only within eps_P: a constant shift k then moves T by
+            # gamma k (1 +- eps_P), and over the MacQueen series (shifts up to c max(|lo|, |hi|))
+            # the ends move by at most eps_P c^2 max(|lo|, |hi|) (first order; 1.01 covers the rest
+            # while eps_P c <= 1e-3)
+            slack += 1.01 * eps_P * c * c * max(abs(lo), abs(hi))
+            bound = c * 0.5 * (hi - lo) + slack
+            mid = b + c * 0.5 * (lo + hi)
+            bound += _IPI_ROUNDING * float(np.abs(mid).max())
+            residuals.append(hi - lo)
+            bounds.append(bound)
+            if ref is not None:
+                errors.append(_kernels.sup_diff(mid, ref))
+            n = k + 1
+            if bound < best:
+                best, V = bound, mid
+            changed = S if prev is None else int(np.count_nonzero(sigma != prev))
+            stable = changed == 0
+            # forcing term: proportional to the share of states whose action changed, so the
+            # evaluation is loose while the policy moves and exact-to-tol once it settles
+            eta = IPI_FORCING * changed / S
+            # certified, or at the round-off floor: the policy repeats after a tight evaluation and
+            # the bound no longer halves
+            if bound <= tol or (stable and tight and bound > 0.5 * floor):
+                converged = best <= tol
+                break
+            floor = min(floor, bound)
+            # Newton step on the centred residual: (I - gamma P_sigma) 1 = (1 - gamma) 1, so the
+            # constant part (lo + hi) / 2 of b - v moves v by a constant, which the centring below
+            # removes anyway; solving for the rest keeps the unknown of size sp(V*), not 1/(1-gamma)
+            r = b - v
+            r -= r.mean() if not direct else 0.5 * (lo + hi)
+            rows = row0 + sigma
+            if direct:
+                M = np.eye(S) - gamma * P2[rows]
+                d = scipy.linalg.solve(M, r, check_finite=False)
+                krylov.append(0)
+                tight = True
+            else:
+                d = r.copy()  # warm start: one policy sweep's worth, d = r
+                its, _ = _kernels.policy_gmres(indptr, indices, data, P_dense, sigma, A, float(gamma), r, d,
+                                               restart, max_krylov, target_tight, eta, basis, w)
+                krylov.append(its)
+                tight = stable
+            v = v + d
+            # centre the iterate: the bounds hold for any v, and a centred v keeps T v - v free of
+            # the round-off of values of size ||R|| / (1 - gamma) (module doc, "floating-point floor")
+            v -= 0.5 * (float(v.max()) + float(v.min()))
+            prev = sigma.copy()
+    sol = _finish(mdp, V, n_iter=n, method="ipi", errors=errors.array(), residuals=residuals.array(),
+                  converged=converged,
+                  trace={"bounds": bounds.array(), "krylov_iterations": krylov.array()},
+                  settings={"tol": tol, "max_iter": max_iter, "gamma": gamma, "forcing": IPI_FORCING,
+                            "restart": IPI_RESTART, "evaluation": "lu" if direct else "gmres",
+                            "stopping_rule": "gamma/(1-gamma) * sp(T v_k - v_k) / 2 + rounding <= tol; "
+                                             "MacQueen midpoint returned"})
+    if not converged:
+        why = ("the policy is stable and the bound stopped shrinking: the floating-point floor, about "
+               "c * eps * ||V||" if n < max_iter else "max_iter reached")
+        warnings.warn(
+            f"inexact_policy_iteration: certified bound {best:.3g} > tol = {tol:g} after {n} Bellman backups "
+            f"({why}); the returned value is within the bound in certificate['bound']",
+            ConvergenceWarning, stacklevel=2)
+    gap = _min_action_gap(sol.Q, mask)
+    cert = {"bound": float(best), "min_action_gap": gap, "policy_optimal": bool(gap > 2.0 * gamma * best)}
+    return Solution(V=sol.V, Q=sol.Q, policy=sol.policy, n_iter=sol.n_iter, method=sol.method, errors=sol.errors,
+                    residuals=sol.residuals, converged=sol.converged, trace=sol.trace, settings=sol.settings,
+                    certificate=cert)
+
+
+def _min_action_gap(Q: np.ndarray, mask) -> float:
+    """Smallest gap ``max_a Q[s, a] - second max`` over states with two or more feasible actions
+    (``inf`` when no state has a choice)."""
+    if Q.shape[1] < 2:
+        return math.inf
+    part = np.partition(Q, Q.shape[1] - 2, axis=1)  # -inf at infeasible pairs sorts first
+    top, second = part[:, -1], part[:, -2]
+    choice = np.isfinite(second)
+    return float((top[choice] - second[choice]).min()) if np.any(choice) else math.inf

@@ -12,6 +12,7 @@ def test_planning_benchmark_smoke(capsys):
     rows = bench_planning.main(["--tiny", "--repeats", "1"])
     out = capsys.readouterr().out
     assert "bandwidth bound" in out and "| lab VI |" in out
+    assert "| lab solve() default (tol=1e-10) |" in out and "| lab solve(tol=eps) (auto route) |" in out
     for layout in ("dense", "sparse"):
         lab = [r for r in rows[layout] if r[0].startswith("lab")]
         assert lab and all(r[3] <= 1e-8 for r in lab)  # every lab solver reached the target error
