@@ -44,8 +44,8 @@ sets a floor under any certificate: the stored rows of ``P`` sum to 1 only withi
 gamma)``); at ``gamma = 0.999`` with rewards in ``[0, 1]`` the proved bound is ``2e-10 .. 3e-10``,
 not ``1e-10``. The record then has ``converged=False``, the bound it did prove in
 ``certificate["bound"]``, and a :class:`mdps.ConvergenceWarning` says so (exact policy
-iteration's LU answer is no better there: its round-off is of the same order, unreported). Why this rule: an exact LU costs
-``O(S^3)`` (dense) or fills in (a sparse random graph: a sparse LU per improvement is already
+iteration's LU answer is no better there: its round-off is of the same order, unreported).
+Why this rule: an exact LU costs ``O(S^3)`` (dense) or fills in (a sparse random graph: a sparse LU per improvement is already
 slower than the whole iterative solve at a few hundred states; dense PI at S = 500,
 gamma = 0.99 took 2.3x the time of inexact PI in benchmarks/bench_planning.py), while GMRES on
 the centred policy equation converges at the mixing rate of ``P_pi``, not at ``gamma`` (where value
@@ -118,6 +118,8 @@ def auto_method(mdp: TabularMDP, tol: float | None = None) -> tuple[str, str]:
         return "pi", (f"S = {S} <= {cap}: exact policy iteration ({layout} LU per improvement costs little)")
     return "ipi", (f"S = {S} > {cap} ({layout}, A = {mdp.n_actions}, gamma = {mdp.gamma:g}): "
                    f"inexact policy iteration, certified error <= tol")
+
+
 _MODULE = {"discounted": "discounted", "finite_horizon": "finite_horizon", "average": "average_reward"}
 _LABEL = {"discounted": "a discounted", "finite_horizon": "a finite-horizon", "average": "an average-reward"}
 
