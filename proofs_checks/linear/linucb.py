@@ -103,22 +103,30 @@ def _allowed_violations(n_runs: int) -> int:
     return int(binom.ppf(0.99, n_runs, DELTA))
 
 
+def _bound_summary(frame, n_seeds: int):
+    """What both bound checks report: the per-instance tail fits, the worst one, the runs leaving Theorem 3's
+    bound (with the Binomial allowance) and the largest Reg/bound."""
+    fits = {name: _fit(g) for name, g in frame.groupby("instance")}
+    worst = max(fits, key=lambda k: fits[k][2].ci[1])
+    over = frame.assign(out=frame.regret > frame.bound).groupby(["instance", "replicate"]).out.any()
+    allowed = _allowed_violations(n_seeds)
+    violations = {k: int(v.sum()) for k, v in over.groupby(level=0)}
+    ratio = float((frame.regret / frame.bound).max())
+    slopes = ", ".join(f"{k}: {v[2].estimate:.3f} [{v[2].ci[0]:.3f}, {v[2].ci[1]:.3f}]" for k, v in fits.items())
+    extras = {"slopes": {k: [v[2].estimate, *v[2].ci] for k, v in fits.items()}, "bound_ratio": ratio,
+              "violations": violations}
+    return fits[worst][2], worst, violations, allowed, ratio, slopes, extras
+
+
 def _bound_measure(ctx) -> Outcome:
     T = ctx.pick(20_000, 300_000)
     n_seeds = ctx.pick(6, 20)
     grid = labkit.expand_grid(instance=["unit_ball", "finite"], d=[4], n_rounds=[T])
     frame = ctx.sweep(_run, grid, n_seeds=n_seeds)
-    fits = {name: _fit(g) for name, g in frame.groupby("instance")}
-    worst = max(fits, key=lambda k: fits[k][2].ci[1])
-    fit = fits[worst][2]
-    over = frame.assign(out=frame.regret > frame.bound).groupby(["instance", "replicate"]).out.any()
-    allowed = _allowed_violations(n_seeds)
-    violations = {k: int(v.sum()) for k, v in over.groupby(level=0)}
-    ratio = float((frame.regret / frame.bound).max())
+    fit, worst, violations, allowed, ratio, slopes, extras = _bound_summary(frame, n_seeds)
     measured, ci = fit.estimate, fit.ci
     if max(violations.values()) > allowed:
         measured, ci = float("inf"), (float("inf"), float("inf"))
-    slopes = ", ".join(f"{k}: {v[2].estimate:.3f} [{v[2].ci[0]:.3f}, {v[2].ci[1]:.3f}]" for k, v in fits.items())
     return Outcome(
         measured=measured, ci=ci, expected=0.5, relation="<=", tol=SLOPE_TOL, data=frame,
         details=f"tail slope (last decade, 90% bootstrap CI over {n_seeds} runs) of OFUL's mean cumulative regret, "
@@ -126,23 +134,23 @@ def _bound_measure(ctx) -> Outcome:
                 f"{violations} (at most {allowed} allowed per instance, the 99% quantile of Binomial({n_seeds}, "
                 f"{DELTA})); largest Reg(T)/bound {ratio:.3f}. Regret recomputed from the played actions; the run's "
                 f"own record differs by {frame.self_report_gap.max():.1e}.",
-        extras={"slopes": {k: [v[2].estimate, *v[2].ci] for k, v in fits.items()}, "bound_ratio": ratio,
-                "violations": violations},
+        extras=extras,
     )
 
 
-def _bound_plot(result):
+def _regret_bound_plot(result, labels):
+    """Mean cumulative regret per instance with its 5-95% band and Theorem 3's bound, log-log (means floored
+    at 0.1 so a log axis keeps a run with no regret yet)."""
     from labkit.figures import MARKERS, PALETTE, legend, subplots, theory_line
 
     fig, axes = subplots()
     ax = axes[0, 0]
-    labels = {"unit_ball": "unit ball", "finite": "22 unit actions"}
     for i, (name, g) in enumerate(result.data.groupby("instance")):
         Y = g.pivot_table(index="replicate", columns="t", values="regret")
         ts = Y.columns.to_numpy(dtype=float)
         lo, hi = np.quantile(Y.to_numpy(), [0.05, 0.95], axis=0)
         color = PALETTE[i % len(PALETTE)]
-        ax.plot(ts, Y.mean(axis=0).to_numpy(), color=color, marker=MARKERS[i], markevery=6,
+        ax.plot(ts, np.maximum(Y.mean(axis=0).to_numpy(), 0.1), color=color, marker=MARKERS[i], markevery=6,
                 label=f"{labels[name]} (mean)")
         ax.fill_between(ts, np.maximum(lo, 0.1), np.maximum(hi, 0.1), color=color, alpha=0.2, linewidth=0,
                         label="5-95% over runs" if i == 0 else "_band")
@@ -155,6 +163,10 @@ def _bound_plot(result):
     ax.set_ylabel("cumulative regret")
     legend(ax, outside=True, ncols=2)
     return fig
+
+
+def _bound_plot(result):
+    return _regret_bound_plot(result, {"unit_ball": "unit ball", "finite": "22 unit actions"})
 
 
 def _rate_measure(ctx) -> Outcome:
@@ -278,18 +290,11 @@ def _changing_measure(ctx) -> Outcome:
     n_seeds = ctx.pick(6, 20)
     grid = labkit.expand_grid(instance=["iid", "cycle"], d=[4], n_rounds=[T])
     frame = ctx.sweep(_changing_run, grid, n_seeds=n_seeds)
-    fits = {name: _fit(g) for name, g in frame.groupby("instance")}
-    worst = max(fits, key=lambda k: fits[k][2].ci[1])
-    fit = fits[worst][2]
-    over = frame.assign(out=frame.regret > frame.bound).groupby(["instance", "replicate"]).out.any()
-    allowed = _allowed_violations(n_seeds)
-    violations = {k: int(v.sum()) for k, v in over.groupby(level=0)}
-    ratio = float((frame.regret / frame.bound).max())
+    fit, worst, violations, allowed, ratio, slopes, extras = _bound_summary(frame, n_seeds)
     negative = float(frame.min_round_regret.min())
     measured, ci = fit.estimate, fit.ci
     if max(violations.values()) > allowed or negative < -1e-12:
         measured, ci = float("inf"), (float("inf"), float("inf"))
-    slopes = ", ".join(f"{k}: {v[2].estimate:.3f} [{v[2].ci[0]:.3f}, {v[2].ci[1]:.3f}]" for k, v in fits.items())
     return Outcome(
         measured=measured, ci=ci, expected=0.5, relation="<=", tol=SLOPE_TOL, data=frame,
         details=f"changing action sets: tail slope (last decade, 90% bootstrap CI over {n_seeds} runs) of OFUL's mean "
@@ -298,35 +303,12 @@ def _changing_measure(ctx) -> Outcome:
                 f"instance); largest Reg(T)/bound {ratio:.3g}; smallest per-round regret {negative:.1e} (>= 0 "
                 f"required). Best values recomputed from the offered sets; the run's own record differs by "
                 f"{frame.self_report_gap.max():.1e}.",
-        extras={"slopes": {k: [v[2].estimate, *v[2].ci] for k, v in fits.items()}, "bound_ratio": ratio,
-                "violations": violations},
+        extras=extras,
     )
 
 
 def _changing_plot(result):
-    from labkit.figures import MARKERS, PALETTE, legend, subplots, theory_line
-
-    fig, axes = subplots()
-    ax = axes[0, 0]
-    labels = {"iid": "i.i.d. sets, 10 actions", "cycle": "cycle of 7 sets, 6 actions"}
-    for i, (name, g) in enumerate(result.data.groupby("instance")):
-        Y = g.pivot_table(index="replicate", columns="t", values="regret")
-        ts = Y.columns.to_numpy(dtype=float)
-        lo, hi = np.quantile(Y.to_numpy(), [0.05, 0.95], axis=0)
-        color = PALETTE[i % len(PALETTE)]
-        ax.plot(ts, np.maximum(Y.mean(axis=0).to_numpy(), 0.1), color=color, marker=MARKERS[i], markevery=6,
-                label=f"{labels[name]} (mean)")
-        ax.fill_between(ts, np.maximum(lo, 0.1), np.maximum(hi, 0.1), color=color, alpha=0.2, linewidth=0,
-                        label="5-95% over runs" if i == 0 else "_band")
-        if i == 0:
-            theory_line(ax, ts, g.groupby("t").bound.first().to_numpy(), color="black",
-                        label="Theorem 3 bound ($d = 4$)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("rounds T")
-    ax.set_ylabel("cumulative regret")
-    legend(ax, outside=True, ncols=2)
-    return fig
+    return _regret_bound_plot(result, {"iid": "i.i.d. sets, 10 actions", "cycle": "cycle of 7 sets, 6 actions"})
 
 
 changing_actions = register(Check(
