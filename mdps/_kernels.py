@@ -52,10 +52,18 @@ def greedy_max(PV, R, gamma, V_out, sigma_out, feasible=None):
 @nb.njit(cache=True)
 def csr_row_dot(indptr, indices, data, r, V):
     """``P[r, :] @ V`` for row ``r`` of a CSR matrix, summed in storage order (the one order
-    every sparse kernel below uses, so that they agree bit for bit)."""
+    every sparse kernel below uses, so that they agree bit for bit).
+
+    The positions run as unsigned integers: a signed index makes Numba emit a negative-index
+    wraparound test on every load, which made this loop 1.5-2x slower than SciPy's CSR product.
+    Indices are validated nonnegative by :class:`mdps.TabularMDP`."""
     acc = 0.0
-    for k in range(indptr[r], indptr[r + 1]):
-        acc += data[k] * V[indices[k]]
+    k = np.uint64(indptr[r])
+    end = np.uint64(indptr[r + 1])
+    one = np.uint64(1)
+    while k < end:
+        acc += data[k] * V[np.uint64(indices[k])]
+        k += one
     return acc
 
 
@@ -199,11 +207,7 @@ def policy_residual_matvec(indptr, indices, data, P_dense, sigma, A, gamma, x, o
     S = x.shape[0]
     if P_dense.shape[0] > 0:
         for s in range(S):
-            r = s * A + sigma[s]
-            acc = 0.0
-            for t in range(S):
-                acc += P_dense[r, t] * x[t]
-            out[s] = x[s] - gamma * acc
+            out[s] = x[s] - gamma * dense_row_dot(P_dense, s * A + sigma[s], x)
     else:
         for s in range(S):
             out[s] = x[s] - gamma * csr_row_dot(indptr, indices, data, s * A + sigma[s], x)
@@ -213,6 +217,96 @@ def policy_residual_matvec(indptr, indices, data, P_dense, sigma, A, gamma, x, o
     mean /= S
     for s in range(S):
         out[s] -= mean
+
+
+@nb.njit(cache=True)
+def dense_row_dot(P_dense, r, x):
+    """``P_dense[r, :] @ x`` with four interleaved partial sums (so the loop is not bound by the
+    latency of one chain of additions), combined as ``(s0 + s1) + (s2 + s3)``. Its rounding error
+    obeys the same ``(n + 2) u`` bound as a sequential sum (any summation order does, Higham
+    2002, Lemma 3.1 and its order-free proof)."""
+    n = P_dense.shape[1]
+    s0 = s1 = s2 = s3 = 0.0
+    k = 0
+    while k + 4 <= n:
+        s0 += P_dense[r, k] * x[k]
+        s1 += P_dense[r, k + 1] * x[k + 1]
+        s2 += P_dense[r, k + 2] * x[k + 2]
+        s3 += P_dense[r, k + 3] * x[k + 3]
+        k += 4
+    while k < n:
+        s0 += P_dense[r, k] * x[k]
+        k += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@nb.njit(cache=True)
+def csr_gather_rows(indptr, indices, data, rows, out_indptr, out_indices, out_data):
+    """Rows ``rows`` of a CSR matrix as a new CSR matrix, in place into ``out_*`` (``out_indptr``
+    of length ``len(rows) + 1``, the others of length at least the rows' stored entries), entries
+    in storage order: ``P_sigma`` as its own compact matrix, so that evaluation sweeps stream it
+    instead of hopping over every ``A``-th row of ``P``."""
+    one = np.uint64(1)
+    nnz = np.uint64(0)
+    out_indptr[0] = 0
+    for i in range(rows.shape[0]):
+        r = np.uint64(rows[i])
+        k = np.uint64(indptr[r])
+        end = np.uint64(indptr[r + one])
+        while k < end:  # unsigned positions: no wraparound tests (see csr_row_dot)
+            out_indices[nnz] = indices[k]
+            out_data[nnz] = data[k]
+            nnz += one
+            k += one
+        out_indptr[i + 1] = nnz
+
+
+@nb.njit(cache=True)
+def policy_richardson(indptr, indices, data, P_dense, sigma, A, gamma, r, d, target, rho_max, max_sweeps, y):
+    """Fixed-point sweeps ``d <- r + gamma P_sigma d`` on the policy equation
+    ``(I - gamma P_sigma) d = r`` (modified policy iteration's evaluation), in place on ``d`` (the
+    warm start on entry), ``P_sigma``'s rows read in place as in :func:`policy_residual_matvec`;
+    ``y`` is ``(S,)`` scratch.
+
+    Sweep ``j`` computes ``y = r + gamma P_sigma d_j``, whose difference ``y - d_j`` is the
+    residual of ``d_j``, and the span of that residual (what the MacQueen certificate needs,
+    constants do not count); then ``d_{j+1} = y``. Residuals obey ``res_{j+1} = gamma P_sigma
+    res_j``, so the ratio of successive spans measures the contraction of the non-constant modes.
+    Stops when a span is ``<= target`` (the new ``d`` is then at least that good: its residual
+    ``gamma P_sigma res_j`` has span ``<= gamma sp(res_j)``), when the ratio exceeds ``rho_max``
+    after two sweeps (slow mixing: the caller switches to GMRES), or after ``max_sweeps``.
+    Returns ``(sweeps, span of the last residual, last ratio)``.
+    """
+    S = d.shape[0]
+    prev = np.inf
+    span = np.inf
+    ratio = 0.0
+    for j in range(max_sweeps):
+        lo = np.inf
+        hi = -np.inf
+        for s in range(S):
+            row = s * A + sigma[s]
+            if P_dense.shape[0] > 0:
+                acc = dense_row_dot(P_dense, row, d)
+            else:
+                acc = csr_row_dot(indptr, indices, data, row, d)
+            val = r[s] + gamma * acc
+            diff = val - d[s]
+            if diff < lo:
+                lo = diff
+            if diff > hi:
+                hi = diff
+            y[s] = val
+        for s in range(S):
+            d[s] = y[s]
+        span = hi - lo
+        ratio = span / prev if prev > 0.0 else 0.0
+        if span <= target:
+            return j + 1, span, ratio
+        if j >= 1 and ratio > rho_max:
+            return j + 1, span, ratio
+        prev = span
+    return max_sweeps, span, ratio
 
 
 @nb.njit(cache=True)

@@ -535,6 +535,19 @@ def _finish(mdp, V, **kwargs) -> Solution:
     return Solution(V=V, Q=Q, policy=Q.argmax(axis=1).astype(np.int64), **kwargs)
 
 
+def _finish_from_product(mdp, V, PV: np.ndarray, shift: float, **kwargs) -> Solution:
+    """:func:`_finish` for ``V = v + shift`` when ``PV = P v`` is at hand: ``Q(V) = R + gamma (P v +
+    shift)`` (rows of ``P`` sum to 1), without another pass over ``P``."""
+    _require_finite(mdp, V, "the values")
+    with np.errstate(over="ignore", invalid="ignore"):
+        Q = mdp.R + mdp.gamma * (PV.reshape(mdp.R.shape) + shift)
+    mask = mdp.action_mask
+    if mask is not None:
+        Q[~mask] = -np.inf
+    _require_finite(mdp, feasible_entries(Q, mask), "the state-action values Q")
+    return Solution(V=V, Q=Q, policy=Q.argmax(axis=1).astype(np.int64), **kwargs)
+
+
 def _run(mdp, *, method: str, m: int, tol, max_iter, v0, v_star, stopping, keep_iterates) -> Solution:
     """Validate, pick the cap, run :func:`_iterate` and package the record (VI and MPI)."""
     tol = _check_tol(tol)
@@ -860,11 +873,23 @@ def linear_programming(mdp: TabularMDP, *, solver: str = "highs") -> Solution:
 
 
 # -- inexact (Krylov) policy iteration --------------------------------------------------------
-#: Forcing term of inexact policy iteration while the policy still changes: each evaluation is
-#: solved only until its residual has shrunk by this factor (Dembo, Eisenstat & Steihaug 1982).
-IPI_FORCING = 0.1
+#: Largest forcing term of inexact policy iteration (Dembo, Eisenstat & Steihaug 1982): while the
+#: policy still changes, each evaluation is solved only until its residual has shrunk by
+#: ``eta_k <= IPI_FORCING``, with ``eta_k`` Eisenstat & Walker's (1996) choice 2.
+IPI_FORCING = 0.5
 #: Restart length of GMRES in inexact policy iteration (memory: ``IPI_RESTART * S`` floats).
 IPI_RESTART = 20
+#: Evaluation sweeps continue while the span of the policy residual shrinks at least this much per
+#: sweep; slower (a slowly mixing ``P_sigma``), GMRES takes over from where they stopped.
+IPI_SWEEP_MAX_RATIO = 0.75
+#: Cap on the fixed-point sweeps of one evaluation before GMRES takes over.
+IPI_MAX_SWEEPS = 100
+#: GMRES steps one evaluation may take before a direct solve takes over (when the instance is
+#: small enough to factor: dense up to ``IPI_FALLBACK_DENSE_MAX_STATES``, sparse up to
+#: ``IPI_FALLBACK_SPARSE_MAX_STATES`` states; larger ones continue GMRES to its full cap).
+IPI_KRYLOV_BUDGET = 2 * IPI_RESTART
+IPI_FALLBACK_DENSE_MAX_STATES = 4000
+IPI_FALLBACK_SPARSE_MAX_STATES = 20_000
 #: Below this many states the evaluation is a dense LU solve (GMRES set-up costs more).
 IPI_DIRECT_MAX_STATES = 300
 #: Cap on GMRES restart cycles per evaluation (``IPI_RESTART`` iterations each); the certificate,
@@ -998,60 +1023,86 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     sparse = sp.issparse(P2)
     direct = (not sparse) and S <= IPI_DIRECT_MAX_STATES
     b, sigma, prev = np.empty(S), np.empty(S, dtype=np.int64), None
-    work = None if sparse else np.empty(P2.shape[0])
+    pv = np.empty(P2.shape[0])  # P v_k, kept: the returned Q comes from it (no extra backup)
     row0 = np.arange(S, dtype=np.int64) * A
-    bellman_max = _backup.bellman_max if mask is None else functools.partial(_backup.bellman_max, feasible=mask)
-    if not direct:  # GMRES reads P_sigma's rows in place (no gathered copy)
+    if not direct:  # sweeps and GMRES read P_sigma's rows in place (no gathered copy)
         restart = min(IPI_RESTART, S)
         basis, w = np.empty((restart + 1, S)), np.empty(S)
         max_krylov = restart * _IPI_MAX_CYCLES
-        target_tight = 0.5 * tol / c if c > 0 else math.inf
+        target_tight = 0.5 * tol / (1.0 + c)
         if sparse:
             indptr, indices, data, P_dense = P2.indptr, P2.indices, P2.data, np.empty((0, 0))
+            g_indptr, zeros_S = np.empty(S + 1, dtype=indptr.dtype), np.zeros(S, dtype=np.int64)
+            max_row = int(np.diff(indptr).max()) if S else 0
+            g_indices, g_data = np.empty(S * max_row, dtype=indices.dtype), np.empty(S * max_row)
         else:
             indptr, indices, data, P_dense = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), P2)
-    residuals, bounds, krylov, errors = _Trace(), _Trace(), _Trace(), _Trace()
+    residuals, bounds, krylov, sweeps, errors = _Trace(), _Trace(), _Trace(), _Trace(), _Trace()
     row_rounding = _backup_rounding(int(np.diff(P2.indptr).max()) if sparse else S)
-    if sparse:
-        eps_P = _kernels.row_sum_defect(P2.indptr, P2.data, np.empty((0, 0)))
-    else:
-        eps_P = _kernels.row_sum_defect(np.empty(0, np.int64), np.empty(0), P2)
+    eps_P = mdp.row_sum_defect()
     if eps_P * c > 1e-3:  # the first-order defect term would not be a bound
         eps_P = math.inf
     max_R = float(np.abs(R if mask is None else R[mask]).max())
+    c1 = 1.0 + c  # = 1 / (1 - gamma)
     converged, n, V, best, tight, floor = False, 0, None, math.inf, False, math.inf
+    prev_span, prev_eta, used = None, 0.0, {"sweeps": 0, "gmres": 0, "lu": 0}
+    best_pv = None  # (P v, shift) of the best iterate while it is the latest one
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(max_iter):
-            bellman_max(P2, R, v, gamma, b, sigma, work)  # b = T v_k = T^sigma v_k
+            _backup.apply_P(P2, v, pv)  # b = T v_k = T^sigma v_k, sigma = G(v_k)
+            _kernels.greedy_max(pv, R, float(gamma), b, sigma, mask)
             lo, hi = _kernels.diff_range(b, v)
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 _require_finite(mdp, np.array([lo, hi]), f"the iterates (step {k + 1})")
-            # rounding allowance: b and b - v are computed with relative error ~ eps (module doc)
-            # the MacQueen bounds hold for the exact T v; a computed b off by delta moves each end
-            # by (1 + c) delta; then the rounding of b - v (c times) and of the midpoint
+            # MacQueen (module doc): T v + c lo <= V* <= T v + c hi and v + lo <= T v <= v + hi, so
+            # v + lo / (1 - gamma) <= V* <= v + hi / (1 - gamma): the value returned is
+            # v + shift, shift = (lo + hi) / (2 (1 - gamma)), within sp / (2 (1 - gamma)) of V*.
+            # (1 / gamma times the midpoint's bound, but Q(v + shift) = R + gamma (P v + shift)
+            # comes from the product just made, where the midpoint's Q needs one more pass over P.)
+            # Rounding: a computed b off by delta moves each end by (1 + c) delta; then the
+            # rounding of b - v ((1 + c) times) and of v + shift
             size_v = float(np.abs(v).max())
-            slack = ((1.0 + c) * row_rounding * (max_R + size_v)
-                     + _IPI_ROUNDING * c * (float(np.abs(b).max()) + size_v))
+            slack = c1 * (row_rounding * (max_R + size_v) + _IPI_ROUNDING * (float(np.abs(b).max()) + size_v))
             # rows of the stored P sum to 1 only within eps_P: a constant shift k then moves T by
             # gamma k (1 +- eps_P), and over the MacQueen series (shifts up to c max(|lo|, |hi|))
             # the ends move by at most eps_P c^2 max(|lo|, |hi|) (first order; 1.01 covers the rest
             # while eps_P c <= 1e-3)
             slack += 1.01 * eps_P * c * c * max(abs(lo), abs(hi))
-            bound = c * 0.5 * (hi - lo) + slack
-            mid = b + c * 0.5 * (lo + hi)
-            bound += _IPI_ROUNDING * float(np.abs(mid).max())
+            shift = 0.5 * (lo + hi) * c1
+            bound = 0.5 * (hi - lo) * c1 + slack + _IPI_ROUNDING * (size_v + abs(shift))
+            # the MacQueen midpoint T v + c (lo + hi) / 2 has the bound c sp / 2: 1 / gamma times
+            # smaller, which matters for small gamma (at gamma = 0 it is V* itself); it is taken
+            # when v + shift is not certified yet and the midpoint is better
+            mid_bound = 0.5 * (hi - lo) * c + slack + _IPI_ROUNDING * (float(np.abs(b).max()) + c * abs(lo + hi))
+            use_mid = mid_bound < bound and bound > tol
+            if use_mid:
+                bound = mid_bound
             residuals.append(hi - lo)
             bounds.append(bound)
+            cand = b + 0.5 * c * (lo + hi) if use_mid else v + shift
             if ref is not None:
-                errors.append(_kernels.sup_diff(mid, ref))
+                errors.append(_kernels.sup_diff(cand, ref))
             n = k + 1
             if bound < best:
-                best, V = bound, mid
-            changed = S if prev is None else int(np.count_nonzero(sigma != prev))
-            stable = changed == 0
-            # forcing term: proportional to the share of states whose action changed, so the
-            # evaluation is loose while the policy moves and exact-to-tol once it settles
-            eta = IPI_FORCING * changed / S
+                best, V, best_pv = bound, cand, (None if use_mid else (pv, shift))
+            else:
+                best_pv = None
+            stable = prev is not None and bool(np.array_equal(sigma, prev))
+            # forcing term (Eisenstat & Walker 1996, choice 2, with their safeguard): the squared
+            # ratio of successive residual spans, capped at IPI_FORCING -- loose while the residual
+            # shrinks slowly (a slowly mixing chain, where an exact evaluation is wasted on a policy
+            # about to change), tight when it drops fast (the Newton regime), and exact-to-tol once
+            # the policy repeats
+            if stable:
+                eta = 0.0
+            elif prev_span is None:
+                eta = IPI_FORCING
+            else:
+                eta = 0.9 * ((hi - lo) / prev_span) ** 2 if prev_span > 0.0 else 0.0
+                if 0.9 * prev_eta * prev_eta > 0.1:
+                    eta = max(eta, 0.9 * prev_eta * prev_eta)
+                eta = min(eta, IPI_FORCING)
+            prev_span, prev_eta = hi - lo, eta
             # certified, or at the round-off floor: the policy repeats after a tight evaluation and
             # the bound no longer halves
             if bound <= tol or (stable and tight and bound > 0.5 * floor):
@@ -1068,25 +1119,57 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
                 M = np.eye(S) - gamma * P2[rows]
                 d = scipy.linalg.solve(M, r, check_finite=False)
                 krylov.append(0)
+                sweeps.append(0)
+                used["lu"] += 1
                 tight = True
             else:
+                # fixed-point sweeps while they contract fast (modified policy iteration's
+                # evaluation; on a fast-mixing P_sigma each costs 1/A of a backup and beats a Krylov
+                # step), GMRES from where they stopped when the measured contraction is slow
                 d = r.copy()  # warm start: one policy sweep's worth, d = r
-                its, _ = _kernels.policy_gmres(indptr, indices, data, P_dense, sigma, A, float(gamma), r, d,
-                                               restart, max_krylov, target_tight, eta, basis, w)
+                target = max(eta * (hi - lo), tol / c1)
+                if sparse:  # P_sigma gathered into a compact CSR (one pass over S rows): the
+                    # sweeps then stream it instead of hopping over every A-th row of P
+                    _kernels.csr_gather_rows(indptr, indices, data, rows, g_indptr, g_indices, g_data)
+                    op = (g_indptr, g_indices, g_data, P_dense, zeros_S, 1)
+                else:
+                    op = (indptr, indices, data, P_dense, sigma, A)
+                n_sw, span, _ = _kernels.policy_richardson(*op, float(gamma), r, d, target, IPI_SWEEP_MAX_RATIO,
+                                                           IPI_MAX_SWEEPS, w)
+                its, reached, how = 0, span <= target, "sweeps"
+                if not reached:  # slow contraction: GMRES, within a budget of Krylov steps
+                    its, _ = _kernels.policy_gmres(*op, float(gamma), r, d, restart, IPI_KRYLOV_BUDGET,
+                                                   target_tight, eta, basis, w)
+                    reached, how = its < IPI_KRYLOV_BUDGET, "gmres"
+                if not reached and _direct_fallback(S, sparse):
+                    # GMRES stalls on a very slowly mixing P_sigma (a long chain): solve exactly
+                    d = _solve_policy_direct(P2, rows, gamma, r, sparse)
+                    reached, how = True, "lu"
+                elif not reached:  # too large to factor: GMRES to its full cap
+                    more, _ = _kernels.policy_gmres(*op, float(gamma), r, d, restart, max_krylov,
+                                                    target_tight, eta, basis, w)
+                    its += more
+                sweeps.append(n_sw)
                 krylov.append(its)
-                tight = stable
+                used[how] += 1
+                tight = stable and reached
             v = v + d
             # centre the iterate: the bounds hold for any v, and a centred v keeps T v - v free of
             # the round-off of values of size ||R|| / (1 - gamma) (module doc, "floating-point floor")
             v -= 0.5 * (float(v.max()) + float(v.min()))
             prev = sigma.copy()
-    sol = _finish(mdp, V, n_iter=n, method="ipi", errors=errors.array(), residuals=residuals.array(),
-                  converged=converged,
-                  trace={"bounds": bounds.array(), "krylov_iterations": krylov.array()},
-                  settings={"tol": tol, "max_iter": max_iter, "gamma": gamma, "forcing": IPI_FORCING,
-                            "restart": IPI_RESTART, "evaluation": "lu" if direct else "gmres",
-                            "stopping_rule": "gamma/(1-gamma) * sp(T v_k - v_k) / 2 + rounding <= tol; "
-                                             "MacQueen midpoint returned"})
+    trace = {"bounds": bounds.array(), "krylov_iterations": krylov.array(), "sweeps": sweeps.array()}
+    settings = {"tol": tol, "max_iter": max_iter, "gamma": gamma, "forcing": IPI_FORCING,
+                "restart": IPI_RESTART, "evaluation": "lu" if direct else "sweeps+gmres",
+                "evaluations": dict(used),
+                "stopping_rule": "sp(T v_k - v_k) / (2 (1 - gamma)) + rounding <= tol; "
+                                 "v_k + (min + max)(T v_k - v_k) / (2 (1 - gamma)) returned"}
+    if best_pv is not None:  # the returned value is the last iterate's: Q from its product
+        sol = _finish_from_product(mdp, V, best_pv[0], best_pv[1], n_iter=n, method="ipi", errors=errors.array(),
+                                   residuals=residuals.array(), converged=converged, trace=trace, settings=settings)
+    else:
+        sol = _finish(mdp, V, n_iter=n, method="ipi", errors=errors.array(), residuals=residuals.array(),
+                      converged=converged, trace=trace, settings=settings)
     if not converged:
         why = ("the policy is stable and the bound stopped shrinking: the floating-point floor, about "
                "c * eps * ||V||" if n < max_iter else "max_iter reached")
@@ -1099,6 +1182,19 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     return Solution(V=sol.V, Q=sol.Q, policy=sol.policy, n_iter=sol.n_iter, method=sol.method, errors=sol.errors,
                     residuals=sol.residuals, converged=sol.converged, trace=sol.trace, settings=sol.settings,
                     certificate=cert)
+
+
+def _direct_fallback(S: int, sparse: bool) -> bool:
+    return S <= (IPI_FALLBACK_SPARSE_MAX_STATES if sparse else IPI_FALLBACK_DENSE_MAX_STATES)
+
+
+def _solve_policy_direct(P2, rows, gamma, r, sparse):
+    """``(I - gamma P_sigma)^{-1} r`` by LU: dense ``scipy.linalg.solve`` or SuperLU on the sparse
+    rows (COLAMD ordering: a chain or grid factors with little fill)."""
+    if sparse:
+        M = sp.identity(len(rows), format="csc") - gamma * sp.csc_matrix(P2[rows])
+        return scipy.sparse.linalg.splu(M, permc_spec="COLAMD").solve(r)
+    return scipy.linalg.solve(np.eye(len(rows)) - gamma * P2[rows], r, check_finite=False)
 
 
 def _min_action_gap(Q: np.ndarray, mask) -> float:

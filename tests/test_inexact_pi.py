@@ -94,7 +94,7 @@ def test_certified_bound_holds_against_exact_v_star(S, sparse, gamma):
     assert np.abs(sol.V - V).max() <= bound
     assert sol.certificate["policy_optimal"]
     np.testing.assert_array_equal(sol.policy, sigma)
-    assert sol.settings["evaluation"] == ("lu" if (not sparse and S <= IPI_DIRECT_MAX_STATES) else "gmres")
+    assert sol.settings["evaluation"] == ("lu" if (not sparse and S <= IPI_DIRECT_MAX_STATES) else "sweeps+gmres")
 
 
 @settings(max_examples=25, deadline=None)
@@ -277,3 +277,135 @@ def test_unreachable_tol_warns_and_reports_the_bound_it_proved():
     assert np.abs(sol.V - V).max() <= sol.certificate["bound"]
     with pytest.warns(mdps.ConvergenceWarning, match="max_iter"):
         mdps.inexact_policy_iteration(mdp, max_iter=1)
+
+
+# -- the evaluation: sweeps, GMRES, the direct fallback (issue 12) ------------------------------
+def _policy_rows(mdp, sigma):
+    P2 = mdp.P_matrix()
+    rows = np.arange(mdp.n_states) * mdp.n_actions + sigma
+    return (P2.toarray() if sp.issparse(P2) else P2)[rows]
+
+
+@settings(max_examples=30, deadline=None)
+@given(S=st.integers(1, 40), A=st.integers(1, 4), k=st.integers(1, 6), seed=st.integers(0, 10**6))
+def test_csr_gather_rows_equals_scipy_row_selection(S, A, k, seed):
+    mdp = mdps.garnet(S, A, min(k, S), gamma=0.9, sparse=True, rng=seed)
+    P2 = mdp.P_matrix()
+    sigma = np.random.default_rng(seed).integers(A, size=S)
+    rows = np.arange(S, dtype=np.int64) * A + sigma
+    nnz = int(np.diff(P2.indptr).max()) * S
+    ip, ix, dt = np.empty(S + 1, P2.indptr.dtype), np.empty(nnz, P2.indices.dtype), np.empty(nnz)
+    _kernels.csr_gather_rows(P2.indptr, P2.indices, P2.data, rows, ip, ix, dt)
+    ref = sp.csr_array(P2)[rows]
+    np.testing.assert_array_equal(ip, ref.indptr)
+    np.testing.assert_array_equal(ix[: ip[-1]], ref.indices)
+    np.testing.assert_array_equal(dt[: ip[-1]], ref.data)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(0, 37), seed=st.integers(0, 10**6))
+def test_dense_row_dot_is_a_dot_product_within_the_rounding_bound(n, seed):
+    rng = np.random.default_rng(seed)
+    P, x = rng.random((3, n)), rng.standard_normal(n)
+    exact = np.dot(P[1].astype(np.longdouble), x.astype(np.longdouble))
+    bound = (n + 2) * 2.0**-53 * float(np.abs(P[1]) @ np.abs(x))
+    assert abs(float(_kernels.dense_row_dot(P, 1, x) - exact)) <= bound
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("gamma", [0.5, 0.99])
+def test_richardson_sweeps_solve_the_policy_equation_and_report_the_residual_span(sparse, gamma):
+    mdp = mdps.garnet(60, 3, 6, gamma=gamma, sparse=sparse, rng=7)
+    rng = np.random.default_rng(3)
+    sigma, r = rng.integers(3, size=60), rng.standard_normal(60)
+    P2 = mdp.P_matrix()
+    args = ((P2.indptr, P2.indices, P2.data, np.empty((0, 0))) if sparse
+            else (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), P2))
+    d, y = r.copy(), np.empty(60)
+    n, span, ratio = _kernels.policy_richardson(*args, sigma, 3, gamma, r, d, 1e-12, 1.0, 10_000, y)
+    M = np.eye(60) - gamma * _policy_rows(mdp, sigma)
+    res = r - M @ d  # the residual of the returned d is gamma P_sigma times the last one reported
+    assert span <= 1e-12 and np.ptp(res) <= gamma * span + 1e-14
+    # the constant mode converges at rate gamma only, but the certificate needs the span alone
+    exact = np.linalg.solve(M, r)
+    assert np.ptp(d - exact) <= 1e-12 / (1 - gamma)
+    assert 0 < n < 10_000 and 0.0 <= ratio <= 1.0
+
+
+def test_richardson_stops_when_the_contraction_is_slow():
+    mdp = mdps.chain(50, gamma=0.999).to_sparse()  # a deterministic chain mixes slowly
+    P2 = mdp.P_matrix()
+    sigma = np.zeros(50, dtype=np.int64)
+    r = np.linspace(-1, 1, 50)
+    d, y = r.copy(), np.empty(50)
+    n, span, ratio = _kernels.policy_richardson(P2.indptr, P2.indices, P2.data, np.empty((0, 0)), sigma,
+                                                mdp.n_actions, 0.999, r, d, 1e-12, 0.75, 100, y)
+    assert span > 1e-12 and (ratio > 0.75 or n == 100)
+
+
+@pytest.mark.parametrize("make", [lambda g: mdps.chain(120, gamma=g), lambda g: mdps.chain(120, gamma=g).to_sparse(),
+                                  lambda g: mdps.river_swim(150, gamma=g).to_sparse()],
+                         ids=["chain-dense", "chain-sparse", "riverswim-sparse"])
+@pytest.mark.parametrize("gamma", [0.99, 0.999])
+def test_slowly_mixing_chains_are_certified_and_match_policy_iteration(make, gamma, monkeypatch):
+    # below IPI_DIRECT_MAX_STATES a dense instance would be solved by LU outright: lower the
+    # threshold so that the iterative evaluation (sweeps, GMRES, direct fallback) runs
+    import mdps.discounted as disc
+
+    monkeypatch.setattr(disc, "IPI_DIRECT_MAX_STATES", 10)
+    mdp = make(gamma)
+    V, sigma = v_star(mdp)
+    sol = solve_quiet(mdps.inexact_policy_iteration, mdp)
+    bound = check_certificate(sol, 1e-10)
+    assert float(np.abs(sol.V - V).max()) <= bound
+    np.testing.assert_array_equal(sol.policy, sigma)
+    used = sol.settings["evaluations"]
+    assert sum(used.values()) == sol.n_iter - 1
+
+
+def test_gmres_stall_falls_back_to_a_direct_solve(monkeypatch):
+    import mdps.discounted as disc
+
+    monkeypatch.setattr(disc, "IPI_DIRECT_MAX_STATES", 10)
+    monkeypatch.setattr(disc, "IPI_KRYLOV_BUDGET", 2)  # GMRES gets two steps, then LU takes over
+    mdp = mdps.chain(80, gamma=0.999).to_sparse()
+    V, _ = v_star(mdp)
+    sol = solve_quiet(mdps.inexact_policy_iteration, mdp)
+    assert sol.settings["evaluations"]["lu"] >= 1
+    assert float(np.abs(sol.V - V).max()) <= check_certificate(sol, 1e-10)
+    monkeypatch.setattr(disc, "IPI_FALLBACK_SPARSE_MAX_STATES", 10)  # too large to factor: GMRES only
+    sol2 = solve_quiet(mdps.inexact_policy_iteration, mdp)
+    assert sol2.settings["evaluations"]["lu"] == 0
+    assert float(np.abs(sol2.V - V).max()) <= check_certificate(sol2, 1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_returned_q_is_q_of_the_returned_value(sparse):
+    mdp = mdps.garnet(400, 4, 6, gamma=0.95, sparse=sparse, rng=11)
+    sol = mdps.inexact_policy_iteration(mdp)
+    Q = mdps.q_values(mdp, sol.V)
+    np.testing.assert_allclose(sol.Q, Q, rtol=0, atol=1e-12 * float(np.abs(Q).max()))
+    np.testing.assert_array_equal(sol.policy, Q.argmax(axis=1))
+
+
+def test_gamma_small_returns_the_macqueen_midpoint_after_one_backup():
+    # v + shift is certified only to sp / (2 (1 - gamma)); the midpoint to gamma times that
+    mdp = mdps.garnet(400, 3, 4, gamma=0.0, rng=5)
+    sol = mdps.inexact_policy_iteration(mdp)
+    assert sol.n_iter == 1 and sol.converged
+    np.testing.assert_allclose(sol.V, mdp.R.max(axis=1), rtol=0, atol=1e-15)
+
+
+def test_row_sum_defect_is_measured_once_and_survives_pickling():
+    import pickle
+
+    for mdp in (mdps.garnet(30, 3, 30, gamma=0.9, rng=1), mdps.garnet(30, 3, 4, gamma=0.9, sparse=True, rng=1)):
+        P2 = mdp.P_matrix()
+        exact = float(np.abs(P2.astype(np.longdouble).sum(axis=1) - 1).max()) if not mdp.is_sparse else None
+        d = mdp.row_sum_defect()
+        assert 0.0 <= d < 1e-14 and mdp.row_sum_defect() is d  # cached: the same object back
+        if exact is not None:
+            assert abs(d - exact) <= 1e-18
+        assert pickle.loads(pickle.dumps(mdp)).row_sum_defect() == d
+    with pytest.raises(ValueError, match="stationary"):
+        mdps.TabularMDP(np.full((2, 1, 1, 1), 1.0), np.zeros((2, 1, 1)), horizon=2).row_sum_defect()
