@@ -111,8 +111,11 @@ def lab_tools(mdp):
     return tools
 
 
-def mdpsolver_tools(mdp):
-    """mdpsolver (C++): ``(tools, set-up seconds)``; its sparse list format for both layouts."""
+def mdpsolver_tools(mdp, parallel=True):
+    """mdpsolver (C++): ``(tools, set-up seconds)``; its sparse list format for both layouts.
+
+    ``parallel`` is passed to ``model.solve`` (mdpsolver's default, True, runs its threaded
+    solver; see ``bench_scaling`` for what that costs on a loaded 2-core machine)."""
     if importlib.util.find_spec("mdpsolver") is None:
         return {}, None
     import mdpsolver
@@ -142,7 +145,7 @@ def mdpsolver_tools(mdp):
     def make(name, alg):
         def solve(eps):
             model = build()
-            model.solve(algorithm=alg, tolerance=eps, verbose=False)
+            model.solve(algorithm=alg, tolerance=eps, verbose=False, parallel=parallel)
             runtimes.setdefault(name, []).append(model.getRuntime() / 1e3)  # its own solve timer (ms)
             return np.asarray(model.getValueVector(), dtype=np.float64)
         return solve

@@ -26,10 +26,14 @@ Plotted series (a subset of ``bench_planning``'s rows, to keep the figure readab
 * QuantEcon ``DiscreteDP`` MPI (k = 10), and its PI (dense only);
 * pymdptoolbox MPI (dense; sparse only up to S = 5000, where ``bench_planning`` runs it: it
   builds a dense S x S ``P_policy``);
-* mdpsolver MPI (PyPI ``mdpsolver``, C++): its solve time from its own timer
-  (``model.getRuntime()``). Its model set-up (Python lists and ``model.mdp``) is printed as
-  its own row of the table and not plotted: it is a cost of the Python interface, not of the
-  solver;
+* mdpsolver MPI (PyPI ``mdpsolver``, C++), run with ``parallel=False``: its solve time from
+  its own timer (``model.getRuntime()``). Its default threaded mode is not plotted: on this
+  shared 2-core machine (load average 1.7-2) six identical solves at S = 100 (sparse) took
+  0.0006-1.7 s with ``parallel=True`` and 0.0005 s each with ``parallel=False`` (at S = 3000:
+  0.23-1.4 s against 0.032 s), the same answer every time and one core busy: threads waiting
+  on one another under load, which would make a scaling slope meaningless. Its model set-up
+  (Python lists and ``model.mdp``) is printed as its own row of the table and not plotted: it
+  is a cost of the Python interface, not of the solver;
 * "one sweep (bandwidth bound)": one product streaming ``P`` once
   (:func:`benchmarks.bench_planning.bandwidth_bound`: BLAS ``gemv`` over the dense
   ``(S*A, S)`` array, SciPy's CSR product for the sparse one), the physical reference. A
@@ -41,10 +45,16 @@ the points are one instance per size, not seeds, so :func:`labkit.rates.fit_powe
 bootstrap over seeds does not apply (with one row it returns a zero-width interval). The
 interval measures how far the points are from a power law, not run-to-run timing noise.
 
+Threads: run it with ``OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1`` (and mdpsolver serial), so
+that every tool uses one core. On a machine whose other core is busy with another job, a
+parallel region waits for its slowest thread: the lab's sparse MPI (m = 10) at S = 3e4 took
+0.50 s with two Numba threads and 0.065 s with one, while another process held a core. The
+header line prints the thread settings in force.
+
 Usage::
 
-    OPENBLAS_NUM_THREADS=1 python -m benchmarks.bench_scaling            # full (minutes, ~4 GB RAM)
-    OPENBLAS_NUM_THREADS=1 python -m benchmarks.bench_scaling --quick    # dense to 1000, sparse to 1e4
+    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks.bench_scaling          # full (~3 min)
+    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks.bench_scaling --quick  # ~1.5 min
     python -m benchmarks.bench_scaling --tiny --repeats 1 --out /some/dir # seconds (the smoke test)
 """
 
@@ -53,6 +63,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +84,7 @@ SIZES = {
     "quick": {"dense": (100, 200, 500, 1000), "sparse": (100, 300, 1000, 3000, 10_000)},
     "tiny": {"dense": (20, 40, 80), "sparse": (100, 200, 400)},
 }
+MS_SERIES = "mdpsolver MPI (serial, own timer)"
 #: Plotted series: label -> the prefix of its ``bench_planning`` tool name.
 SERIES = {
     "lab solve() default": "lab solve() default",
@@ -81,7 +93,7 @@ SERIES = {
     "QuantEcon MPI(k=10)": "QuantEcon MPI(k=10)",
     "QuantEcon PI": "QuantEcon PI",
     "pymdptoolbox MPI": "pymdptoolbox MPI",
-    "mdpsolver MPI (own timer)": "mdpsolver MPI",
+    MS_SERIES: "mdpsolver MPI",
 }
 BOUND = "one sweep (bandwidth bound)"
 MS_SETUP = "mdpsolver set-up (not plotted)"
@@ -122,8 +134,8 @@ def _tools(mdp, dropped):
     available.update(bp.quantecon_tools(mdp))
     available.update(bp.mdptoolbox_tools(mdp))
     ms_tools, ms = {}, None
-    if "mdpsolver MPI (own timer)" not in dropped:
-        ms_tools, ms = bp.mdpsolver_tools(mdp)
+    if MS_SERIES not in dropped:
+        ms_tools, ms = bp.mdpsolver_tools(mdp, parallel=False)
     available.update(ms_tools)
     tools = {}
     for label, prefix in SERIES.items():
@@ -142,7 +154,7 @@ def run_point(layout, n_states, gamma, repeats, dropped, budget):
     t_bound = interleaved_medians({"bound": bound_fn}, max(5, 5 * repeats))["bound"]
     timers = None
     if ms is not None:  # mdpsolver's own timer, keyed by the series label
-        timers = {"mdpsolver MPI (own timer)": ms[1].setdefault("mdpsolver MPI", [])}
+        timers = {MS_SERIES: ms[1].setdefault("mdpsolver MPI", [])}
     solved = bp.matched_solve_times(tools, v_star, repeats, timers, budget)
     out = {BOUND: (t_bound, 0.0, None, f"{nbytes / t_bound / 1e9:.1f} GB/s")}
     out.update(solved)
@@ -171,16 +183,21 @@ def print_table(results, fits, layout, sizes, notes):
           f"slope with {CONFIDENCE:.0%} t-interval; reference slope {REFERENCE_SLOPE[layout]:.0f})\n")
     print("| tool | layout | " + " | ".join(f"S = {S:,}" for S in sizes) + " | max true error | slope [CI] |")
     print("|---|---|" + "---|" * len(sizes) + "---|---|")
+    skipped = {}
     for name in names:
         cells, errs = [], []
         for S in sizes:
             r = results[layout].get(S, {})
             if name not in r:
-                cells.append(notes.get((layout, name, S), ""))
+                why = notes.get((layout, name, S), "")
+                cells.append("skipped" if why else "")
+                if why:
+                    skipped.setdefault(name, []).append((S, why))
                 continue
             sec, err, eps, note = r[name]
             if eps is None and name not in (BOUND, MS_SETUP):
-                cells.append(f"skipped: {note}")
+                cells.append("skipped")
+                skipped.setdefault(name, []).append((S, note))
             else:
                 cells.append(f"{sec:.3g}")
                 if name not in (BOUND, MS_SETUP):
@@ -189,10 +206,15 @@ def print_table(results, fits, layout, sizes, notes):
             continue
         err_txt = f"{max(errs):.1e}" if errs else ""
         print(f"| {name} | {layout} | " + " | ".join(cells) + f" | {err_txt} | {_fmt_slope(fits[layout][name])} |")
+    for name, where in skipped.items():
+        reasons = dict.fromkeys(why for _, why in where)
+        print(f"\nskipped: {name} at S = {', '.join(f'{S:,}' for S, _ in where)} ({'; '.join(reasons)})")
 
 
 def figure(results, fits, gamma, out_dir, metadata):
     """Two log-log panels (dense | sparse), time against S, one colour and marker per series."""
+    import matplotlib as mpl
+
     from labkit import figures as lf
 
     colours = [c for c in lf.PALETTE if c != "#F0E442"]  # yellow is unreadable on white
@@ -202,8 +224,10 @@ def figure(results, fits, gamma, out_dir, metadata):
         for ax, layout in zip(axes[0], ("dense", "sparse")):
             S, t = _series_points(results, layout, BOUND)
             if S.size:
+                streams = "S^2 A" if layout == "dense" else f"{SPARSE_BRANCHING} S A"
                 ax.plot(S, t, color="0.55", linewidth=0.7, zorder=1,
-                        label=f"{BOUND}, slope {_fmt_slope(fits[layout][BOUND])}")
+                        label=f"one sweep, bandwidth bound ($\\propto {streams}$), "
+                              f"slope {_fmt_slope(fits[layout][BOUND])}")
             for name in SERIES:
                 S, t = _series_points(results, layout, name)
                 if not S.size:
@@ -213,11 +237,16 @@ def figure(results, fits, gamma, out_dir, metadata):
                         label=f"{name}, slope {_fmt_slope(fits[layout][name])}")
             ax.set_xscale("log")
             ax.set_yscale("log")
+            if layout == "dense":  # one decade: label the sizes themselves
+                grid = sorted(results[layout])
+                ax.set_xticks(grid, [f"{S:,}" for S in grid])
+                ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
             ax.set_xlabel("number of states $S$")
             what = ("dense, full support" if layout == "dense"
                     else f"sparse, {SPARSE_BRANCHING} successors")
             ax.set_title(f"Garnet, {what} ($A={N_ACTIONS}$, $\\gamma={gamma}$)")
-            lf.legend(ax, outside=True, ncols=1)
+            lf.legend(ax, outside=True, ncols=1, title=f"fitted slope in $S$ [{CONFIDENCE:.0%} t-interval]",
+                      title_fontsize=mpl.rcParams["legend.fontsize"])
         axes[0, 0].set_ylabel("seconds to true error $10^{-8}$")
         paths = lf.save_figure(fig, out_dir, "planning_scaling", metadata=metadata)
     import matplotlib.pyplot as plt
@@ -251,8 +280,12 @@ def main(argv=None):
     scale = "tiny" if args.tiny else "quick" if args.quick else "full"
     sizes = SIZES[scale]
     load0 = _loadavg()
+    import numba
+
     print(f"# Planning scaling ({scale}): A = {N_ACTIONS}, gamma = {args.gamma}, repeats = {args.repeats}, "
-          f"budget {args.budget:.0f} s per solve; load average at start {' '.join(load0)}")
+          f"budget {args.budget:.0f} s per solve; load average at start {' '.join(load0)}; "
+          f"Numba threads {numba.config.NUMBA_NUM_THREADS}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
 
     results = {layout: {} for layout in sizes}
     notes = {}
@@ -260,14 +293,14 @@ def main(argv=None):
         dropped = {}
         for S in grid:
             if layout == "sparse" and S > 5000:  # bench_planning runs its sparse MPI only up to 5000
-                dropped.setdefault("pymdptoolbox MPI", "not run above S = 5000 (dense S x S P_policy)")
+                dropped.setdefault("pymdptoolbox MPI", "not run above S = 5000: it builds a dense S x S P_policy")
             for name, why in dropped.items():
-                notes[(layout, name, S)] = f"skipped: {why}"
+                notes[(layout, name, S)] = why
             r = run_point(layout, S, args.gamma, args.repeats, set(dropped), args.budget)
             results[layout][S] = r
             for name, (sec, err, eps, note) in r.items():
                 if eps is None and name not in (BOUND, MS_SETUP) and note.startswith("one solve"):
-                    dropped[name] = f"{note} at S = {S:,}"
+                    dropped[name] = f"{note} at S = {S:,}"  # larger sizes only get slower
             print(f"{layout} S = {S:,}: " + ", ".join(
                 f"{n} {v[0]:.3g} s" for n, v in r.items() if v[0] == v[0]), flush=True)
 
