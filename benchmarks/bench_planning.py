@@ -69,10 +69,12 @@ def _plain_vi(name: str) -> bool:
     return name in _VI_TOOLS or name.startswith("pymdptoolbox VI ")
 
 
-def _matched(solve_eps, v_star):
+def _matched(solve_eps, v_star, budget=None):
     """``(epsilon, error, note)``: the loosest epsilon of the ladder at which a tool's returned
     value is within TARGET of v_star and that value's true error; epsilon is None when no
-    epsilon gets there, the tool fails or one solve exceeds BUDGET_S (the note says which)."""
+    epsilon gets there, the tool fails or one solve exceeds ``budget`` seconds (default
+    BUDGET_S; the note says which)."""
+    budget = BUDGET_S if budget is None else budget
     err = float("nan")
     for eps in EPS_LADDER:
         t0 = time.perf_counter()
@@ -82,8 +84,8 @@ def _matched(solve_eps, v_star):
             return None, err, f"fails: {exc}"
         if err <= TARGET:
             return eps, err, ""
-        if time.perf_counter() - t0 > BUDGET_S:
-            return None, err, f"one solve > {BUDGET_S:.0f} s"
+        if time.perf_counter() - t0 > budget:
+            return None, err, f"one solve > {budget:.0f} s"
     return None, err, "not reached"
 
 
@@ -109,8 +111,11 @@ def lab_tools(mdp):
     return tools
 
 
-def mdpsolver_tools(mdp):
-    """mdpsolver (C++): ``(tools, set-up seconds)``; its sparse list format for both layouts."""
+def mdpsolver_tools(mdp, parallel=True):
+    """mdpsolver (C++): ``(tools, set-up seconds)``; its sparse list format for both layouts.
+
+    ``parallel`` is passed to ``model.solve`` (mdpsolver's default, True, runs its threaded
+    solver; see ``bench_scaling`` for what that costs on a loaded 2-core machine)."""
     if importlib.util.find_spec("mdpsolver") is None:
         return {}, None
     import mdpsolver
@@ -140,7 +145,7 @@ def mdpsolver_tools(mdp):
     def make(name, alg):
         def solve(eps):
             model = build()
-            model.solve(algorithm=alg, tolerance=eps, verbose=False)
+            model.solve(algorithm=alg, tolerance=eps, verbose=False, parallel=parallel)
             runtimes.setdefault(name, []).append(model.getRuntime() / 1e3)  # its own solve timer (ms)
             return np.asarray(model.getValueVector(), dtype=np.float64)
         return solve
@@ -242,6 +247,28 @@ def exact_value(mdp):
     return mdps.policy_iteration(mdp).V
 
 
+def matched_solve_times(tools, v_star, solve_repeats=3, own_timers=None, budget=None):
+    """Solve times to a true error of TARGET: ``name -> (seconds, true error, epsilon, note)``.
+
+    ``tools`` maps a name to ``(sweep, solve_eps)`` as the ``*_tools`` functions return. Each
+    tool's epsilon is matched first (:func:`_matched`, which also warms it up); then every
+    matched solve is timed round-robin, the median of ``solve_repeats``. ``own_timers`` is
+    mdpsolver's ``name -> [seconds]`` record (see :func:`mdpsolver_tools`): its tools' times are
+    the median of their own timer over the timed repeats. An unmatched tool gets NaN seconds,
+    epsilon None and a note saying why."""
+    matched = {name: _matched(solve, v_star, budget) for name, (_, solve) in tools.items()}
+    # time every solve at its matched epsilon, round-robin, median of `solve_repeats`
+    solves = {name: (lambda solve=solve, eps=matched[name][0]: solve(eps))
+              for name, (_, solve) in tools.items() if matched[name][0] is not None}
+    t_solves = interleaved_medians(solves, solve_repeats) if solves else {}
+    if own_timers is not None:  # mdpsolver: the median of its own solve timer over the timed repeats
+        for name in t_solves:
+            if name.startswith("mdpsolver") and own_timers.get(name):
+                t_solves[name] = float(np.median(own_timers[name][-solve_repeats:]))
+    return {name: (t_solves.get(name, float("nan")), matched[name][1], matched[name][0], matched[name][2])
+            for name in tools}
+
+
 def run_instance(label, mdp, repeats, include_peers=True, solve_repeats=3):
     print(f"\n## {label}: {mdp!r}, gamma = {mdp.gamma}\n")
     ref_fn, nbytes, ref_name = bandwidth_bound(mdp)
@@ -262,15 +289,10 @@ def run_instance(label, mdp, repeats, include_peers=True, solve_repeats=3):
     t_ref = t["bound"]
     print(f"bandwidth bound ({ref_name}): {t_ref * 1e3:.2f} ms per product, "
           f"{nbytes / t_ref / 1e9:.1f} GB/s over {nbytes / 1e6:.0f} MB")
-    matched = {name: _matched(solve, v_star) for name, (_, solve) in tools.items()}
-    # time every solve at its matched epsilon, round-robin, median of `solve_repeats`
-    solves = {name: (lambda solve=solve, eps=matched[name][0]: solve(eps))
-              for name, (_, solve) in tools.items() if matched[name][0] is not None}
-    t_solves = interleaved_medians(solves, solve_repeats) if solves else {}
-    if setup is not None:  # mdpsolver: the median of its own solve timer over the timed repeats
-        for name in t_solves:
-            if name.startswith("mdpsolver") and setup[1].get(name):
-                t_solves[name] = float(np.median(setup[1][name][-solve_repeats:]))
+    solved = matched_solve_times(tools, v_star, solve_repeats, None if setup is None else setup[1])
+    t_solves = {name: r[0] for name, r in solved.items() if r[2] is not None}
+    matched = {name: (r[2], r[1], r[3]) for name, r in solved.items()}
+    if setup is not None:
         print(f"mdpsolver model set-up (Python lists + model.mdp, not charged to its solves): {setup[0]:.3f} s")
     if skipped:
         print(f"skipped for gamma > 0.95 (plain value iteration): {', '.join(skipped)}")

@@ -100,3 +100,37 @@ def test_linear_benchmark_smoke(capsys):
     for d, n, t1, t2, diff in rows["steps"]:
         assert t1 > 0 and t2 > 0 and diff < 1e-10
     assert {r[0] for r in rows["public"]} == {"lsvi_ucb", "linucb"}
+
+
+@pytest.mark.filterwarnings("ignore::scipy.sparse.SparseEfficiencyWarning")
+def test_scaling_benchmark_smoke(capsys, tmp_path):
+    from benchmarks import bench_scaling
+
+    out = bench_scaling.main(["--tiny", "--repeats", "1", "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    assert "### dense Garnets" in text and "### sparse Garnets" in text
+    assert "| one sweep (bandwidth bound) | dense |" in text and "| lab solve() default | sparse |" in text
+    assert (tmp_path / "planning_scaling.png").is_file() and (tmp_path / "planning_scaling.pdf").is_file()
+    lab = [name for name in bench_scaling.SERIES if name.startswith("lab")]
+    for layout, sizes in bench_scaling.SIZES["tiny"].items():
+        assert sorted(out["results"][layout]) == sorted(sizes)
+        for name in (bench_scaling.BOUND, *lab):  # every lab point and the bound has a fitted slope
+            assert math.isfinite(out["fits"][layout][name][0])
+        for S, row in out["results"][layout].items():
+            for name in lab:  # every lab solve reached the target error against the exact V*
+                seconds, err, eps, note = row[name]
+                assert eps is not None and err <= bench_scaling.bp.TARGET, (layout, S, name, note)
+            assert math.isfinite(row[bench_scaling.BOUND][0]) and row[bench_scaling.BOUND][0] > 0
+        for name, (slope, lo, hi) in out["fits"][layout].items():
+            if math.isfinite(lo):
+                assert lo <= slope <= hi
+
+
+def test_scaling_slope_fit_is_exact_on_a_power_law():
+    from benchmarks import bench_scaling
+
+    S = [100.0, 1000.0, 10_000.0]
+    slope, lo, hi = bench_scaling.fit_slope(S, [2e-6 * s**1.5 for s in S])
+    assert slope == pytest.approx(1.5, abs=1e-12) and lo == pytest.approx(1.5, abs=1e-9)
+    assert hi == pytest.approx(1.5, abs=1e-9)
+    assert all(math.isnan(v) for v in bench_scaling.fit_slope(S[:2], [1.0, 2.0])[1:])
