@@ -16,7 +16,7 @@ Dask's ``distributed.nanny.pre-spawn-environ``), so N workers use N cores, not N
 
     python -m benchmarks.bench_cluster                      # rdpo.estimation_rate (quick), 1 and 2 workers
     python -m benchmarks.bench_cluster --workers 1 2 3 --repeats 3
-    python -m benchmarks.bench_cluster --check ucrl.regret_bound --scale full
+    python -m benchmarks.bench_cluster --check ucrl.regret_bound --scale full --warmup-scale quick
 """
 
 from __future__ import annotations
@@ -85,19 +85,28 @@ def _load() -> str:
         return "load average unknown"
 
 
-def _timed(check, scale: str, repeats: int, **backend) -> tuple[float, float, list[float]]:
-    """Median wall time of ``repeats`` runs (after one untimed warm-up), the measured value, all times."""
-    first = check.run(scale=scale, rng=0, **backend)
+def _same(a: float, b: float) -> bool:
+    return a == b or (a != a and b != b)
+
+
+def _timed(check, scale: str, repeats: int, warmup_scale: str | None = None,
+           **backend) -> tuple[float, float, list[float]]:
+    """Median wall time of ``repeats`` runs (after one untimed warm-up at ``warmup_scale``, default
+    ``scale``), the measured value, all times."""
+    first = check.run(scale=warmup_scale or scale, rng=0, **backend)
     if first.error:
         raise RuntimeError(f"{check.name} raised: {first.error}")
-    times = []
+    times, value = [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
         r = check.run(scale=scale, rng=0, **backend)
         times.append(time.perf_counter() - t0)
-        if not (r.measured == first.measured or (r.measured != r.measured and first.measured != first.measured)):
-            raise RuntimeError(f"{check.name}: measured {r.measured!r} differs from the warm-up's {first.measured!r}")
-    return float(np.median(times)), first.measured, times
+        if r.error:
+            raise RuntimeError(f"{check.name} raised: {r.error}")
+        if value is not None and not _same(r.measured, value):
+            raise RuntimeError(f"{check.name}: measured {r.measured!r} differs from an earlier run's {value!r}")
+        value = r.measured
+    return float(np.median(times)), value, times
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -106,6 +115,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--scale", choices=("quick", "full"), default="quick")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="cluster sizes to time (default 1 2)")
     p.add_argument("--repeats", type=int, default=2, help="timed runs per configuration (default 2)")
+    p.add_argument("--warmup-scale", choices=("quick", "full"), default=None,
+                   help="scale of the untimed warm-up run of each configuration (default: --scale); a quick "
+                        "warm-up loads the imports and Numba caches as well and saves a full run per configuration")
     p.add_argument("--tiny", action="store_true", help="a seconds-long smoke run (value_iteration.garnet_contraction)")
     args = p.parse_args(argv)
     if args.tiny:
@@ -117,10 +129,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from labkit.sweep import connect_scheduler
 
     check = checks()[args.check]
-    print(f"# Cluster throughput: {check.name} ({args.scale}), {os.cpu_count()} CPUs, median of {args.repeats}\n")
+    print(f"# Cluster throughput: {check.name} ({args.scale}), {os.cpu_count()} CPUs, median of {args.repeats}, "
+          f"warm-up at {args.warmup_scale or args.scale} scale\n")
     rows = []
     print(f"serial ... ({_load()})", file=sys.stderr, flush=True)
-    t_serial, value, times = _timed(check, args.scale, args.repeats)
+    t_serial, value, times = _timed(check, args.scale, args.repeats, args.warmup_scale)
     rows.append({"backend": "serial", "workers": 0, "seconds": t_serial, "times": times, "load": _load()})
     with tempfile.TemporaryDirectory(prefix="labkit-bench-cluster-") as tmp:
         cluster = LoopbackCluster(Path(tmp))
@@ -132,8 +145,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     client.wait_for_workers(n, timeout=60)
                     print(f"{n} worker(s) ... ({_load()})", file=sys.stderr, flush=True)
                     load = _load()
-                    t, got, times = _timed(check, args.scale, args.repeats, backend="dask", client=client)
-                if not (got == value or (got != got and value != value)):
+                    t, got, times = _timed(check, args.scale, args.repeats, args.warmup_scale, backend="dask",
+                                           client=client)
+                if not _same(got, value):
                     raise RuntimeError(f"{check.name}: measured {got!r} on {n} workers, {value!r} serially")
                 rows.append({"backend": "dask (loopback cluster)", "workers": n, "seconds": t, "times": times,
                              "load": load})

@@ -915,58 +915,85 @@ def _backup_rounding(n: int) -> float:
 
 def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: int | None = None, v0=None,
                              v_star=None) -> Solution:
-    r"""Policy iteration with Krylov (GMRES) evaluation, adaptive accuracy and a certified bound.
+    r"""Policy iteration with inexact evaluation (sweeps, GMRES, LU), adaptive accuracy and a
+    certified bound.
 
     Step ``k``: one Bellman backup :math:`b = T v_k` with greedy :math:`\sigma_k = G(v_k)` (so
     :math:`b = T^{\sigma_k} v_k`); MacQueen's bounds (Puterman 1994, Thm 6.6.3)
 
     .. math:: b + c \min(b - v_k) \le V^* \le b + c \max(b - v_k), \qquad c = \gamma / (1 - \gamma),
 
-    certify the midpoint :math:`b + c\,(\min + \max)(b - v_k)/2` within
-    :math:`\varepsilon_k = c\,\mathrm{sp}(b - v_k)/2` of :math:`V^*`; stop when
-    :math:`\varepsilon_k \le` ``tol``. Otherwise the policy's evaluation is one Newton step of
-    the Bellman equation (Puterman & Brumelle 1979), solved inexactly:
+    and :math:`v_k + \min(b - v_k) \le b \le v_k + \max(b - v_k)` give
+    :math:`v_k + \min(b - v_k)/(1 - \gamma) \le V^* \le v_k + \max(b - v_k)/(1 - \gamma)`. The value
+    returned is the centre of that bracket, :math:`v_k + (\min + \max)(b - v_k) / (2 (1 - \gamma))`,
+    within :math:`\varepsilon_k = \mathrm{sp}(b - v_k) / (2 (1 - \gamma))` of :math:`V^*`
+    (``1 / gamma`` times MacQueen's midpoint bound :math:`c\,\mathrm{sp}/2`, but its ``Q`` is
+    :math:`R + \gamma (P v_k + \text{shift})`, from the product the backup just made, where the
+    midpoint's ``Q`` would cost one more pass over ``P``); when the midpoint is certified and
+    this value is not (small ``gamma``: at ``gamma = 0`` the midpoint is :math:`V^*`), the
+    midpoint is returned instead. Stop when :math:`\varepsilon_k \le` ``tol``. Otherwise the
+    policy's evaluation is one Newton step of the Bellman equation (Puterman & Brumelle 1979),
+    solved inexactly:
 
     .. math:: v_{k+1} = v_k + d_k, \qquad (I - \gamma P_{\sigma_k})\, d_k \approx b - v_k
 
-    by restarted GMRES (:func:`mdps._kernels.policy_gmres`, compiled, matrix-free: it reads the
-    rows ``s * A + sigma[s]`` of ``P`` in place, dense or CSR) on the *centred* equation
-    :math:`\Pi (I - \gamma P_{\sigma_k}) d = \Pi (b - v_k)`, :math:`\Pi = I - \mathbf 1 \mathbf 1^\top / S`.
-    Centring is exact here: :math:`(I - \gamma P_\sigma)\mathbf 1 = (1 - \gamma)\mathbf 1`, so the
-    constant mode of the solution only shifts :math:`v` by a constant, which the MacQueen
-    midpoint recovers in closed form; removing it leaves the eigenvalues
-    :math:`1 - \gamma\lambda`, :math:`\lambda \ne 1`, so GMRES converges at the mixing rate of
-    :math:`P_\sigma`, not at the rate :math:`\gamma` that makes value iteration collapse as
-    :math:`\gamma \to 1`. Each iterate is centred as well (``v -= (max v + min v) / 2``): the
-    bounds hold for any :math:`v`, and a centred :math:`v` keeps :math:`T v - v` free of the
-    round-off of numbers of size :math:`\|R\|_\infty / (1 - \gamma)` (uncentred, the
-    certificate stalled near ``3e-10`` at ``gamma = 0.999``; centred it reaches ``1e-11``).
+    on the *centred* equation :math:`\Pi (I - \gamma P_{\sigma_k}) d = \Pi (b - v_k)`,
+    :math:`\Pi = I - \mathbf 1 \mathbf 1^\top / S`, in three stages, each taking over only when
+    the one before is too slow:
+
+    1. fixed-point sweeps :math:`d \leftarrow \Pi(b - v_k) + \gamma P_\sigma d`
+       (:func:`mdps._kernels.policy_richardson`; modified policy iteration's evaluation), while
+       the span of the residual shrinks at least ``IPI_SWEEP_MAX_RATIO`` per sweep. On a
+       fast-mixing :math:`P_\sigma` (Garnets) a sweep costs ``1/A`` of a backup and the
+       evaluation ends here. Sparse :math:`P_\sigma` is first gathered into its own CSR arrays;
+       dense rows are read in place.
+    2. restarted GMRES (:func:`mdps._kernels.policy_gmres`, matrix-free), warm-started where the
+       sweeps stopped, for at most ``IPI_KRYLOV_BUDGET`` steps;
+    3. an LU solve of :math:`(I - \gamma P_\sigma) d = \Pi(b - v_k)` when GMRES stalls too (a
+       long chain mixes too slowly for either), up to ``IPI_FALLBACK_DENSE_MAX_STATES`` dense or
+       ``IPI_FALLBACK_SPARSE_MAX_STATES`` sparse states (SuperLU with COLAMD: a chain or grid
+       factors with little fill); above, GMRES runs to its full cap.
+
+    ``settings["evaluations"]`` counts which stage finished each evaluation. Centring is exact:
+    :math:`(I - \gamma P_\sigma)\mathbf 1 = (1 - \gamma)\mathbf 1`, so the constant mode of the
+    solution only shifts :math:`v` by a constant, which the returned shift recovers in closed
+    form; removing it leaves the eigenvalues :math:`1 - \gamma\lambda`, :math:`\lambda \ne 1`, so
+    the sweeps and GMRES converge at the mixing rate of :math:`P_\sigma`, not at the rate
+    :math:`\gamma` that makes value iteration collapse as :math:`\gamma \to 1`. Each iterate is
+    centred as well (``v -= (max v + min v) / 2``): the bounds hold for any :math:`v`, and a
+    centred :math:`v` keeps :math:`T v - v` free of the round-off of numbers of size
+    :math:`\|R\|_\infty / (1 - \gamma)` (uncentred, the certificate stalled near ``3e-10`` at
+    ``gamma = 0.999``; centred it reaches ``1e-11``).
 
     The accuracy adapts (an inexact-Newton forcing term, Dembo, Eisenstat & Steihaug 1982; for
     policy iteration with GMRES evaluation see Gargiani et al. 2022, arXiv:2211.04299, and 2024,
-    arXiv:2404.06136): GMRES
-    stops at ``||residual||_2 <= max(eta_k * ||residual_0||_2, tol / (2 c))`` with
-    ``eta_k = IPI_FORCING * (share of states whose action changed)`` -- loose while the policy
-    moves, down to ``tol / (2 c)`` once it repeats. That last target is what the certificate
-    needs: if :math:`\sigma_k` stays greedy, :math:`T v_{k+1} - v_{k+1}` equals the residual up
-    to a constant, and :math:`c\,\mathrm{sp}/2 \le c \|\Pi\cdot\|_\infty \le c \|\Pi\cdot\|_2
-    \le` ``tol``/2. With a dense ``P`` and at most ``IPI_DIRECT_MAX_STATES`` states the step is an
-    exact LU solve instead (Howard's policy iteration in Newton form). Provenance: R (MacQueen's
-    bound; policy iteration as Newton's method, Puterman & Brumelle 1979) + A (the centring and
-    the forcing schedule are the lab's).
+    arXiv:2404.06136): an evaluation stops when its residual has shrunk by
+    ``eta_k = min(IPI_FORCING, 0.9 (sp_k / sp_{k-1})^2)`` (Eisenstat & Walker 1996, choice 2,
+    with their safeguard; ``sp_k = sp(T v_k - v_k)``), or at the span ``tol (1 - gamma)``
+    (sweeps) / the Euclidean norm ``tol (1 - gamma) / 2`` (GMRES). The forcing is loose while
+    the residual falls slowly (a policy about to change is not worth an exact evaluation) and
+    tight when it falls fast; once the policy repeats, ``eta_k = 0``: the evaluation is solved to
+    the floor, which is what the certificate needs: if :math:`\sigma_k` stays greedy,
+    :math:`T v_{k+1} - v_{k+1}` equals the residual up to a constant. With a dense ``P`` and at
+    most ``IPI_DIRECT_MAX_STATES`` states every step is an exact LU solve instead (Howard's
+    policy iteration in Newton form). Provenance: R (MacQueen's bound; policy iteration as
+    Newton's method, Puterman & Brumelle 1979) + A (the centring, the staged evaluation and the
+    forcing schedule are the lab's).
 
-    The certificate is computed from a Bellman backup itself, never from GMRES's report: the
-    returned value is within ``certificate["bound"]`` of :math:`V^*` whatever GMRES did. The
+    The certificate is computed from a Bellman backup itself, never from the evaluation's report:
+    the returned value is within ``certificate["bound"]`` of :math:`V^*` whatever the sweeps,
+    GMRES or LU did. The
     bound includes the floating-point error of that backup: a computed :math:`b` off by
     :math:`\delta` moves each MacQueen end by :math:`(1 + c)\delta`, with
     :math:`\delta \le (n + 2) u (\|R\|_\infty + \|v\|_\infty)` for rows of ``n`` stored
     entries (Higham 2002, Lemma 3.1; ``u = eps / 2``, and :math:`\sum_k p_k = 1`); for long
     dense rows the probabilistic :math:`(10 \sqrt n + 2) u` of Higham & Mary 2019 (violated
     with probability below ``1e-21``) replaces the worst case. Plus ``4 eps`` per unit of the
-    differences (times ``c``) and of the returned ``||V||``. Centring keeps
+    differences (times ``1 + c``) and of the returned ``||V||``. Centring keeps
     :math:`\|v\|_\infty` at half the span of :math:`V^*`. One more term: the stored rows of
-    ``P`` sum to 1 only within :math:`\varepsilon_P` (measured once per call with compensated
-    sums), so a constant shift :math:`k` moves :math:`T` by :math:`\gamma k (1 \pm \varepsilon_P)`;
+    ``P`` sum to 1 only within :math:`\varepsilon_P` (measured with compensated sums on the
+    first call and kept, :meth:`mdps.TabularMDP.row_sum_defect`), so a constant shift :math:`k`
+    moves :math:`T` by :math:`\gamma k (1 \pm \varepsilon_P)`;
     over the MacQueen series this moves the ends by at most
     :math:`\varepsilon_P c^2 \max(|\min|, |\max|)(b - v)`. This term is the real floor near
     ``gamma = 1``: with :math:`\varepsilon_P \approx 10^{-16}` and values of size
@@ -994,10 +1021,13 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
     Returns
     -------
     Solution
-        ``method="ipi"``; ``V`` the certified midpoint; ``policy = G(V)``;
-        ``residuals[k] = sp(T v_k - v_k)``; ``errors[k]`` the true error ``||mid_k - v_star||`` of
-        the MacQueen midpoint after backup ``k`` (empty without ``v_star``); ``trace["bounds"]`` the certified bounds
-        :math:`\varepsilon_k`, ``trace["krylov_iterations"]`` the GMRES iterations per step;
+        ``method="ipi"``; ``V`` the certified value (the bracket's centre, or MacQueen's
+        midpoint, above); ``policy = G(V)``; ``residuals[k] = sp(T v_k - v_k)``; ``errors[k]``
+        the true error ``||V_k - v_star||`` of the value certified after backup ``k`` (empty
+        without ``v_star``); ``trace["bounds"]`` the certified bounds :math:`\varepsilon_k`,
+        ``trace["sweeps"]`` and ``trace["krylov_iterations"]`` the fixed-point sweeps and GMRES
+        iterations per evaluation; ``settings["evaluations"]``: how many evaluations each stage
+        finished (``"sweeps"``, ``"gmres"``, ``"lu"``);
         ``certificate``: ``bound`` (the certified :math:`\|V - V^*\|_\infty`),
         ``min_action_gap`` (smallest gap between the best and second-best feasible ``Q(V)``)
         and ``policy_optimal`` (``True`` when that gap exceeds ``2 gamma bound``, which proves
