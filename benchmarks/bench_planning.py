@@ -269,7 +269,7 @@ def matched_solve_times(tools, v_star, solve_repeats=3, own_timers=None, budget=
             for name in tools}
 
 
-def run_instance(label, mdp, repeats, include_peers=True, solve_repeats=3):
+def run_instance(label, mdp, repeats, include_peers=True, solve_repeats=3, skip=()):
     print(f"\n## {label}: {mdp!r}, gamma = {mdp.gamma}\n")
     ref_fn, nbytes, ref_name = bandwidth_bound(mdp)
     v_star = exact_value(mdp)
@@ -278,12 +278,12 @@ def run_instance(label, mdp, repeats, include_peers=True, solve_repeats=3):
     if include_peers:
         tools.update(quantecon_tools(mdp))
         tools.update(mdptoolbox_tools(mdp))
-        ms_tools, setup = mdpsolver_tools(mdp)
+        ms_tools, setup = mdpsolver_tools(mdp, parallel=False)  # its threaded mode is erratic under load
         tools.update(ms_tools)
-    skipped = []
+    skipped = [name for name in tools if any(name.startswith(prefix) for prefix in skip)]
     if mdp.gamma > 0.95:
-        skipped = [name for name in tools if _plain_vi(name)]
-        tools = {name: tool for name, tool in tools.items() if name not in skipped}
+        skipped += [name for name in tools if _plain_vi(name) and name not in skipped]
+    tools = {name: tool for name, tool in tools.items() if name not in skipped}
     sweeps = {"bound": ref_fn, **{name: sw for name, (sw, _) in tools.items() if sw is not None}}
     t = interleaved_medians(sweeps, repeats)
     t_ref = t["bound"]
@@ -295,7 +295,7 @@ def run_instance(label, mdp, repeats, include_peers=True, solve_repeats=3):
     if setup is not None:
         print(f"mdpsolver model set-up (Python lists + model.mdp, not charged to its solves): {setup[0]:.3f} s")
     if skipped:
-        print(f"skipped for gamma > 0.95 (plain value iteration): {', '.join(skipped)}")
+        print(f"skipped (plain value iteration for gamma > 0.95, or --skip): {', '.join(skipped)}")
     rows = [(name, t.get(name, float("nan")), t_solves.get(name, float("nan")), matched[name][1],
              matched[name][0], matched[name][2]) for name in tools]
     lab_solve = np.nanmin([r[2] for r in rows if r[0].startswith("lab")])
@@ -326,6 +326,8 @@ def main(argv=None):
                         help="discounts (default 0.95 0.99 0.999; --tiny: 0.95)")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--no-peers", action="store_true", help="time this lab only")
+    parser.add_argument("--skip", nargs="+", default=(), metavar="PREFIX",
+                        help="leave out the tools whose row name starts with any PREFIX (the output says which)")
     parser.add_argument("--only", choices=("dense", "sparse"), default=None, help="one instance only")
     args = parser.parse_args(argv)
     if args.tiny:
@@ -347,7 +349,7 @@ def main(argv=None):
             out[label] = []
             for g in gammas:
                 mdp = base.with_criterion(gamma=g)
-                out[label] += run_instance(f"{label} Garnet", mdp, repeats, not args.no_peers)
+                out[label] += run_instance(f"{label} Garnet", mdp, repeats, not args.no_peers, skip=tuple(args.skip))
     return out
 
 
