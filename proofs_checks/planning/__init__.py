@@ -8,4 +8,5 @@ sets across every planner: :mod:`.infeasible_actions`. Shared instances and grou
 """
 
 MODULES = tuple(f"{__name__}.{m}" for m in ("value_iteration", "policy_iteration", "modified_policy_iteration",
-                                             "relative_value_iteration", "infeasible_actions"))
+                                             "relative_value_iteration", "infeasible_actions",
+                                             "inexact_policy_iteration"))
