@@ -243,27 +243,25 @@ def _plot(result):
     tiny = 1e-17  # an error of exactly 0 drawn at the bottom
     for i, fam in enumerate(FAMILIES):
         g = data[data["family"] == fam]
-        if g.empty:
-            continue
         conv = g["converged"].astype(bool)
-        for mask, fill in ((conv, True), (~conv, False)):
-            h = g[mask]
-            if h.empty:
-                continue
-            ax.scatter(h["bound"], h["error"].clip(lower=tiny), s=16, marker=MARKERS[i % len(MARKERS)],
-                       facecolors=PALETTE[i] if fill else "none", edgecolors=PALETTE[i], linewidths=0.8,
-                       label=fam.replace("_", " ") + ("" if fill else " (at float64 floor)"))
-    lo = min(float(data["bound"].min()), float(data["error"].clip(lower=tiny).min())) / 3
-    hi = float(data["bound"].max()) * 3
-    xs = np.geomspace(lo, hi, 50)
+        style = dict(s=16, marker=MARKERS[i % len(MARKERS)], edgecolors=PALETTE[i], linewidths=0.8)
+        ax.scatter(g.loc[conv, "bound"], g.loc[conv, "error"].clip(lower=tiny), facecolors=PALETTE[i],
+                   label=fam.replace("_", " "), **style)
+        ax.scatter(g.loc[~conv, "bound"], g.loc[~conv, "error"].clip(lower=tiny), facecolors="none", **style)
+    if (~data["converged"].astype(bool)).any():  # one legend entry explains the open markers
+        ax.scatter([], [], s=16, marker="o", facecolors="none", edgecolors="0.3", linewidths=0.8,
+                   label="open: unconverged (float64 floor)")
+    x_lo, y_lo = float(data["bound"].min()) / 2, float(data["error"].clip(lower=tiny).min()) / 2
+    hi = float(data["bound"].max()) * 2
+    xs = np.geomspace(min(x_lo, y_lo), hi, 50)
     theory_line(ax, xs, xs, label="bound = error")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
+    ax.set_xlim(x_lo, hi)
+    ax.set_ylim(y_lo, hi)
     ax.set_xlabel(r"certified bound on $\|V - V^*\|_\infty$")
     ax.set_ylabel(r"true error $\|V - V^*\|_\infty$")
-    legend(ax, outside=True)
+    legend(ax, outside=True, fontsize="small")
     return fig
 
 
