@@ -41,9 +41,9 @@ most,
 .. math:: F = 2\,\frac{\rho_n (\|R\|_\infty + \|V^*\|_\infty) + (\varepsilon_P + 4\epsilon) \|V^*\|_\infty}{1 - \gamma}
 
 (the factor 2 covers the handful of further roundings of the midpoint). With rewards in [0, 1]
-``F`` is ~5e-10 at gamma = 0.999 for sparse rows, ~4e-8 for dense rows of 320 entries, and
-~4e-11 at gamma = 0.99 for those dense rows: a dense 320-state chain at gamma = 0.99 stops at
-1.1e-10, just above ``tol = 1e-10``.
+``F`` is 1e-9 to 3e-9 at gamma = 0.999 for sparse rows (5 entries), 2e-8 to 4e-8 for dense rows
+of 320 entries, and 4e-10 at gamma = 0.99 for the dense 320-state chain, which stops at 1.1e-10,
+just above ``tol = 1e-10`` (the solver's allowance for rounding in long dense rows).
 
 Provenance R: MacQueen's bounds and the greedy-policy corollary are textbook (Puterman 1994,
 Thm 6.6.3; Singh & Yee 1994); the floor ``F`` is the lab's rounding model.
