@@ -668,6 +668,22 @@ MUTANTS = [
            (("@nb.njit(cache=True)", "@nb.njit(cache=False)"),
             ("q_row[a] = optimistic_q(phi[s, a], w, beta, W2[h, s, a], cap)",
              "q_row[a] = -optimistic_q(phi[s, a], w, beta, W2[h, s, a], cap)"))),
+    # -- planning: inexact policy iteration's certificate --
+    Mutant("ipi_shift_uses_c", "inexact_policy_iteration.certified_bound",
+           "inexact policy iteration returns v + (lo + hi) c / 2 instead of v + (lo + hi) / (2 (1 - gamma)): the "
+           "returned value misses the MacQueen midpoint by (lo + hi) / 2 while the bound is unchanged",
+           "mdps.discounted:inexact_policy_iteration",
+           (("shift = 0.5 * (lo + hi) * c1", "shift = 0.5 * (lo + hi) * c"),)),
+    Mutant("ipi_stops_at_100_tol", "inexact_policy_iteration.certified_bound",
+           "inexact policy iteration stops once the certified bound is below 100 tol (an early stop): runs "
+           "end unconverged far above the float64 floor",
+           "mdps.discounted:inexact_policy_iteration",
+           (("if bound <= tol or", "if bound <= 100 * tol or"),)),
+    Mutant("ipi_bound_drops_rounding_slack", "inexact_policy_iteration.certified_bound",
+           "inexact policy iteration's bound is MacQueen's sp / (2 (1 - gamma)) without the floating-point slack "
+           "(backup rounding and row-sum defect): near gamma = 1 it certifies below the float64 floor",
+           "mdps.discounted:inexact_policy_iteration",
+           (("bound = 0.5 * (hi - lo) * c1 + slack +", "bound = 0.5 * (hi - lo) * c1 +"),)),
 ]
 
 
