@@ -327,17 +327,22 @@ def _policy_matrices(mdp: TabularMDP, pol: np.ndarray):
     return np.einsum("sa,sat->st", pol, mdp.P), r_pi
 
 
+def _policy_lu_solve(P_pi, gamma: float, rhs: np.ndarray) -> np.ndarray:
+    """``(I - gamma P_pi)^{-1} rhs`` by LU: SuperLU (COLAMD ordering, scipy's default) for a CSR
+    ``P_pi``, LAPACK for a dense one. ``I - gamma P_pi`` is strictly diagonally dominant by rows
+    (margin ``1 - gamma``)."""
+    S = rhs.shape[0]
+    if sp.issparse(P_pi):
+        M = sp.identity(S, format="csc") - gamma * sp.csc_array(P_pi)
+        return np.asarray(scipy.sparse.linalg.splu(M).solve(rhs), dtype=np.float64)
+    M = np.eye(S) - gamma * P_pi
+    return scipy.linalg.solve(M, rhs, check_finite=False)
+
+
 def _solve_policy(mdp: TabularMDP, pol: np.ndarray) -> np.ndarray:
     P_pi, r_pi = _policy_matrices(mdp, pol)
-    S, gamma = mdp.n_states, mdp.gamma
     with np.errstate(over="ignore", invalid="ignore"):
-        if sp.issparse(P_pi):
-            M = sp.identity(S, format="csc") - gamma * sp.csc_array(P_pi)
-            V = np.asarray(scipy.sparse.linalg.splu(M).solve(r_pi), dtype=np.float64)
-        else:
-            M = np.eye(S) - gamma * P_pi
-            # I - gamma P_pi is strictly diagonally dominant by rows (margin 1 - gamma)
-            V = scipy.linalg.solve(M, r_pi, check_finite=False)
+        V = _policy_lu_solve(P_pi, mdp.gamma, r_pi)
     return _require_finite(mdp, V, "the policy's values")
 
 
@@ -527,23 +532,20 @@ def _iterate(mdp: TabularMDP, *, m: int, tol: float, max_iter: int, v0: np.ndarr
             iterates)
 
 
-def _finish(mdp, V, **kwargs) -> Solution:
+def _finish(mdp, V, *, product=None, **kwargs) -> Solution:
+    """The :class:`Solution` of ``V``, with ``Q(V)`` and its greedy policy. ``product = (P v, shift)``
+    when ``V = v + shift`` and ``P v`` is at hand: then ``Q(V) = R + gamma (P v + shift)`` (rows of
+    ``P`` sum to 1), without another pass over ``P``."""
     _require_finite(mdp, V, "the values")
-    with np.errstate(over="ignore", invalid="ignore"):
-        Q = _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma, mdp.action_mask)
-    _require_finite(mdp, feasible_entries(Q, mdp.action_mask), "the state-action values Q")
-    return Solution(V=V, Q=Q, policy=Q.argmax(axis=1).astype(np.int64), **kwargs)
-
-
-def _finish_from_product(mdp, V, PV: np.ndarray, shift: float, **kwargs) -> Solution:
-    """:func:`_finish` for ``V = v + shift`` when ``PV = P v`` is at hand: ``Q(V) = R + gamma (P v +
-    shift)`` (rows of ``P`` sum to 1), without another pass over ``P``."""
-    _require_finite(mdp, V, "the values")
-    with np.errstate(over="ignore", invalid="ignore"):
-        Q = mdp.R + mdp.gamma * (PV.reshape(mdp.R.shape) + shift)
     mask = mdp.action_mask
-    if mask is not None:
-        Q[~mask] = -np.inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        if product is None:
+            Q = _backup.q_values(mdp.P_matrix(), mdp.R, V, mdp.gamma, mask)
+        else:
+            PV, shift = product
+            Q = mdp.R + mdp.gamma * (PV.reshape(mdp.R.shape) + shift)
+            if mask is not None:
+                Q[~mask] = -np.inf
     _require_finite(mdp, feasible_entries(Q, mask), "the state-action values Q")
     return Solution(V=V, Q=Q, policy=Q.argmax(axis=1).astype(np.int64), **kwargs)
 
@@ -1146,8 +1148,7 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
             r -= r.mean() if not direct else 0.5 * (lo + hi)
             rows = row0 + sigma
             if direct:
-                M = np.eye(S) - gamma * P2[rows]
-                d = scipy.linalg.solve(M, r, check_finite=False)
+                d = _policy_lu_solve(P2[rows], gamma, r)
                 krylov.append(0)
                 sweeps.append(0)
                 used["lu"] += 1
@@ -1173,7 +1174,7 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
                     reached, how = its < IPI_KRYLOV_BUDGET, "gmres"
                 if not reached and _direct_fallback(S, sparse):
                     # GMRES stalls on a very slowly mixing P_sigma (a long chain): solve exactly
-                    d = _solve_policy_direct(P2, rows, gamma, r, sparse)
+                    d = _policy_lu_solve(P2[rows], gamma, r)
                     reached, how = True, "lu"
                 elif not reached:  # too large to factor: GMRES to its full cap
                     more, _ = _kernels.policy_gmres(*op, float(gamma), r, d, restart, max_krylov,
@@ -1194,12 +1195,9 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
                 "evaluations": dict(used),
                 "stopping_rule": "sp(T v_k - v_k) / (2 (1 - gamma)) + rounding <= tol; "
                                  "v_k + (min + max)(T v_k - v_k) / (2 (1 - gamma)) returned"}
-    if best_pv is not None:  # the returned value is the last iterate's: Q from its product
-        sol = _finish_from_product(mdp, V, best_pv[0], best_pv[1], n_iter=n, method="ipi", errors=errors.array(),
-                                   residuals=residuals.array(), converged=converged, trace=trace, settings=settings)
-    else:
-        sol = _finish(mdp, V, n_iter=n, method="ipi", errors=errors.array(), residuals=residuals.array(),
-                      converged=converged, trace=trace, settings=settings)
+    # best_pv: the returned value is the last iterate's, so its Q comes from that iterate's product
+    sol = _finish(mdp, V, product=best_pv, n_iter=n, method="ipi", errors=errors.array(),
+                  residuals=residuals.array(), converged=converged, trace=trace, settings=settings)
     if not converged:
         why = ("the policy is stable and the bound stopped shrinking: the floating-point floor, about "
                "c * eps * ||V||" if n < max_iter else "max_iter reached")
@@ -1216,15 +1214,6 @@ def inexact_policy_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: i
 
 def _direct_fallback(S: int, sparse: bool) -> bool:
     return S <= (IPI_FALLBACK_SPARSE_MAX_STATES if sparse else IPI_FALLBACK_DENSE_MAX_STATES)
-
-
-def _solve_policy_direct(P2, rows, gamma, r, sparse):
-    """``(I - gamma P_sigma)^{-1} r`` by LU: dense ``scipy.linalg.solve`` or SuperLU on the sparse
-    rows (COLAMD ordering: a chain or grid factors with little fill)."""
-    if sparse:
-        M = sp.identity(len(rows), format="csc") - gamma * sp.csc_matrix(P2[rows])
-        return scipy.sparse.linalg.splu(M, permc_spec="COLAMD").solve(r)
-    return scipy.linalg.solve(np.eye(len(rows)) - gamma * P2[rows], r, check_finite=False)
 
 
 def _min_action_gap(Q: np.ndarray, mask) -> float:

@@ -3,8 +3,9 @@ of ``mdps.solve``: certified bounds against an exact V*, equality with policy it
 default), the pick itself, and bad inputs.
 
 The exact V* of a test is the value of the optimal policy (found by Howard policy iteration) by
-an LU solve refined three times with residuals computed in extended precision (``np.longdouble``),
-so its own error is far below the 1e-10 the solvers certify, also at gamma = 0.999.
+an LU solve refined three times with residuals computed in extended precision (``np.longdouble``;
+the check ``inexact_policy_iteration.certified_bound``'s ``exact_policy_value``), so its own error
+is far below the 1e-10 the solvers certify, also at gamma = 0.999.
 """
 
 from __future__ import annotations
@@ -20,32 +21,13 @@ from hypothesis import strategies as st
 import mdps
 from mdps import _kernels
 from mdps.discounted import IPI_DIRECT_MAX_STATES
+from proofs_checks.planning.inexact_policy_iteration import exact_policy_value as exact_value
 #: The float64 floor of the certificate near gamma = 1 (module doc of mdps.discounted: the row-sum
 #: defect eps_P ~ 3e-16 of the stored P times c^2 max|b - v|, ~1.7e-10..3.3e-10 at gamma = 0.999
 #: with rewards in [0, 1]); a certificate may stop above tol only below this, and says so.
 FLOOR_0999 = 1e-9
 
 from mdps.solvers import AUTO_PI_MAX_STATES, AUTO_SPARSE_PI_MAX_STATES, AUTO_TOL, auto_method
-
-
-def exact_value(mdp, sigma):
-    """``V^sigma`` by a dense LU solve with three steps of iterative refinement in long double."""
-    S, A = mdp.n_states, mdp.n_actions
-    P2 = mdp.P_matrix()
-    rows = np.arange(S) * A + sigma
-    P_pi = P2[rows].toarray() if sp.issparse(P2) else P2[rows]
-    r = mdp.R[np.arange(S), sigma]
-    M = np.eye(S) - mdp.gamma * P_pi
-    V = np.linalg.solve(M, r)
-    # the residual uses I - gamma P_pi formed in long double too: forming it in float64 perturbs
-    # the system by ~eps, i.e. V by ~eps ||V|| / (1 - gamma), which is above the certificates
-    Ml = np.eye(S, dtype=np.longdouble) - np.longdouble(mdp.gamma) * P_pi.astype(np.longdouble)
-    rl = r.astype(np.longdouble)
-    V = V.astype(np.longdouble)  # kept in long double: a float64 V* is itself off by ~eps ||V||
-    for _ in range(3):
-        res = rl - Ml @ V
-        V = V + np.linalg.solve(M, res.astype(np.float64)).astype(np.longdouble)
-    return V
 
 
 def solve_quiet(fn, *args, **kwargs):

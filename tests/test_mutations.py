@@ -99,7 +99,7 @@ MUTANTS = [
              "        new[_k[:1]] = Q.argmax(axis=1)[_k[:1]]"),)),
     Mutant("transposed_policy_kernel", "policy_iteration.matches_lp",
            "exact policy evaluation solves with the transposed kernel (I - gamma P_pi^T)",
-           "mdps.discounted:_solve_policy",
+           "mdps.discounted:_policy_lu_solve",
            (("M = np.eye(S) - gamma * P_pi\n", "M = np.eye(S) - gamma * P_pi.T\n"),)),
     Mutant("mpi_stops_early_self_trace", "modified_policy_iteration.same_optimum",
            "the stopping rule drops the gamma/(1-gamma) factor (stops early) and the solver's error trace "
